@@ -1,0 +1,34 @@
+"""One exception family for everything a user can get wrong.
+
+Every message says what is wrong and how to fix it. The CLI prints the message (no traceback)
+and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class AutoMLError(Exception):
+    """Base class of the project's own errors: a problem the user can fix."""
+
+    exit_code = 2
+
+
+class DataError(AutoMLError):
+    """The input data cannot be used as given (missing file, bad target, too few rows ...)."""
+
+
+class ConfigError(AutoMLError):
+    """A setting, option or search space is invalid."""
+
+
+class StoreError(AutoMLError):
+    """The study store cannot be read or written, or a study is not there."""
+
+
+class ModelError(AutoMLError):
+    """An exported model cannot be loaded, or the data given to it does not fit it."""
+
+
+def invalid_parameter(name: str, owner: str, expected: str, got: object) -> ConfigError:
+    """The one template for a bad setting: "The 'x' parameter of Y must be Z. Got W instead."."""
+    return ConfigError(f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead.")
