@@ -1,0 +1,110 @@
+"""The exported model: preprocessing + network + what is needed to use them, with no pickle.
+
+model/weights.safetensors   the network's tensors
+model/model.json            family, architecture, task, classes, target, metric, feature schema
+model/preprocessing.json    the fitted Preprocessor (imputation values, scaler, categories)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch.nn as nn
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from automl.data.preprocess import Preprocessor
+from automl.errors import ModelError
+from automl.models import build_model
+from automl.train.loop import TargetScale, model_output
+
+FORMAT_VERSION = 1
+ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
+
+
+@dataclass
+class TabularModel:
+    """A fitted preprocessor and network; `predict_output` gives probabilities or predictions."""
+
+    preprocessor: Preprocessor
+    network: nn.Module
+    scale: TargetScale
+    info: dict[str, Any]  # task, classes, target, schema, family, architecture, metric, config
+
+    @property
+    def task(self) -> str:
+        return self.info["task"]
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.info.get("classes")
+
+    def predict_output(self, features: pd.DataFrame) -> np.ndarray:
+        """`features` must be coerced to the schema (see data.tabular.coerce_features)."""
+        X = self.preprocessor.transform(features)
+        return model_output(self.network, X, self.task, self.scale)
+
+    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+        """One row per input row: `prediction`, plus `proba_<class>` columns for classification."""
+        output = self.predict_output(features)
+        if self.task == "classification":
+            classes = self.classes or []
+            frame = pd.DataFrame({"prediction": [classes[i] for i in output.argmax(axis=1)]})
+            for i, label in enumerate(classes):
+                frame[f"proba_{label}"] = output[:, i]
+            return frame
+        return pd.DataFrame({"prediction": output})
+
+    # ---- export ------------------------------------------------------------------------------
+    def files(self) -> dict[str, bytes]:
+        """The model directory's files as bytes, ready for any store."""
+        state = {k: v.detach().cpu().contiguous() for k, v in self.network.state_dict().items()}
+        model_json = dict(
+            self.info,
+            format_version=FORMAT_VERSION,
+            target_scale={"mean": self.scale.mean, "std": self.scale.std},
+        )
+        return {
+            "weights.safetensors": save_safetensors(state),
+            "model.json": json.dumps(model_json, indent=2).encode(),
+            "preprocessing.json": json.dumps(self.preprocessor.to_dict(), indent=2).encode(),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, data in self.files().items():
+            (directory / name).write_bytes(data)
+        return directory
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], where: str = "model") -> TabularModel:
+        missing = [n for n in ("weights.safetensors", "model.json", "preprocessing.json") if n not in files]
+        if missing:
+            raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
+        try:
+            info = json.loads(files["model.json"])
+            pre = Preprocessor.from_dict(json.loads(files["preprocessing.json"]))
+            state = load_safetensors(files["weights.safetensors"])
+        except Exception as exc:  # corrupt JSON / tensors
+            raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
+        if info.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{where} has format version {info.get('format_version')}; this automl reads {FORMAT_VERSION}.")
+        n_outputs = len(info["classes"]) if info["task"] == "classification" else 1
+        network = build_model(info["family"], info["n_inputs"], n_outputs, info["architecture"])
+        network.load_state_dict(state)
+        network.eval()
+        scale = TargetScale(**info.pop("target_scale"))
+        info.pop("format_version")
+        return cls(pre, network, scale, info)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TabularModel:
+        directory = Path(directory)
+        files = {p.name: p.read_bytes() for p in directory.glob("*") if p.is_file()}
+        return cls.from_files(files, str(directory))

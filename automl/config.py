@@ -1,0 +1,98 @@
+"""Run-level settings as small typed dataclasses, separate from the search space.
+
+`StudyConfig.validate()` checks every field with the one message template of `errors.py`; the CLI
+and the Python API build a StudyConfig and never pass loose keyword arguments further down.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from automl.errors import invalid_parameter
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'90s', '10m', '1.5h' or a number of seconds -> seconds."""
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise invalid_parameter("budget", "automl run", "a duration such as 90s, 10m or 1h", text)
+        seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise invalid_parameter("budget", "automl run", "a positive duration", text)
+    return seconds
+
+
+@dataclass
+class Resources:
+    """What one trial asks Ray for. Fractions of a GPU let several small trials share one card."""
+
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent_trials: int | None = None  # None: as many as the cluster's CPUs allow
+
+    def validate(self) -> None:
+        if not self.cpus_per_trial > 0:
+            raise invalid_parameter("cpus_per_trial", "Resources", "a positive number", self.cpus_per_trial)
+        if self.gpus_per_trial < 0:
+            raise invalid_parameter("gpus_per_trial", "Resources", "zero or positive", self.gpus_per_trial)
+        if self.max_concurrent_trials is not None and self.max_concurrent_trials < 1:
+            raise invalid_parameter(
+                "max_concurrent_trials", "Resources", "a positive integer or None", self.max_concurrent_trials
+            )
+
+
+@dataclass
+class StudyConfig:
+    """Everything that shapes one study, except the search space itself."""
+
+    data: str
+    target: str
+    task: str | None = None  # inferred from the target when None
+    metric: str | None = None  # the task's default when None
+    trials: int = 30
+    budget_s: float = 600.0
+    seed: int = 0
+    test_size: float = 0.2
+    n_folds: int = 5
+    n_repeats: int | None = None  # None: repeated when the data is tiny
+    max_epochs: int = 100
+    grace_period: int = 5  # ASHA: epochs every trial gets before it can be stopped
+    select: str = "one_se_min_gap"
+    space: str | None = None  # YAML file; None: the default space for the modality
+    storage: str = "studies"
+    name: str | None = None
+    max_file_mb: float = 200.0
+    resources: Resources = field(default_factory=Resources)
+
+    def validate(self) -> StudyConfig:
+        owner = "StudyConfig"
+        if not isinstance(self.trials, int) or self.trials < 1:
+            raise invalid_parameter("trials", owner, "a positive integer", self.trials)
+        if not self.budget_s > 0:
+            raise invalid_parameter("budget_s", owner, "a positive number of seconds", self.budget_s)
+        if not 0.05 <= self.test_size <= 0.5:
+            raise invalid_parameter("test_size", owner, "a fraction between 0.05 and 0.5", self.test_size)
+        if not isinstance(self.n_folds, int) or not 2 <= self.n_folds <= 20:
+            raise invalid_parameter("n_folds", owner, "an integer from 2 to 20", self.n_folds)
+        if self.n_repeats is not None and (not isinstance(self.n_repeats, int) or self.n_repeats < 1):
+            raise invalid_parameter("n_repeats", owner, "a positive integer or None", self.n_repeats)
+        if not isinstance(self.max_epochs, int) or self.max_epochs < 1:
+            raise invalid_parameter("max_epochs", owner, "a positive integer", self.max_epochs)
+        if not isinstance(self.grace_period, int) or not 1 <= self.grace_period <= self.max_epochs:
+            raise invalid_parameter("grace_period", owner, f"an integer from 1 to {self.max_epochs}", self.grace_period)
+        if self.task is not None and self.task not in ("classification", "regression"):
+            raise invalid_parameter("task", owner, "'classification' or 'regression'", self.task)
+        if not self.max_file_mb > 0:
+            raise invalid_parameter("max_file_mb", owner, "a positive number", self.max_file_mb)
+        self.resources.validate()
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,129 @@
+"""Metrics, looked up by name, and the bootstrap interval of the held-out test report.
+
+Every metric takes true targets and the model's output (class probabilities for classification,
+predictions for regression) so that one call site serves all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from automl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    task: str  # "classification" | "regression"
+    greater_is_better: bool
+    fn: Callable[[np.ndarray, np.ndarray, int], float]  # (y_true, output, n_classes) -> score
+
+    def __call__(self, y_true: np.ndarray, output: np.ndarray, n_classes: int = 0) -> float:
+        return float(self.fn(np.asarray(y_true), np.asarray(output), n_classes))
+
+    def sign(self) -> float:
+        """+1 when larger is better, -1 otherwise: `sign * score` is always "larger is better"."""
+        return 1.0 if self.greater_is_better else -1.0
+
+
+def _labels(proba: np.ndarray) -> np.ndarray:
+    return np.asarray(proba).argmax(axis=1)
+
+
+def _roc_auc(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    if n_classes == 2:
+        return skm.roc_auc_score(y, proba[:, 1])
+    present = np.unique(y)
+    if len(present) < n_classes:  # a class absent from this sample: score the present ones
+        sub = proba[:, present] / np.clip(proba[:, present].sum(axis=1, keepdims=True), 1e-12, None)
+        if len(present) == 2:
+            return skm.roc_auc_score(y == present[1], sub[:, 1])
+        return skm.roc_auc_score(y, sub, multi_class="ovr", average="macro", labels=present)
+    return skm.roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=np.arange(n_classes))
+
+
+def _log_loss(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    return skm.log_loss(y, np.clip(proba, 1e-7, 1.0), labels=np.arange(n_classes))
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", "classification", True, lambda y, p, k: skm.accuracy_score(y, _labels(p))),
+        Metric(
+            "balanced_accuracy",
+            "classification",
+            True,
+            lambda y, p, k: skm.balanced_accuracy_score(y, _labels(p)),
+        ),
+        Metric(
+            "f1_macro",
+            "classification",
+            True,
+            lambda y, p, k: skm.f1_score(y, _labels(p), average="macro", labels=np.arange(k), zero_division=0),
+        ),
+        Metric("roc_auc", "classification", True, _roc_auc),
+        Metric("log_loss", "classification", False, _log_loss),
+        Metric("rmse", "regression", False, lambda y, p, k: float(np.sqrt(np.mean((y - p) ** 2)))),
+        Metric("mae", "regression", False, lambda y, p, k: float(np.mean(np.abs(y - p)))),
+        Metric("r2", "regression", True, lambda y, p, k: skm.r2_score(y, p) if len(y) > 1 else float("nan")),
+    ]
+}
+
+
+def get_metric(name: str, task: str | None = None) -> Metric:
+    """The metric called `name`; a clear error lists the valid names (for `task` when given)."""
+    valid = [m.name for m in METRICS.values() if task is None or m.task == task]
+    metric = METRICS.get(name)
+    if metric is None or (task is not None and metric.task != task):
+        for_task = f" for {task}" if task else ""
+        raise ConfigError(
+            f"The 'metric' parameter must be one of {', '.join(valid)}{for_task}. Got {name!r} instead."
+        )
+    return metric
+
+
+def metrics_for(task: str) -> list[Metric]:
+    return [m for m in METRICS.values() if m.task == task]
+
+
+def default_metric(task: str, class_counts: dict | None = None) -> str:
+    """Balanced accuracy when classes are imbalanced (largest/smallest > 1.5), else accuracy; RMSE for regression."""
+    if task == "regression":
+        return "rmse"
+    counts = list((class_counts or {}).values())
+    if counts and max(counts) / max(min(counts), 1) > 1.5:
+        return "balanced_accuracy"
+    return "accuracy"
+
+
+def bootstrap_interval(
+    metric: Metric,
+    y_true: np.ndarray,
+    output: np.ndarray,
+    n_classes: int = 0,
+    *,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `metric` over the test rows (rows resampled with replacement)."""
+    rng = np.random.default_rng(seed)
+    n = len(y_true)
+    scores = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        score = metric(y_true[idx], output[idx], n_classes)
+        if np.isfinite(score):
+            scores.append(score)
+    if not scores:
+        return float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    low, high = np.quantile(scores, [alpha, 1 - alpha])
+    return float(low), float(high)

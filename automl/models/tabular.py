@@ -1,0 +1,36 @@
+"""The tabular network: depth 0 is a linear (logistic / ridge-like) model, up to 4 hidden layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn as nn
+
+from automl.errors import invalid_parameter
+from automl.models.registry import register_model
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+MLP_ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
+
+
+@register_model("mlp")
+def mlp(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
+    depth = int(params.get("depth", 0))
+    width = int(params.get("width", 64))
+    activation = params.get("activation", "relu")
+    if not 0 <= depth <= 8:
+        raise invalid_parameter("depth", "mlp", "an integer from 0 to 8", depth)
+    if activation not in ACTIVATIONS:
+        raise invalid_parameter("activation", "mlp", f"one of {', '.join(ACTIVATIONS)}", activation)
+    layers: list[nn.Module] = []
+    size = n_inputs
+    for _ in range(depth):
+        layers.append(nn.Linear(size, width))
+        if params.get("batch_norm", False):
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(ACTIVATIONS[activation]())
+        if float(params.get("dropout", 0.0)) > 0:
+            layers.append(nn.Dropout(float(params["dropout"])))
+        size = width
+    layers.append(nn.Linear(size, n_outputs))
+    return nn.Sequential(*layers)

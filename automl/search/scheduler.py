@@ -1,0 +1,83 @@
+"""Asynchronous successive halving whose decisions do not depend on timing.
+
+Ray's ASHA compares a trial at a rung with whichever trials happen to have reported there already,
+so two runs of the same study stop different trials. Here a trial is compared only with trials
+that had finished before it started. With the searcher's batches (ConcurrencyLimiter(batch=True))
+that set is the same on every run, so a seeded study gives the same leaderboard on CPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+
+class ReproducibleASHA(FIFOScheduler):
+    """Stops a trial at rung r when its metric is below the top 1/`reduction_factor` of earlier trials at r."""
+
+    def __init__(
+        self,
+        metric: str,
+        mode: str = "max",
+        *,
+        time_attr: str = "training_iteration",
+        max_t: int = 100,
+        grace_period: int = 5,
+        reduction_factor: float = 3,
+        min_reference: int = 3,
+    ) -> None:
+        super().__init__()
+        self._metric, self._sign = metric, (1.0 if mode == "max" else -1.0)
+        self._time_attr = time_attr
+        rungs, t = [], grace_period
+        while t < max_t:
+            rungs.append(int(t))
+            t *= reduction_factor
+        self.rungs = rungs
+        self._keep = 1.0 / reduction_factor
+        self._min_reference = min_reference
+        self._rung_values: dict[int, dict[str, float]] = {r: {} for r in rungs}
+        self._finished: set[str] = set()
+        self._reference: dict[str, frozenset[str]] = {}
+        self.stopped: set[str] = set()
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
+        if metric:
+            self._metric = metric
+        if mode:
+            self._sign = 1.0 if mode == "max" else -1.0
+        return True
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        self._reference[trial.trial_id] = frozenset(self._finished)
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        t = result.get(self._time_attr)
+        if t not in self._rung_values or self._metric not in result:
+            return TrialScheduler.CONTINUE
+        value = self._sign * float(result[self._metric])
+        self._rung_values[t][trial.trial_id] = value
+        reference = self._reference.get(trial.trial_id, frozenset())
+        earlier = [v for tid, v in self._rung_values[t].items() if tid in reference]
+        if len(earlier) < self._min_reference:
+            return TrialScheduler.CONTINUE
+        cutoff = float(np.quantile(earlier, 1.0 - self._keep))
+        if value < cutoff:
+            self.stopped.add(trial.trial_id)
+            return TrialScheduler.STOP
+        return TrialScheduler.CONTINUE
+
+    def _finish(self, trial) -> None:
+        self._finished.add(trial.trial_id)
+
+    def on_trial_complete(self, tune_controller, trial, result) -> None:
+        self._finish(trial)
+
+    def on_trial_error(self, tune_controller, trial) -> None:
+        self._finish(trial)
+
+    def on_trial_remove(self, tune_controller, trial) -> None:
+        self._finish(trial)
+
+    def debug_string(self) -> str:
+        return f"ReproducibleASHA: rungs {self.rungs}, keep top {self._keep:.2f}"

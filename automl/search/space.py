@@ -1,0 +1,196 @@
+"""Search spaces as data: YAML files in `search_spaces/`, turned into Ray Tune distributions.
+
+Bounds may depend on the data size (`max: n_rows`); `synth_method` values are checked against
+the synthesizer registry and those that cannot serve the task are dropped.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automl.errors import ConfigError
+
+TYPES = ("choice", "uniform", "loguniform", "int")
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_FUNCS = {"min": min, "max": max}
+
+
+def default_space_path(modality: str = "tabular") -> Path:
+    """The packaged default space (inside an installed wheel) or the repository's `search_spaces/`."""
+    packaged = resources.files("automl") / "_search_spaces" / f"{modality}.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "search_spaces" / f"{modality}.yaml"
+
+
+def evaluate_bound(value: Any, sizes: dict[str, float]) -> Any:
+    """A number, or an arithmetic expression of n_rows / n_features / n_classes."""
+    if not isinstance(value, str):
+        return value
+
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in sizes:
+            return sizes[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
+            return _FUNCS[node.func.id](*(ev(a) for a in node.args))
+        raise ConfigError(
+            f"The bound {value!r} must be a number or an expression of {', '.join(sizes)} "
+            "with + - * / min max."
+        )
+
+    try:
+        return ev(ast.parse(value, mode="eval"))
+    except SyntaxError as exc:
+        raise ConfigError(f"The bound {value!r} is not a valid expression: {exc.msg}.") from None
+
+
+@dataclass
+class SearchSpace:
+    """Parameter specs as read from YAML; `to_tune` resolves them for one dataset."""
+
+    parameters: dict[str, dict[str, Any]]
+    source: str
+    start: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, modality: str = "tabular") -> SearchSpace:
+        path = Path(path) if path else default_space_path(modality)
+        if not path.is_file():
+            raise ConfigError(f"Search space file {str(path)!r} does not exist. Copy search_spaces/{modality}.yaml and edit it.")
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Search space file {str(path)!r} is not valid YAML: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict) or not doc["parameters"]:
+            raise ConfigError(f"Search space file {str(path)!r} must have a non-empty 'parameters:' mapping.")
+        start = doc.get("start") or []
+        if not isinstance(start, list) or not all(isinstance(p, dict) for p in start):
+            raise ConfigError(f"The 'start' entry of {str(path)!r} must be a list of mappings. Got {start!r} instead.")
+        unknown = sorted({k for p in start for k in p} - set(doc["parameters"]))
+        if unknown:
+            raise ConfigError(f"The 'start' points of {str(path)!r} name unknown parameters: {', '.join(unknown)}.")
+        space = cls(doc["parameters"], str(path), start)
+        space.validate()
+        return space
+
+    def validate(self) -> None:
+        for name, spec in self.parameters.items():
+            where = f"parameter {name!r} in {self.source}"
+            if not isinstance(spec, dict) or spec.get("type") not in TYPES:
+                raise ConfigError(f"The 'type' of {where} must be one of {', '.join(TYPES)}. Got {spec!r} instead.")
+            needed = ("values",) if spec["type"] == "choice" else ("low", "high")
+            missing = [key for key in needed if key not in spec]
+            if missing:
+                raise ConfigError(f"The {where} needs {', '.join(missing)} for type {spec['type']!r}.")
+            if spec["type"] == "choice" and (not isinstance(spec["values"], list) or not spec["values"]):
+                raise ConfigError(f"The 'values' of {where} must be a non-empty list. Got {spec['values']!r} instead.")
+            if spec["type"] == "loguniform" and not all(
+                isinstance(spec[k], str) or spec[k] > 0 for k in ("low", "high")
+            ):
+                raise ConfigError(f"The bounds of {where} must be > 0 for loguniform.")
+            if spec.get("task") not in (None, "classification", "regression"):
+                raise ConfigError(f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead.")
+        if "synth_method" in self.parameters:
+            from automl.synth.registry import available_synthesizers
+
+            known = ["none", *available_synthesizers()]
+            unknown = [v for v in self.parameters["synth_method"].get("values", []) if v not in known]
+            if unknown:
+                raise ConfigError(
+                    f"Unknown synthesizer(s) {', '.join(map(str, unknown))} in {self.source}. "
+                    f"Valid: {', '.join(known)}."
+                )
+
+    def resolved(self, task: str, sizes: dict[str, float]) -> dict[str, dict[str, Any]]:
+        """Specs with task filters applied and bounds evaluated for this dataset."""
+        out = {}
+        for name, spec in self.parameters.items():
+            if spec.get("task") not in (None, task):
+                continue
+            spec = dict(spec)
+            if spec["type"] == "choice":
+                values = list(spec["values"])
+                if name == "synth_method":
+                    values = [v for v in values if v == "none" or _supports(v, task)]
+                if "max" in spec:
+                    limit = evaluate_bound(spec["max"], sizes)
+                    values = [v for v in values if v <= limit] or [min(spec["values"])]
+                spec["values"] = values
+            else:
+                spec["low"], spec["high"] = (evaluate_bound(spec[k], sizes) for k in ("low", "high"))
+                if spec["low"] > spec["high"]:
+                    raise ConfigError(f"Parameter {name!r} in {self.source} has low > high for this data: {spec}.")
+            out[name] = spec
+        return out
+
+    def to_tune(self, task: str, sizes: dict[str, float]) -> dict[str, Any]:
+        from ray import tune
+
+        space = {}
+        for name, spec in self.resolved(task, sizes).items():
+            kind = spec["type"]
+            if kind == "choice":
+                space[name] = tune.choice(spec["values"])
+            elif kind == "uniform":
+                space[name] = tune.uniform(spec["low"], spec["high"])
+            elif kind == "loguniform":
+                space[name] = tune.loguniform(spec["low"], spec["high"])
+            else:
+                space[name] = tune.randint(int(spec["low"]), int(spec["high"]) + 1)
+        return space
+
+    def start_points(self, task: str, sizes: dict[str, float]) -> list[dict[str, Any]]:
+        """The `start:` configurations, completed and clamped to this dataset's resolved space."""
+        specs = self.resolved(task, sizes)
+        points = []
+        for partial in self.start:
+            point = {}
+            for name, spec in specs.items():
+                value = partial.get(name, _middle(spec))
+                if spec["type"] == "choice":
+                    if value not in spec["values"]:
+                        value = min(spec["values"], key=lambda v: abs(v - value)) if _numeric(value) else spec["values"][0]
+                else:
+                    value = min(max(value, spec["low"]), spec["high"])
+                    value = int(round(value)) if spec["type"] == "int" else float(value)
+                point[name] = value
+            points.append(point)
+        return points
+
+    def max_value(self, name: str, default: float) -> float:
+        spec = self.parameters.get(name)
+        if not spec:
+            return default
+        return float(max(spec["values"]) if spec["type"] == "choice" else spec["high"])
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _middle(spec: dict[str, Any]) -> Any:
+    if spec["type"] == "choice":
+        return spec["values"][0]
+    if spec["type"] == "loguniform":
+        return float((spec["low"] * spec["high"]) ** 0.5)
+    middle = (spec["low"] + spec["high"]) / 2
+    return int(round(middle)) if spec["type"] == "int" else middle
+
+
+def _supports(method: str, task: str) -> bool:
+    from automl.synth.registry import synthesizer_class
+
+    return task in synthesizer_class(method).tasks

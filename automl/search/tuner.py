@@ -1,0 +1,131 @@
+"""Builds the Ray Tune run of a study: searcher, scheduler, resources, storage and progress.
+
+Optuna TPE proposes (seeded, in batches so a seeded study is reproducible), ReproducibleASHA stops
+poor trials early, the dataset travels once through the object store (`tune.with_parameters`),
+actors are reused between trials, and a crashing trial is recorded as failed while the study
+goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ray
+from ray import tune
+from ray.tune import Callback
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
+
+from automl.config import StudyConfig
+from automl.search.scheduler import ReproducibleASHA
+from automl.train.trainable import SearchData, tune_trainable
+
+OBJECTIVE = "objective"  # the validation score with larger = better (see train/trainable.py)
+
+
+class ProgressLine(Callback):
+    """One line per finished trial: done / running / stopped early, best so far, time used of the budget."""
+
+    def __init__(self, total: int, budget_s: float, metric: str, sign: float, stream=sys.stderr) -> None:
+        self.total, self.budget_s, self.metric, self.sign = total, budget_s, metric, sign
+        self.stream = stream
+        self.start = time.monotonic()
+        self.done = self.failed = 0
+        self.best: float | None = None
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.done += 1
+        result = trial.last_result or {}
+        if OBJECTIVE in result and (self.best is None or result[OBJECTIVE] > self.best):
+            self.best = result[OBJECTIVE]
+        self._print(trials)
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.failed += 1
+        self._print(trials)
+
+    def _print(self, trials) -> None:
+        running = sum(t.status == "RUNNING" for t in trials)
+        stopped = sum(
+            1
+            for t in trials
+            if t.status == "TERMINATED" and not (t.last_result or {}).get("done_early")
+            and (t.last_result or {}).get("epoch", 0) < (t.last_result or {}).get("max_epochs", 10**9)
+        )
+        best = "-" if self.best is None else f"{self.sign * self.best:.4f}"
+        used = time.monotonic() - self.start
+        print(
+            f"[automl] trials {self.done + self.failed}/{self.total} done ({running} running, "
+            f"{stopped} stopped early, {self.failed} failed) | best val {self.metric} {best} | "
+            f"{used:.0f}s of {self.budget_s:.0f}s budget",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def concurrency(config: StudyConfig) -> int:
+    if config.resources.max_concurrent_trials:
+        return config.resources.max_concurrent_trials
+    cpus = ray.cluster_resources().get("CPU", 1)
+    return max(1, int(cpus // config.resources.cpus_per_trial))
+
+
+def build_tuner(
+    config: StudyConfig,
+    data: SearchData,
+    param_space: dict[str, Any],
+    start_points: list[dict[str, Any]],
+    storage_path: str,
+    callbacks: list[Callback] | None = None,
+) -> tune.Tuner:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    n_startup = min(10, max(5, config.trials // 3))
+    sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=n_startup)
+    searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
+    limiter = ConcurrencyLimiter(searcher, max_concurrent=concurrency(config), batch=True)
+    scheduler = ReproducibleASHA(
+        OBJECTIVE, "max", max_t=config.max_epochs, grace_period=config.grace_period, reduction_factor=3
+    )
+    resources = {"cpu": config.resources.cpus_per_trial, "gpu": config.resources.gpus_per_trial}
+    trainable = tune.with_resources(tune.with_parameters(tune_trainable, data=data), resources)
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=OBJECTIVE,
+            mode="max",
+            search_alg=limiter,
+            scheduler=scheduler,
+            num_samples=config.trials,
+            time_budget_s=config.budget_s,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name="tune",
+            storage_path=storage_path,
+            verbose=0,
+            callbacks=callbacks or [],
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+
+
+def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Callable[[], None]:
+    """Start local Ray unless it is running (or join `address`); returns what to call to undo it."""
+    if ray.is_initialized():
+        return lambda: None
+    ray.init(
+        address=address,
+        num_cpus=num_cpus if address is None else None,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        configure_logging=True,
+    )
+    return ray.shutdown

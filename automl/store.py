@@ -1,0 +1,162 @@
+"""The study store: one folder per study on a local directory or any URI pyarrow reaches (s3://, gs://).
+
+<storage>/<study_id>/study.json   manifest (written atomically: temporary file, then rename)
+<storage>/<study_id>/tune/        the Ray Tune experiment
+<storage>/<study_id>/model/       weights.safetensors + model.json + preprocessing.json (no pickle)
+<storage>/<study_id>/report/      tables behind the dashboard's figures (Parquet) and JSON reports
+The dashboard and `automl predict` read only this.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.fs as pafs
+
+from automl.errors import StoreError
+
+MANIFEST = "study.json"
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _is_uri(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+class Store:
+    """Reads and writes studies under one storage location."""
+
+    def __init__(self, location: str | os.PathLike = "studies") -> None:
+        location = str(location)
+        if _is_uri(location):
+            try:
+                self.fs, root = pafs.FileSystem.from_uri(location)
+            except Exception as exc:  # pyarrow raises several types for bad URIs / missing credentials
+                raise StoreError(
+                    f"Cannot open storage {location!r}: {exc}. Check the URI and your cloud credentials."
+                ) from None
+            self.root = root.rstrip("/")
+            self.uri = location.rstrip("/")
+            self.local = False
+        else:
+            path = Path(location.removeprefix("file://")).expanduser().resolve()
+            self.fs, self.root, self.uri, self.local = pafs.LocalFileSystem(), str(path), str(path), True
+
+    # ---- paths -------------------------------------------------------------------------------
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def study_uri(self, study_id: str) -> str:
+        """Where Ray Tune writes the study's experiment (a plain path for local storage)."""
+        return f"{self.uri}/{study_id}"
+
+    def local_path(self, study_id: str, *parts: str) -> Path:
+        if not self.local:
+            raise StoreError(f"Storage {self.uri!r} is not a local directory.")
+        return Path(self._path(study_id, *parts))
+
+    def new_study_id(self, stem: str) -> str:
+        stem = _SAFE.sub("-", stem).strip("-")[:40] or "study"
+        return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+    # ---- bytes and JSON ----------------------------------------------------------------------
+    def write_bytes(self, study_id: str, relpath: str, data: bytes) -> None:
+        """Write a file; on local disk through a temporary file and a rename, so readers never see half of it."""
+        target = self._path(study_id, relpath)
+        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        if self.local:
+            tmp = f"{target}.tmp-{secrets.token_hex(4)}"
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        else:  # object stores publish an object only when its upload completes
+            with self.fs.open_output_stream(target) as handle:
+                handle.write(data)
+
+    def read_bytes(self, study_id: str, relpath: str) -> bytes:
+        path = self._path(study_id, relpath)
+        try:
+            with self.fs.open_input_stream(path) as handle:
+                return handle.read()
+        except (FileNotFoundError, OSError) as exc:
+            raise StoreError(f"Cannot read {relpath} of study {study_id!r} in {self.uri}: {exc}") from None
+
+    def exists(self, study_id: str, relpath: str = MANIFEST) -> bool:
+        return self.fs.get_file_info(self._path(study_id, relpath)).type != pafs.FileType.NotFound
+
+    def write_json(self, study_id: str, relpath: str, obj: Any) -> None:
+        self.write_bytes(study_id, relpath, json.dumps(obj, indent=2, default=_json_default).encode())
+
+    def read_json(self, study_id: str, relpath: str) -> Any:
+        raw = self.read_bytes(study_id, relpath)
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{relpath} of study {study_id!r} is not valid JSON ({exc}).") from None
+
+    def write_table(self, study_id: str, relpath: str, frame: pd.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        self.write_bytes(study_id, relpath, buffer.getvalue())
+
+    def read_table(self, study_id: str, relpath: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.read_bytes(study_id, relpath)))
+
+    # ---- manifests ---------------------------------------------------------------------------
+    def write_manifest(self, study_id: str, manifest: dict[str, Any]) -> None:
+        manifest = dict(manifest, updated_at=time.time())
+        self.write_json(study_id, MANIFEST, manifest)
+
+    def read_manifest(self, study_id: str) -> dict[str, Any]:
+        if not self.exists(study_id):
+            known = ", ".join(self.study_ids()[-5:]) or "none"
+            raise StoreError(
+                f"Study {study_id!r} is not in {self.uri}. Recent studies there: {known}. "
+                "List them with `automl studies --storage ...`."
+            )
+        return self.read_json(study_id, MANIFEST)
+
+    def update_manifest(self, study_id: str, **fields: Any) -> dict[str, Any]:
+        manifest = self.read_manifest(study_id)
+        manifest.update(fields)
+        self.write_manifest(study_id, manifest)
+        return manifest
+
+    def study_ids(self) -> list[str]:
+        info = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
+        ids = [i.base_name for i in info if i.type == pafs.FileType.Directory]
+        return sorted(i for i in ids if self.exists(i))
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        """Every study's manifest, oldest first; an unreadable manifest yields a row saying so."""
+        rows = []
+        for study_id in self.study_ids():
+            try:
+                rows.append(self.read_manifest(study_id))
+            except StoreError as exc:
+                rows.append({"study_id": study_id, "status": "unreadable", "error": str(exc)})
+        return sorted(rows, key=lambda m: m.get("created_at", 0))
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")

@@ -1,0 +1,67 @@
+"""Fit each expensive synthesizer once per (fold, method, settings) and share its rows across trials.
+
+A synthesizer depends only on its fold's training rows and its own settings, never on the
+network a trial trains, so refitting it per trial would waste most of a study on CTGAN/TVAE fits.
+The pool is a Ray actor: the first trial that needs a key starts one fit task, and every trial
+(on any node) gets the same object reference. The task samples `max_rows` rows once; a trial
+takes the first `ratio * n_train` of them, so the same ratio always gives the same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+
+from automl.synth.registry import create_synthesizer
+
+
+def fit_and_sample(
+    method: str,
+    settings: dict[str, Any],
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    task: str,
+    n_rows: int,
+    seed: int,
+) -> tuple[pd.DataFrame, np.ndarray, float]:
+    """Fit `method` on the given training rows and sample `n_rows`; returns (rows, labels, fit seconds)."""
+    start = time.perf_counter()
+    synthesizer = create_synthesizer(method, **settings).fit(frame, y, task=task, seed=seed)
+    fit_seconds = time.perf_counter() - start
+    rows, labels = synthesizer.sample(n_rows, seed=seed)
+    return rows, labels, fit_seconds
+
+
+@ray.remote(num_cpus=0)
+def _fit_fold(data: Any, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int):
+    import torch
+
+    torch.set_num_threads(1)
+    train_rows = data.folds[fold_index][0]
+    frame = data.features.iloc[train_rows].reset_index(drop=True)
+    n_rows = int(np.ceil(max_ratio * len(train_rows)))
+    return fit_and_sample(method, settings, frame, data.y[train_rows], task=data.task, n_rows=n_rows, seed=seed)
+
+
+@ray.remote(num_cpus=0)
+class SynthesizerPool:
+    """Holds one object reference per (fold, method, settings, seed): the sampled synthetic rows."""
+
+    def __init__(self, data_ref: list, max_ratio: float) -> None:
+        self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
+        self._max_ratio = max_ratio
+        self._refs: dict[tuple, ray.ObjectRef] = {}
+
+    def get(self, fold_index: int, method: str, settings: dict, seed: int) -> list:
+        key = (fold_index, method, tuple(sorted(settings.items())), seed)
+        if key not in self._refs:
+            self._refs[key] = _fit_fold.remote(self._data_ref, fold_index, method, settings, self._max_ratio, seed)
+        return [self._refs[key]]
+
+    def size(self) -> int:
+        return len(self._refs)

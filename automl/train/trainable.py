@@ -1,0 +1,189 @@
+"""The Ray Tune trainable: one configuration, trained on every inner fold in lockstep.
+
+In each fold the preprocessor and the synthesizer are fitted on the fold's training part only;
+the train metric is measured on the real training rows (never the synthetic ones). Every epoch
+the trial reports, over folds, the mean and std of the validation and train scores of each
+fold's best checkpoint so far, and the gap = train - validation (in the direction where larger is
+better, so a positive gap is overfitting).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from automl.data.preprocess import Preprocessor
+from automl.metrics import get_metric
+from automl.models import count_parameters
+from automl.synth.pool import fit_and_sample
+from automl.synth.registry import create_synthesizer, synthesizer_class
+from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
+
+NO_SYNTHESIS = "none"
+
+
+@dataclass
+class SearchData:
+    """What every trial needs, put in the object store once per study (never the test rows)."""
+
+    features: pd.DataFrame  # coerced feature frame of the search rows
+    y: np.ndarray
+    schema: dict[str, str]
+    task: str
+    n_classes: int
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    metric: str
+    max_epochs: int
+    seed: int
+    synth_pool: Any = None  # SynthesizerPool actor handle, or None to fit in the trial
+    extra: dict = field(default_factory=dict)
+
+
+def synth_settings(method: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The trial's `synth_<name>` values that `method`'s synthesizer accepts as settings."""
+    accepted = inspect.signature(synthesizer_class(method).__init__).parameters
+    return {
+        key[len("synth_") :]: value
+        for key, value in config.items()
+        if key.startswith("synth_") and key[len("synth_") :] in accepted
+    }
+
+
+def synthesize(
+    config: dict[str, Any],
+    n_rows: int,
+    *,
+    frame: pd.DataFrame,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    seed: int,
+    pre: Preprocessor,
+    pooled: Callable[[str, dict], tuple[pd.DataFrame, np.ndarray]] | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """`n_rows` synthetic rows in the network's input space, from synthesizers fitted on the given
+    training rows only: (X, y, seconds spent). `pooled` fetches a shared pre-sampled pool instead
+    of fitting an expensive synthesizer here."""
+    method = config.get("synth_method", NO_SYNTHESIS)
+    if method == NO_SYNTHESIS or n_rows == 0:
+        return np.zeros((0, X.shape[1]), np.float32), np.zeros(0, y.dtype), 0.0
+    cls = synthesizer_class(method)
+    settings = synth_settings(method, config)
+    start = time.perf_counter()
+    if cls.space == "encoded":  # cheap (SMOTE): fitted on the encoded training rows
+        synth = create_synthesizer(method, **settings).fit(X, y, task=task, seed=seed)
+        X_syn, y_syn = synth.sample(n_rows, seed=seed)
+        return np.asarray(X_syn, np.float32), np.asarray(y_syn), time.perf_counter() - start
+    if cls.expensive and pooled is not None:
+        rows, labels = pooled(method, settings)
+    else:
+        rows, labels, _ = fit_and_sample(method, settings, frame, y, task=task, n_rows=n_rows, seed=seed)
+    rows, labels = rows.iloc[:n_rows], np.asarray(labels)[:n_rows]
+    return pre.transform(rows), labels, time.perf_counter() - start
+
+
+def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any]) -> dict[str, Any]:
+    train_rows, val_rows = data.folds[fold_index]
+    pre = Preprocessor(data.schema, config.get("scaler", "standard"))
+    X_train = pre.fit_transform(data.features.iloc[train_rows])  # fitted on the fold's training part only
+    X_val = pre.transform(data.features.iloc[val_rows])
+    y_train, y_val = data.y[train_rows], data.y[val_rows]
+    seed = data.seed + fold_index
+    pooled = None
+    if data.synth_pool is not None:
+
+        def pooled(method: str, settings: dict) -> tuple[pd.DataFrame, np.ndarray]:
+            import ray
+
+            ref = ray.get(data.synth_pool.get.remote(fold_index, method, settings, seed))[0]
+            rows, labels, _ = ray.get(ref)
+            return rows, labels
+
+    n_rows = int(round(float(config.get("synth_ratio", 0.0)) * len(train_rows)))
+    X_syn, y_syn, synth_seconds = synthesize(
+        config, n_rows, frame=data.features.iloc[train_rows].reset_index(drop=True), X=X_train, y=y_train,
+        task=data.task, seed=seed, pre=pre, pooled=pooled,
+    )
+    fit = NetworkFit(
+        config,
+        np.vstack([X_train, X_syn]) if len(X_syn) else X_train,
+        np.concatenate([y_train, y_syn.astype(y_train.dtype)]) if len(y_syn) else y_train,
+        task=data.task,
+        n_classes=data.n_classes,
+        seed=data.seed * 1000 + fold_index,
+    )
+    return {
+        "fit": fit,
+        "stop": EarlyStopping(int(config.get("patience", 10))),
+        "X_train": X_train,
+        "y_train": y_train,
+        "X_val": X_val,
+        "y_val": y_val,
+        "n_synthetic": len(X_syn),
+        "synth_seconds": synth_seconds,
+    }
+
+
+def run_trial(config: dict[str, Any], data: SearchData, report: Callable[[dict[str, Any]], None]) -> None:
+    """Train `config` on every fold, reporting fold-averaged metrics after each epoch."""
+    metric = get_metric(data.metric)
+    start = time.perf_counter()
+    folds = [_fold_setup(data, i, config) for i in range(len(data.folds))]
+    setup_seconds = time.perf_counter() - start
+    sign = metric.sign()
+    for epoch in range(1, data.max_epochs + 1):
+        current = []
+        for fold in folds:
+            fit, stop = fold["fit"], fold["stop"]
+            if stop.stopped:
+                current.append(stop.best_scores)
+                continue
+            fit.epoch()
+            out_train, out_val = fit.output(fold["X_train"]), fit.output(fold["X_val"])
+            scores = (
+                metric(fold["y_train"], out_train, data.n_classes),
+                metric(fold["y_val"], out_val, data.n_classes),
+            )
+            stop.update(fit, validation_loss(out_val, fold["y_val"], data.task, fit.scale), scores)
+            current.append(scores)
+        best = np.array([fold["stop"].best_scores for fold in folds])  # (folds, [train, val])
+        gaps = sign * (best[:, 0] - best[:, 1])
+        report(
+            {
+                "epoch": epoch,
+                "val_score": float(best[:, 1].mean()),
+                "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
+                "train_score": float(best[:, 0].mean()),
+                "gap": float(gaps.mean()),
+                "gap_std": float(gaps.std(ddof=1)) if len(folds) > 1 else 0.0,
+                "objective": float(sign * best[:, 1].mean()),
+                "curve_train": float(np.mean([c[0] for c in current])),
+                "curve_val": float(np.mean([c[1] for c in current])),
+                "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
+                "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
+                "n_folds": len(folds),
+                "n_params": count_parameters(folds[0]["fit"].model),
+                "n_synthetic_mean": float(np.mean([fold["n_synthetic"] for fold in folds])),
+                "synth_seconds": float(sum(fold["synth_seconds"] for fold in folds)),
+                "setup_seconds": setup_seconds,
+                "done_early": all(fold["stop"].stopped for fold in folds),
+                "max_epochs": data.max_epochs,
+            }
+        )
+        if all(fold["stop"].stopped for fold in folds):
+            break
+
+
+def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
+    """Entry point for Ray Tune (wrapped with `tune.with_parameters` so `data` is shipped once)."""
+    from ray import tune
+
+    torch.set_num_threads(max(1, int(data.extra.get("cpus_per_trial", 1))))
+    run_trial(config, data, tune.report)

@@ -1,0 +1,643 @@
+"""Tests of automl.data.tabular: reading, validating and typing a table for a study."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from automl.data.tabular import (
+    DEFAULT_MAX_FILE_BYTES,
+    MIN_ROWS_PER_CLASS,
+    TASKS,
+    coerce_features,
+    infer_schema,
+    infer_task,
+    load_table,
+    read_frame,
+)
+from automl.errors import ConfigError, DataError
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run every test inside its own tmp_path so file names in messages are short and exact."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(name: str, text: str) -> str:
+    Path(name).write_bytes(text.encode("utf-8"))
+    return name
+
+
+def small_frame() -> pd.DataFrame:
+    """Six rows, two classes of three, one numeric, one categorical and one boolean feature."""
+    return pd.DataFrame(
+        {
+            "x": [1.5, 2.0, np.nan, 4.0, 5.5, 6.0],
+            "color": ["red", "blue", "red", None, "green", "blue"],
+            "flag": ["yes", "No", "YES", "no", None, "yes"],
+            "label": ["cat", "dog", "cat", "dog", "cat", "dog"],
+        }
+    )
+
+
+# --- constants ------------------------------------------------------------------------------
+
+
+def test_constants() -> None:
+    assert TASKS == ("classification", "regression")
+    assert DEFAULT_MAX_FILE_BYTES == 200 * 1024 * 1024
+    assert MIN_ROWS_PER_CLASS == 3
+
+
+# --- happy paths ----------------------------------------------------------------------------
+
+
+def test_load_csv_classification_with_all_column_kinds() -> None:
+    small_frame().to_csv("data.csv", index=False)
+    ds = load_table("data.csv", "label")
+    assert ds.task == "classification"
+    assert ds.classes == ["cat", "dog"]
+    assert ds.y.dtype == np.int64
+    assert ds.y.tolist() == [0, 1, 0, 1, 0, 1]
+    assert ds.schema == {"x": "numeric", "color": "categorical", "flag": "boolean"}
+    assert list(ds.features.columns) == ["x", "color", "flag"]
+    assert ds.target_name == "label"
+    assert ds.target.tolist() == ["cat", "dog", "cat", "dog", "cat", "dog"]
+    assert ds.features.index.equals(ds.target.index)
+    assert (ds.n_rows, ds.n_features) == (6, 3)
+    assert ds.class_counts == {"cat": 3, "dog": 3}
+    assert ds.source == "data.csv"
+    assert ds.notes == []
+    # missing feature values stay missing (imputation is fitted later, on training folds)
+    assert ds.features["x"].isna().tolist() == [False, False, True, False, False, False]
+    assert ds.features["color"].isna().sum() == 1
+
+
+def test_fingerprint_is_sha256_and_file_is_untouched() -> None:
+    small_frame().to_csv("data.csv", index=False)
+    before, mtime = Path("data.csv").read_bytes(), os.path.getmtime("data.csv")
+    ds = load_table(Path("data.csv"), "label")
+    assert ds.fingerprint == hashlib.sha256(before).hexdigest()
+    assert ds.source == "data.csv"
+    assert Path("data.csv").read_bytes() == before
+    assert os.path.getmtime("data.csv") == mtime
+
+
+def test_regression_is_inferred_for_a_continuous_target() -> None:
+    frame = pd.DataFrame({"a": [1, 2, 3, 4, 5], "price": [1.5, 2.25, 3.0, 10.75, 8.0]})
+    frame.to_csv("data.csv", index=False)
+    ds = load_table("data.csv", "price")
+    assert ds.task == "regression"
+    assert ds.classes is None
+    assert ds.class_counts == {}
+    assert ds.y.dtype == np.float64
+    assert ds.y.tolist() == [1.5, 2.25, 3.0, 10.75, 8.0]
+
+
+def test_numeric_labels_are_classes_in_numeric_order() -> None:
+    frame = pd.DataFrame({"a": range(9), "grade": [10, 2, 1, 2, 10, 1, 1, 2, 10]})
+    frame.to_csv("data.csv", index=False)
+    ds = load_table("data.csv", "grade")
+    assert ds.task == "classification"
+    assert ds.classes == ["1", "2", "10"]
+    assert ds.y.tolist() == [2, 1, 0, 1, 2, 0, 0, 1, 2]
+
+
+def test_explicit_task_overrides_inference() -> None:
+    frame = pd.DataFrame({"a": range(9), "grade": [10, 2, 1, 2, 10, 1, 1, 2, 10]})
+    frame.to_csv("data.csv", index=False)
+    ds = load_table("data.csv", "grade", task="regression")
+    assert ds.task == "regression"
+    assert ds.y.tolist() == [10.0, 2.0, 1.0, 2.0, 10.0, 1.0, 1.0, 2.0, 10.0]
+
+
+def test_missing_target_rows_are_dropped_with_note_and_warning() -> None:
+    write("data.csv", "a,label\n1,x\n2,\n3,y\n4,NA\n5,x\n6,?\n7,y\n8,x\n9,y\n")
+    with pytest.warns(UserWarning, match=re.escape("Dropped 3 rows whose target 'label' is missing.")):
+        ds = load_table("data.csv", "label")
+    assert ds.notes == ["Dropped 3 rows whose target 'label' is missing."]
+    assert ds.n_rows == 6
+    assert ds.features.index.tolist() == list(range(6))
+    assert ds.target.index.tolist() == list(range(6))
+    assert ds.features["a"].tolist() == [1, 3, 5, 7, 8, 9]
+
+
+def test_missing_integer_target_keeps_integer_labels() -> None:
+    write("data.csv", "a,label\n1,0\n2,\n3,1\n4,0\n5,1\n6,0\n7,1\n")
+    with pytest.warns(UserWarning, match=re.escape("Dropped 1 row whose target 'label' is missing.")):
+        ds = load_table("data.csv", "label")
+    assert ds.classes == ["0", "1"]
+
+
+def test_extra_na_markers_count_as_missing() -> None:
+    write("data.csv", "a,b,label\n1,N/A,x\nnull,2,y\n?,3,x\n,NA,y\n5,5,x\n6,6,y\n")
+    ds = load_table("data.csv", "label")
+    assert ds.schema == {"a": "numeric", "b": "numeric"}
+    assert ds.features["a"].isna().tolist() == [False, True, True, True, False, False]
+    assert ds.features["b"].isna().tolist() == [True, False, False, True, False, False]
+
+
+def test_csv_and_parquet_give_the_same_dataset() -> None:
+    small_frame().to_csv("data.csv", index=False)
+    small_frame().to_parquet("data.parquet", index=False)
+    from_csv = load_table("data.csv", "label")
+    from_parquet = load_table("data.parquet", "label")
+    pd.testing.assert_frame_equal(from_csv.features, from_parquet.features)
+    pd.testing.assert_series_equal(from_csv.target, from_parquet.target)
+    assert from_csv.schema == from_parquet.schema
+    assert from_csv.classes == from_parquet.classes
+    assert from_csv.y.tolist() == from_parquet.y.tolist()
+    assert from_csv.task == from_parquet.task
+    assert from_parquet.source == "data.parquet"
+
+
+def test_pq_tsv_and_txt_extensions() -> None:
+    small_frame().to_parquet("data.pq")
+    small_frame().to_csv("data.tsv", sep="\t", index=False)
+    small_frame().to_csv("data.txt", sep=";", index=False)
+    small_frame().to_csv("DATA.CSV", index=False)
+    expected = read_frame("data.pq")
+    for name in ("data.tsv", "data.txt", "DATA.CSV"):
+        pd.testing.assert_frame_equal(read_frame(name), expected)
+
+
+def test_windows_line_endings() -> None:
+    Path("data.csv").write_bytes(b"a,label\r\n1,x\r\n2,y\r\n")
+    frame = read_frame("data.csv")
+    assert list(frame.columns) == ["a", "label"]
+    assert frame["label"].tolist() == ["x", "y"]
+
+
+def test_utf8_bom_is_allowed() -> None:
+    Path("data.csv").write_bytes(b"\xef\xbb\xbfname,label\ncaf\xc3\xa9,a\n")
+    frame = read_frame("data.csv")
+    assert list(frame.columns) == ["name", "label"]
+    assert frame["name"].tolist() == ["café"]
+
+
+def test_constant_and_id_columns_are_dropped_with_notes() -> None:
+    n = 30
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(n)],
+            "same": ["k"] * n,
+            "empty": [np.nan] * n,
+            "x": np.arange(n, dtype=float),
+            "city": ["a", "b", "c"] * 10,
+            "label": ["p", "q"] * 15,
+        }
+    )
+    frame.to_csv("data.csv", index=False)
+    ds = load_table("data.csv", "label")
+    assert list(ds.features.columns) == ["x", "city"]
+    assert ds.schema == {"x": "numeric", "city": "categorical"}
+    assert ds.notes == [
+        "Dropped 2 constant columns (one distinct value or all missing): 'same', 'empty'.",
+        "Dropped 1 ID-like column (text with more than 20 distinct values, in over 50% of rows): 'user_id'.",
+    ]
+
+
+# --- inference helpers ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (["a", "b", "a"], "classification"),
+        ([True, False, True], "classification"),
+        (pd.Series(["a", "b"], dtype="category"), "classification"),
+        (pd.Series(["a", "b"], dtype="string"), "classification"),
+        ([0, 1, 2, 1], "classification"),
+        ([1.0, 2.0, np.nan, 3.0], "classification"),
+        (list(range(20)), "classification"),
+        (list(range(21)), "regression"),
+        ([0.5, 1.0, 2.0], "regression"),
+    ],
+)
+def test_infer_task(values: object, task: str) -> None:
+    assert infer_task(pd.Series(values)) == task
+
+
+def test_infer_schema() -> None:
+    frame = pd.DataFrame(
+        {
+            "b": [True, False, True],
+            "yn": ["Yes", "no", None],
+            "tf": ["TRUE", "false", "true"],
+            "digits": pd.Series(["0", "1", None], dtype=object),
+            "mixed": ["yes", "1", "no"],
+            "n": [1, 2, 3],
+            "f": [0.5, np.nan, 1.0],
+            "text": ["a", "b", "c"],
+            "none": pd.Series([None, None, None], dtype=object),
+        }
+    )
+    assert infer_schema(frame) == {
+        "b": "boolean",
+        "yn": "boolean",
+        "tf": "boolean",
+        "digits": "boolean",
+        "mixed": "categorical",
+        "n": "numeric",
+        "f": "numeric",
+        "text": "categorical",
+        "none": "categorical",
+    }
+
+
+# --- coerce_features ------------------------------------------------------------------------
+
+
+def test_coerce_features_types_and_missing() -> None:
+    frame = pd.DataFrame(
+        {
+            "n": [1, 2, None],
+            "flag": ["yes", None, "No"],
+            "b": [True, False, True],
+            "c": ["x", None, 3],
+            "extra": [1, 2, 3],
+        },
+        index=[5, 6, 7],
+    )
+    schema = {"n": "numeric", "flag": "boolean", "b": "boolean", "c": "categorical"}
+    out = coerce_features(frame, schema)
+    assert list(out.columns) == ["n", "flag", "b", "c"]
+    assert out.index.tolist() == [5, 6, 7]
+    assert out.dtypes.to_dict() == {
+        "n": np.float64,
+        "flag": np.float64,
+        "b": np.float64,
+        "c": np.dtype(object),
+    }
+    assert out["n"].tolist()[:2] == [1.0, 2.0] and np.isnan(out["n"].iloc[2])
+    assert out["flag"].iloc[0] == 1.0 and np.isnan(out["flag"].iloc[1]) and out["flag"].iloc[2] == 0.0
+    assert out["b"].tolist() == [1.0, 0.0, 1.0]
+    assert out["c"].iloc[0] == "x" and out["c"].iloc[2] == "3"
+    missing = out["c"].iloc[1]
+    assert isinstance(missing, float) and np.isnan(missing)
+
+
+def test_coerce_features_predict_time_values_match_training() -> None:
+    # a 0/1 text column at training time may be read as numbers at predict time, and an
+    # integer-like categorical may come back as floats when the new file has blanks
+    frame = pd.DataFrame({"flag": [1.0, 0.0, np.nan], "code": [1.0, 2.0, np.nan]})
+    out = coerce_features(frame, {"flag": "boolean", "code": "categorical"})
+    assert out["flag"].iloc[:2].tolist() == [1.0, 0.0]
+    assert out["code"].iloc[:2].tolist() == ["1", "2"]
+    assert pd.isna(out["code"].iloc[2])
+
+
+def test_coerce_features_missing_column() -> None:
+    frame = pd.DataFrame({"a": [1.0]})
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "The data lacks the feature columns 'b', 'c'. "
+            "Give the same feature columns as the data the model was trained on."
+        ),
+    ):
+        coerce_features(frame, {"a": "numeric", "b": "numeric", "c": "boolean"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("numeric", "numbers"), ("boolean", "true/false, yes/no or 0/1")],
+)
+def test_coerce_features_bad_value(kind: str, expected: str) -> None:
+    frame = pd.DataFrame({"a": ["1", None, "maybe"]})
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"Column 'a' should hold {expected}, but data row 3 holds 'maybe'. "
+            "Fix or blank out such values (blank cells count as missing)."
+        ),
+    ):
+        coerce_features(frame, {"a": kind})
+
+
+# --- errors: the file -----------------------------------------------------------------------
+
+
+def test_missing_file(in_tmp: Path) -> None:
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"Data file nope.csv does not exist. Check the path (relative paths start from {os.getcwd()})."
+        ),
+    ):
+        load_table("nope.csv", "label")
+
+
+def test_directory_is_not_a_file() -> None:
+    Path("folder.csv").mkdir()
+    with pytest.raises(
+        DataError,
+        match=re.escape("Data file folder.csv is a directory. Give the path of a CSV or Parquet file."),
+    ):
+        read_frame("folder.csv")
+
+
+def test_permission_denied(monkeypatch: pytest.MonkeyPatch) -> None:
+    small_frame().to_csv("data.csv", index=False)
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Cannot read data file data.csv: Permission denied. "
+            "Check that it exists and that you may read it."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_corrupt_parquet() -> None:
+    Path("data.parquet").write_bytes(b"this is not parquet at all")
+    with pytest.raises(
+        DataError,
+        match=r"Data file data\.parquet cannot be read as Parquet: .+\. Check that it is a complete "
+        r"Parquet file, or export the table again \(or as CSV\)\.",
+    ):
+        load_table("data.parquet", "label")
+
+
+@pytest.mark.parametrize(
+    ("name", "what"), [("data.xlsx", "the unsupported extension '.xlsx'"), ("data", "no extension")]
+)
+def test_unsupported_extension(name: str, what: str) -> None:
+    write(name, "a,label\n1,x\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"Data file {name} has {what}. Supported: .csv, .tsv, .txt, .parquet, .pq. "
+            "Save the table as CSV or Parquet."
+        ),
+    ):
+        read_frame(name)
+
+
+EMPTY = (
+    "Data file data.{ext} has no data rows (it is empty or has only a header). "
+    "Give a table with a header line and one row per example."
+)
+
+
+@pytest.mark.parametrize("text", ["", "a,label\n", "\n\n"])
+def test_empty_csv(text: str) -> None:
+    write("data.csv", text)
+    with pytest.raises(DataError, match=re.escape(EMPTY.format(ext="csv"))):
+        load_table("data.csv", "label")
+
+
+def test_empty_parquet() -> None:
+    pd.DataFrame({"a": pd.Series([], dtype=float), "label": pd.Series([], dtype=object)}).to_parquet(
+        "data.parquet"
+    )
+    with pytest.raises(DataError, match=re.escape(EMPTY.format(ext="parquet"))):
+        load_table("data.parquet", "label")
+
+
+def test_non_utf8_csv() -> None:
+    Path("data.csv").write_bytes("name,label\ncafé,a\n".encode("latin-1"))
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.csv is not UTF-8 text: byte 0xe9 at offset 14 (line 2) is not valid UTF-8. "
+            "Re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 data.csv > data-utf8.csv` "
+            "(or choose 'CSV UTF-8' when saving from a spreadsheet)."
+        ),
+    ):
+        read_frame("data.csv")
+
+
+def test_duplicated_columns_csv() -> None:
+    write("data.csv", 'a,b,"a",label,b,a\n1,2,3,x,4,5\n')
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.csv has duplicated column names: 'a' (3 times), 'b' (2 times). "
+            "Rename the columns so that every name is unique."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_duplicated_columns_parquet() -> None:
+    table = pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"])
+    pq.write_table(table, "data.parquet")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.parquet has duplicated column names: 'a' (2 times). "
+            "Rename the columns so that every name is unique."
+        ),
+    ):
+        read_frame("data.parquet")
+
+
+def test_file_over_size_limit_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    write("data.csv", "a,label\n" + "1,x\n" * 50)  # 208 bytes
+
+    def must_not_read(self: Path) -> bytes:
+        raise AssertionError("the file was read before its size was checked")
+
+    monkeypatch.setattr(Path, "read_bytes", must_not_read)
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.csv is 208 bytes, over the limit of 100 bytes. "
+            "Raise the limit with --max-file-mb 1 (or more), or use a sample of the rows."
+        ),
+    ):
+        load_table("data.csv", "label", max_bytes=100)
+
+
+def test_size_limit_in_megabytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    write("data.csv", "a,label\n1,x\n")
+    monkeypatch.setattr(os.path, "getsize", lambda _path: 250 * 1024 * 1024 + 1)
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.csv is 250.0 MB, over the limit of 200.0 MB. "
+            "Raise the limit with --max-file-mb 251 (or more), or use a sample of the rows."
+        ),
+    ):
+        read_frame("data.csv")
+
+
+def test_ragged_csv() -> None:
+    write("data.csv", "a,label\n1,x\n2,y,extra,more\n")
+    with pytest.raises(
+        DataError,
+        match=r"Data file data\.csv cannot be parsed as a table: .*Expected 2 fields in line 3, saw 4\. Check that every row has as many "
+        r"fields as the header, separated by ','\.",
+    ):
+        read_frame("data.csv")
+
+
+# --- errors: the target and the task -------------------------------------------------------
+
+
+def test_invalid_task_is_a_config_error() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "The 'task' parameter of load_table must be one of ('classification', 'regression') "
+            "or None (to infer it). Got 'clustering' instead."
+        ),
+    ):
+        load_table("data.csv", "label", task="clustering")
+
+
+def test_target_absent_suggests_closest_name() -> None:
+    write("data.csv", "a,b,label\n1,2,x\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'lable' is not in data.csv. Did you mean 'label'? Columns: a, b, label."
+        ),
+    ):
+        load_table("data.csv", "lable")
+
+
+def test_target_absent_suggests_other_case() -> None:
+    write("data.csv", "a,b,Species\n1,2,x\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'species' is not in data.csv. Did you mean 'Species'? Columns: a, b, Species."
+        ),
+    ):
+        load_table("data.csv", "species")
+
+
+def test_target_absent_without_close_name_lists_columns() -> None:
+    header = ",".join(f"c{i}" for i in range(12))
+    write("data.csv", header + "\n" + ",".join("1" * 12) + "\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'price' is not in data.csv. "
+            "Columns: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 ... (2 more)."
+        ),
+    ):
+        load_table("data.csv", "price")
+
+
+def test_target_all_missing() -> None:
+    write("data.csv", "a,label\n1,\n2,NA\n3,?\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'label' in data.csv has no values: all 3 rows are missing. "
+            "Choose the column that holds the value to predict, or fill it in."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_single_class() -> None:
+    write("data.csv", "a,label\n1,x\n2,x\n3,x\n4,x\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'label' has a single class ('x') in all 4 rows; classification needs at least two. "
+            "Check that this is the column to predict, or add rows of other classes."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_one_rare_class() -> None:
+    write("data.csv", "a,label\n1,x\n2,x\n3,x\n4,y\n5,y\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'label' has too few rows of class 'y' (2 rows); every class needs at least 3 "
+            "(1 for the held-out test and 2 for 2-fold cross-validation on the rest). "
+            "Add rows of that class, or drop or merge it into a similar class."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_several_rare_classes() -> None:
+    write("data.csv", "a,label\n1,x\n2,x\n3,x\n4,y\n5,y\n6,z\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'label' has too few rows of classes 'y' (2 rows), 'z' (1 row); every class needs at least 3 "
+            "(1 for the held-out test and 2 for 2-fold cross-validation on the rest). "
+            "Add rows of those classes, or drop or merge them into a similar class."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_regression_needs_a_numeric_target() -> None:
+    write("data.csv", "a,label\n1,x\n2,y\n3,x\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'label' is not numeric (e.g. 'x'), so it cannot be used for regression. "
+            "Use task 'classification', or convert the column to numbers."
+        ),
+    ):
+        load_table("data.csv", "label", task="regression")
+
+
+def test_regression_target_with_infinity() -> None:
+    write("data.csv", "a,y\n1,0.5\n2,inf\n3,1.5\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape("Target column 'y' holds infinite values. Remove those rows or fix the values."),
+    ):
+        load_table("data.csv", "y", task="regression")
+
+
+def test_regression_needs_enough_rows() -> None:
+    write("data.csv", "a,y\n1,0.5\n2,1.5\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Target column 'y' has only 2 values; regression needs at least 3 rows "
+            "(1 for the held-out test and 2 for 2-fold cross-validation on the rest). Add rows."
+        ),
+    ):
+        load_table("data.csv", "y", task="regression")
+
+
+def test_no_feature_columns() -> None:
+    write("data.csv", "label\nx\ny\nx\ny\nx\ny\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.csv has no feature columns, only the target 'label'. Add the columns to learn from."
+        ),
+    ):
+        load_table("data.csv", "label")
+
+
+def test_no_usable_feature_columns_left() -> None:
+    write("data.csv", "k,e,label\n1,,x\n1,,y\n1,,x\n1,,y\n1,,x\n1,,y\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "Data file data.csv has no usable feature columns: 'k', 'e' are constant or ID-like. "
+            "Add columns that vary and carry information about the target."
+        ),
+    ):
+        load_table("data.csv", "label")
