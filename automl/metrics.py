@@ -34,6 +34,31 @@ def _labels(proba: np.ndarray) -> np.ndarray:
     return np.asarray(proba).argmax(axis=1)
 
 
+def _accuracy(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    return float(np.mean(_labels(proba) == y))
+
+
+def _confusion(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """Confusion counts (rows: true, columns: predicted) with numpy only: this runs every epoch."""
+    k = max(n_classes, int(max(y.max(initial=0), predicted.max(initial=0))) + 1)
+    return np.bincount(y.astype(int) * k + predicted, minlength=k * k).reshape(k, k)
+
+
+def _balanced_accuracy(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    cm = _confusion(y, _labels(proba), n_classes)
+    support = cm.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(cm)[present] / support[present]))
+
+
+def _f1_macro(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    cm = _confusion(y, _labels(proba), n_classes)
+    tp = np.diag(cm).astype(float)
+    denom = cm.sum(axis=0) + cm.sum(axis=1)
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(f1[:n_classes].mean()) if n_classes else float(f1.mean())
+
+
 def _roc_auc(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
     if len(np.unique(y)) < 2:
         return float("nan")
@@ -49,30 +74,25 @@ def _roc_auc(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
-    return skm.log_loss(y, np.clip(proba, 1e-7, 1.0), labels=np.arange(n_classes))
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y.astype(int)], 1e-15, 1.0))))
+
+
+def _r2(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    total = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else float("nan")
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("accuracy", "classification", True, lambda y, p, k: skm.accuracy_score(y, _labels(p))),
-        Metric(
-            "balanced_accuracy",
-            "classification",
-            True,
-            lambda y, p, k: skm.balanced_accuracy_score(y, _labels(p)),
-        ),
-        Metric(
-            "f1_macro",
-            "classification",
-            True,
-            lambda y, p, k: skm.f1_score(y, _labels(p), average="macro", labels=np.arange(k), zero_division=0),
-        ),
+        Metric("accuracy", "classification", True, _accuracy),
+        Metric("balanced_accuracy", "classification", True, _balanced_accuracy),
+        Metric("f1_macro", "classification", True, _f1_macro),
         Metric("roc_auc", "classification", True, _roc_auc),
         Metric("log_loss", "classification", False, _log_loss),
         Metric("rmse", "regression", False, lambda y, p, k: float(np.sqrt(np.mean((y - p) ** 2)))),
         Metric("mae", "regression", False, lambda y, p, k: float(np.mean(np.abs(y - p)))),
-        Metric("r2", "regression", True, lambda y, p, k: skm.r2_score(y, p) if len(y) > 1 else float("nan")),
+        Metric("r2", "regression", True, _r2),
     ]
 }
 

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from automl.metrics import Metric
 from automl.models import build_model
 
 
@@ -48,7 +47,8 @@ def model_output(model: nn.Module, X: np.ndarray, task: str, scale: TargetScale)
     with torch.no_grad():
         out = model(torch.as_tensor(X, dtype=torch.float32))
     if task == "classification":
-        return torch.softmax(out, dim=1).numpy().astype(np.float64)
+        proba = torch.softmax(out.double(), dim=1).numpy()
+        return proba / proba.sum(axis=1, keepdims=True)
     return out[:, 0].numpy().astype(np.float64) * scale.std + scale.mean
 
 
@@ -109,7 +109,7 @@ class NetworkFit:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            total += float(loss)
+            total += loss.item()
             batches += 1
         self.epochs_done += 1
         return total / max(batches, 1)
@@ -158,7 +158,3 @@ def fit_fixed_epochs(
     for _ in range(max(1, epochs)):
         fit.epoch()
     return fit
-
-
-def score(metric: Metric, y: np.ndarray, output: np.ndarray, n_classes: int) -> float:
-    return metric(y, output, n_classes)

@@ -1,0 +1,222 @@
+"""The `automl` command: run a study, predict with its model, and look at stored studies.
+
+Errors the user can fix print one message and exit with code 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from typing import Any
+
+from automl.config import Resources, StudyConfig, parse_duration
+from automl.errors import AutoMLError
+
+DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_leaderboard(board, limit: int = 15) -> str:
+    params = [c for c in board.columns if c.startswith("param_")]
+    main = [p for p in ("param_depth", "param_width", "param_dropout", "param_l2", "param_scaler",
+                        "param_synth_method", "param_synth_ratio") if p in params]
+    cols = ["trial", "status", "val_score", "val_std", "gap", "n_params", *main]
+    shown = board.head(limit)[cols].copy()
+    shown.columns = [c.removeprefix("param_") for c in cols]
+    shown.insert(0, "", ["*" if chosen else "" for chosen in board.head(limit)["chosen"]])
+    text = shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+    more = f"\n... {len(board) - limit} more trial(s)" if len(board) > limit else ""
+    return text + more + "\n(* = chosen)"
+
+
+def format_study(manifest: dict[str, Any], board=None) -> str:
+    lines = [f"study {manifest['study_id']}: {manifest.get('status')}"]
+    data = manifest.get("data", {})
+    metric = manifest.get("metric", {}).get("name", "?")
+    lines.append(f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
+                 f"{data.get('task')}, target {data.get('target')!r})")
+    if manifest.get("status") == "failed":
+        lines.append(f"  error: {manifest.get('error')}")
+        return "\n".join(lines)
+    trials = manifest.get("trials", {})
+    if trials:
+        lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in trials.items()))
+    if board is not None:
+        lines += ["", format_leaderboard(board), ""]
+    sel = manifest.get("selection", {})
+    best = manifest.get("best")
+    if best:
+        lines.append(f"chosen configuration (rule {sel.get('rule')}): trial {best['trial']}")
+        lines.append(f"  why: {sel.get('reason')}")
+        lines.append("  " + ", ".join(f"{k}={_fmt(v, 3)}" for k, v in best["config"].items()))
+    report = manifest.get("test_report")
+    if report:
+        lines.append("")
+        lines.append(f"held-out test ({report['n_test']} rows never seen by the search):")
+        lines.append(f"  {metric}: {_fmt(report['value'])}  (95% CI {_fmt(report['ci_low'])} to {_fmt(report['ci_high'])})")
+        if report.get("chance_level") is not None:
+            lines.append(f"  chance level: {_fmt(report['chance_level'])}")
+        for base in manifest.get("baselines", []):
+            lines.append(f"  baseline {base['name']}: {_fmt(base['value'])} "
+                         f"(95% CI {_fmt(base['ci_low'])} to {_fmt(base['ci_high'])}) - {base['description']}")
+        others = ", ".join(f"{k} {_fmt(v)}" for k, v in report["all_metrics"].items() if k != metric)
+        lines.append(f"  other metrics: {others}")
+    if manifest.get("model"):
+        lines.append(f"\nmodel: {manifest['model']['uri']}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from automl.study import run_study
+
+    config = StudyConfig(
+        data=args.data,
+        target=args.target,
+        task=args.task,
+        metric=args.metric,
+        trials=args.trials,
+        budget_s=parse_duration(args.budget),
+        seed=args.seed,
+        test_size=args.test_size,
+        n_folds=args.folds,
+        max_epochs=args.max_epochs,
+        select=args.select,
+        space=args.space,
+        storage=args.storage,
+        name=args.name,
+        max_file_mb=args.max_file_mb,
+        resources=Resources(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                            max_concurrent_trials=args.max_concurrent),
+    )
+    study = run_study(config, log=lambda m: _err(f"[automl] {m}"))
+    print(format_study(study.manifest, study.leaderboard()))
+    print(f"predict with: automl predict {study.store.study_uri(study.study_id)} NEW.csv -o predictions.csv")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from automl.predict import predict_file, resolve_model
+
+    model = resolve_model(args.model, args.storage)
+    predictions, notes = predict_file(model, args.data, args.output, max_bytes=int(args.max_file_mb * 1024 * 1024))
+    for note in notes:
+        _err(f"note: {note}")
+    if args.output:
+        _err(f"wrote {len(predictions)} predictions to {args.output}")
+    else:
+        print(predictions.to_csv(index=False), end="")
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from automl.store import Store
+
+    rows = Store(args.storage).list_studies()
+    if not rows:
+        print(f"no studies in {args.storage}")
+        return 0
+    for m in rows:
+        report = m.get("test_report") or {}
+        best = m.get("best") or {}
+        print(f"{m['study_id']:<45} {m.get('status', '?'):<10} {m.get('metric', {}).get('name', ''):<18} "
+              f"val {_fmt(best.get('val_score', '-'))}  test {_fmt(report.get('value', '-'))}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from automl.study import Study
+
+    board = Study.load(args.study, args.storage).leaderboard()
+    print(board.to_csv(index=False) if args.csv else format_leaderboard(board, args.limit))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from automl.study import Study
+
+    study = Study.load(args.study, args.storage)
+    if args.json:
+        print(json.dumps(study.manifest, indent=2))
+    else:
+        board = study.leaderboard() if study.status == "completed" else None
+        print(format_study(study.manifest, board))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="automl", description="AutoML for small datasets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a study on a CSV or Parquet file")
+    run.add_argument("data", help="CSV or Parquet file")
+    run.add_argument("--target", required=True, help="the column to predict")
+    run.add_argument("--task", choices=["classification", "regression"], help="inferred from the target by default")
+    run.add_argument("--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2")
+    run.add_argument("--trials", type=int, default=30, help="number of trials (default 30)")
+    run.add_argument("--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--test-size", type=float, default=0.2, help="held-out test fraction (default 0.2)")
+    run.add_argument("--folds", type=int, default=5, help="inner cross-validation folds (default 5)")
+    run.add_argument("--max-epochs", type=int, default=100)
+    run.add_argument("--select", default="one_se_min_gap", help="selection rule: one_se_min_gap (default) or best_validation")
+    run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
+    run.add_argument("--name", help="study id (default: derived from the file name and time)")
+    run.add_argument("--max-file-mb", type=float, default=200.0)
+    run.add_argument("--cpus-per-trial", type=float, default=1.0)
+    run.add_argument("--gpus-per-trial", type=float, default=0.0)
+    run.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)")
+    run.set_defaults(func=cmd_run)
+
+    predict = sub.add_parser("predict", help="predict with a study's model")
+    predict.add_argument("model", help="study id, study directory or model directory")
+    predict.add_argument("data", help="CSV or Parquet file with the feature columns")
+    predict.add_argument("-o", "--output", help="write predictions to this CSV (default: stdout)")
+    predict.add_argument("--max-file-mb", type=float, default=200.0)
+    predict.set_defaults(func=cmd_predict)
+
+    studies = sub.add_parser("studies", help="list the studies in a store")
+    studies.set_defaults(func=cmd_studies)
+
+    board = sub.add_parser("leaderboard", help="a study's trials, best first")
+    board.add_argument("study")
+    board.add_argument("--limit", type=int, default=30)
+    board.add_argument("--csv", action="store_true", help="print every column as CSV")
+    board.set_defaults(func=cmd_leaderboard)
+
+    show = sub.add_parser("show", help="a study's summary, chosen configuration and test report")
+    show.add_argument("study")
+    show.add_argument("--json", action="store_true", help="print the manifest")
+    show.set_defaults(func=cmd_show)
+
+    for command in (run, predict, studies, board, show):
+        command.add_argument("--storage", default=DEFAULT_STORAGE, help="study store: a directory or s3:// URI (default ./studies)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    try:
+        return args.func(args)
+    except AutoMLError as exc:
+        _err(f"error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Predict with an exported model (a model directory, a study directory, or a study id in a store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from automl.artifact import TabularModel
+from automl.data.tabular import DEFAULT_MAX_FILE_BYTES, coerce_features, read_frame
+from automl.errors import ModelError
+from automl.store import Store
+
+
+def resolve_model(where: str, storage: str = "studies") -> TabularModel:
+    """`where` is a model directory, a study directory (containing model/), or a study id in `storage`."""
+    path = Path(where)
+    if (path / "model.json").is_file():
+        return TabularModel.load(path)
+    if (path / "study.json").is_file():
+        if not (path / "model" / "model.json").is_file():
+            raise ModelError(f"Study directory {where} has no exported model yet (is the study finished?).")
+        return TabularModel.load(path / "model")
+    if path.exists():
+        raise ModelError(f"{where} is neither a model directory (with model.json) nor a study directory (with study.json).")
+    from automl.study import Study
+
+    return Study.load(where, storage).best_model
+
+
+def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Predictions for every row of `frame`, and notes about the columns that were ignored."""
+    schema = model.info["schema"]
+    notes = []
+    target = model.info.get("target")
+    if target in frame.columns:
+        notes.append(f"Ignored the target column {target!r}.")
+    extra = [c for c in frame.columns if c not in schema and c != target]
+    if extra:
+        notes.append(f"Ignored {len(extra)} column(s) the model does not use: {', '.join(map(str, extra[:10]))}.")
+    features = coerce_features(frame, schema)
+    return model.predict_frame(features), notes
+
+
+def predict_file(
+    model: TabularModel, data: str, output: str | None = None, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> tuple[pd.DataFrame, list[str]]:
+    predictions, notes = predict_frame(model, read_frame(data, max_bytes=max_bytes))
+    if output:
+        out = Path(output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        predictions.to_csv(out, index=False)
+    return predictions, notes
