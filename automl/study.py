@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -207,7 +209,7 @@ def run_study(config: StudyConfig, log=print) -> Study:
     log(f"study {study_id}: {dataset.n_rows} rows, {dataset.n_features} features, {dataset.task}, "
         f"metric {metric.name}; {len(splits.test)} rows held out for the test report")
     try:
-        _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log)
+        model = _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log)
     except BaseException as exc:
         manifest.update(
             status="failed",
@@ -218,10 +220,10 @@ def run_study(config: StudyConfig, log=print) -> Study:
         )
         store.write_manifest(study_id, manifest)
         raise
-    return Study(study_id, store, manifest)
+    return Study(study_id, store, manifest, _model=model)
 
 
-def _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log) -> None:
+def _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log) -> TabularModel:
     import ray
 
     from automl.search.tuner import ProgressLine, build_tuner, ensure_ray
@@ -257,11 +259,13 @@ def _search_and_report(config, dataset, metric, space, splits, store, study_id, 
             space.to_tune(dataset.task, sizes),
             space.start_points(dataset.task, sizes),
             store.study_uri(study_id),
-            callbacks=[ProgressLine(config.trials, config.budget_s, metric.name, metric.sign())],
+            callbacks=[ProgressLine(config.trials, config.budget_s, metric.name, metric.sign(), log)],
         )
         search_started = time.time()
-        grid = tuner.fit()
+        with contextlib.redirect_stdout(io.StringIO()):  # Tune's own banner; progress goes to `log`
+            grid = tuner.fit()
         search_seconds = time.time() - search_started
+        log(f"search finished: {len(grid)} trials in {search_seconds:.0f}s")
     finally:
         shutdown()
 
@@ -326,3 +330,4 @@ def _search_and_report(config, dataset, metric, space, splits, store, study_id, 
         model={"uri": f"{store.study_uri(study_id)}/model"},
     )
     store.write_manifest(study_id, manifest)
+    return model

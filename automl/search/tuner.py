@@ -29,9 +29,9 @@ OBJECTIVE = "objective"  # the validation score with larger = better (see train/
 class ProgressLine(Callback):
     """One line per finished trial: done / running / stopped early, best so far, time used of the budget."""
 
-    def __init__(self, total: int, budget_s: float, metric: str, sign: float, stream=sys.stderr) -> None:
+    def __init__(self, total: int, budget_s: float, metric: str, sign: float, log: Callable[[str], None] | None = None) -> None:
         self.total, self.budget_s, self.metric, self.sign = total, budget_s, metric, sign
-        self.stream = stream
+        self.log = log
         self.start = time.monotonic()
         self.done = self.failed = 0
         self.best: float | None = None
@@ -57,13 +57,19 @@ class ProgressLine(Callback):
         )
         best = "-" if self.best is None else f"{self.sign * self.best:.4f}"
         used = time.monotonic() - self.start
-        print(
-            f"[automl] trials {self.done + self.failed}/{self.total} done ({running} running, "
+        (self.log or _to_stderr)(
+            f"trials {self.done + self.failed}/{self.total} done ({running} running, "
             f"{stopped} stopped early, {self.failed} failed) | best val {self.metric} {best} | "
-            f"{used:.0f}s of {self.budget_s:.0f}s budget",
-            file=self.stream,
-            flush=True,
+            f"{used:.0f}s of {self.budget_s:.0f}s budget"
         )
+
+    def __getstate__(self) -> dict:
+        # Tune stores its callbacks with the experiment (for restore); the log target may not pickle.
+        return dict(self.__dict__, log=None)
+
+
+def _to_stderr(line: str) -> None:
+    print(f"[automl] {line}", file=sys.stderr, flush=True)
 
 
 def concurrency(config: StudyConfig) -> int:

@@ -42,7 +42,7 @@ def allocate_to_classes(counts: dict[int, int], n: int) -> dict[int, int]:
     # The water level ends between levels[j-1] and levels[j]: find the largest j (classes
     # filled) for which raising the j smallest classes to levels[j-1] costs no more than n.
     filled, total = 1, levels[0]
-    while filled < len(levels) and filled * levels[filled] - (total) <= n:
+    while filled < len(levels) and filled * levels[filled] - total <= n:
         total += levels[filled]
         filled += 1
     base, remainder = divmod(n + total, filled)

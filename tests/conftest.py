@@ -1,0 +1,43 @@
+"""Shared fixtures: one local Ray for the session (2 CPUs), and small real datasets as CSV files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A local Ray with 2 CPUs shared by every test that needs one (studies reuse it)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def penguins_csv(data_dir) -> tuple[Path, str]:
+    """120 penguins: numeric + categorical features with missing values, 3 classes."""
+    from automl.datasets import write
+
+    path = data_dir / "penguins.csv"
+    return path, write("penguins", path, n_rows=120, seed=0)
+
+
+@pytest.fixture(scope="session")
+def diabetes_csv(data_dir) -> tuple[Path, str]:
+    from automl.datasets import write
+
+    path = data_dir / "diabetes.csv"
+    return path, write("diabetes", path, n_rows=90, seed=0)

@@ -1,0 +1,110 @@
+"""A real study end to end on local Ray: store layout, leaderboard, test report, export, predict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.artifact import TabularModel
+from automl.data.tabular import coerce_features, read_frame
+from automl.predict import predict_file, resolve_model
+from automl.study import Study, run_study
+from tests.integration.conftest import small_config
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.fixture(scope="module")
+def penguin_study(ray_session, penguins_csv, fast_space, tmp_path_factory):
+    path, target = penguins_csv
+    storage = tmp_path_factory.mktemp("store")
+    return run_study(small_config(path, target, storage, fast_space, trials=6), log=lambda m: None)
+
+
+def test_study_completes_with_the_store_layout(penguin_study):
+    root = penguin_study.store.local_path(penguin_study.study_id)
+    for rel in [
+        "study.json",
+        "tune",
+        "model/weights.safetensors",
+        "model/model.json",
+        "model/preprocessing.json",
+        "report/trials.parquet",
+        "report/curves.parquet",
+        "report/test_report.json",
+    ]:
+        assert (root / rel).exists(), rel
+    manifest = json.loads((root / "study.json").read_text())
+    assert manifest["status"] == "completed"
+    assert manifest["selection"]["rule"] == "one_se_min_gap"
+    assert manifest["selection"]["trial"] == manifest["best"]["trial"]
+    assert manifest["data"]["fingerprint"] and manifest["data"]["n_rows"] == 120
+    # Model and report hold no pickle (tune/ is Ray Tune's own restorable experiment state).
+    for folder in ("model", "report"):
+        for file in (root / folder).iterdir():
+            assert file.suffix in {".json", ".safetensors", ".parquet"}, file
+            assert not file.read_bytes().startswith(b"\x80"), file
+
+
+def test_leaderboard_has_every_trial_and_one_chosen(penguin_study):
+    board = penguin_study.leaderboard()
+    assert len(board) == 6
+    assert board["chosen"].sum() == 1
+    assert set(board["status"]) <= {"completed", "stopped_early", "failed"}
+    scored = board.dropna(subset=["objective"])
+    assert list(scored["objective"]) == sorted(scored["objective"], reverse=True)
+    curves = penguin_study.curves()
+    assert set(curves["trial"]) == set(board["trial"])
+    assert {"curve_train", "curve_val", "gap"} <= set(curves.columns)
+
+
+def test_test_report_has_interval_matrix_and_baselines(penguin_study):
+    report = penguin_study.test_report
+    assert report["n_test"] == 24
+    assert report["ci_low"] <= report["value"] <= report["ci_high"]
+    matrix = np.array(report["confusion_matrix"]["rows_true_columns_predicted"])
+    assert matrix.shape == (3, 3) and matrix.sum() == 24
+    assert {c["class"] for c in report["per_class"]} == {"Adelie", "Chinstrap", "Gentoo"}
+    names = [b["name"] for b in penguin_study.manifest["baselines"]]
+    assert names == ["majority", "plain_network"]
+    assert set(report["all_metrics"]) == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"}
+
+
+def test_exported_model_predicts_like_the_in_memory_model(penguin_study, penguins_csv, tmp_path):
+    path, target = penguins_csv
+    frame = read_frame(path)
+    in_memory = penguin_study._model
+    assert in_memory is not None
+    schema = in_memory.info["schema"]
+    expected = in_memory.predict_frame(coerce_features(frame, schema))
+
+    model_dir = penguin_study.store.local_path(penguin_study.study_id, "model")
+    exported = TabularModel.load(model_dir)
+    pd.testing.assert_frame_equal(exported.predict_frame(coerce_features(frame, schema)), expected)
+
+    # The same through every way of naming the model, and through the file-level API.
+    study_dir = penguin_study.store.local_path(penguin_study.study_id)
+    reloaded = Study.load(penguin_study.study_id, str(penguin_study.store.root)).best_model
+    for model in (resolve_model(str(model_dir)), resolve_model(str(study_dir)), reloaded):
+        out, notes = predict_file(model, str(path), str(tmp_path / "p.csv"))
+        pd.testing.assert_frame_equal(out, expected)
+        assert notes == [f"Ignored the target column {target!r}."]
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert list(written.columns) == ["prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]
+    assert len(written) == len(frame)
+
+
+def test_regression_study(ray_session, diabetes_csv, fast_space, tmp_path):
+    path, target = diabetes_csv
+    study = run_study(small_config(path, target, tmp_path, fast_space), log=lambda m: None)
+    assert study.manifest["data"]["task"] == "regression"
+    assert study.manifest["metric"]["name"] == "rmse"
+    report = study.test_report
+    assert {"mean", "std", "q50"} <= set(report["residuals"])
+    assert "smote" not in study.manifest["space"]["parameters"]["synth_method"]["values"]
+    assert study.manifest["baselines"][0]["name"] == "mean"
+    out = study.best_model.predict_frame(coerce_features(read_frame(path), study.best_model.info["schema"]))
+    assert list(out.columns) == ["prediction"] and np.isfinite(out["prediction"]).all()
