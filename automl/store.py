@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -44,7 +45,8 @@ class Store:
                     f"Cannot open storage {location!r}: {exc}. Check the URI and your cloud credentials."
                 ) from None
             self.root = root.rstrip("/")
-            self.uri = location.rstrip("/")
+            scheme = location.split("://", 1)[0]
+            self.uri = f"{scheme}://{self.root}"  # without query options such as endpoint_override
             self.local = False
         else:
             path = Path(location.removeprefix("file://")).expanduser().resolve()
@@ -55,8 +57,14 @@ class Store:
         return "/".join([self.root, *parts])
 
     def study_uri(self, study_id: str) -> str:
-        """Where Ray Tune writes the study's experiment (a plain path for local storage)."""
+        """The study's location, as shown to people (a plain path for local storage)."""
         return f"{self.uri}/{study_id}"
+
+    def tune_storage(self, study_id: str) -> tuple[str, pafs.FileSystem | None]:
+        """(storage_path, storage_filesystem) for Ray Tune's RunConfig: the experiment lands in <study>/tune."""
+        if self.local:
+            return self._path(study_id), None
+        return self._path(study_id), self.fs
 
     def local_path(self, study_id: str, *parts: str) -> Path:
         if not self.local:
@@ -78,7 +86,11 @@ class Store:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
         else:  # object stores publish an object only when its upload completes
             with self.fs.open_output_stream(target) as handle:
                 handle.write(data)
@@ -95,7 +107,9 @@ class Store:
         return self.fs.get_file_info(self._path(study_id, relpath)).type != pafs.FileType.NotFound
 
     def write_json(self, study_id: str, relpath: str, obj: Any) -> None:
-        self.write_bytes(study_id, relpath, json.dumps(obj, indent=2, default=_json_default).encode())
+        """Strict JSON: NaN and infinities become null."""
+        text = json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False)
+        self.write_bytes(study_id, relpath, text.encode())
 
     def read_json(self, study_id: str, relpath: str) -> Any:
         raw = self.read_bytes(study_id, relpath)
@@ -142,10 +156,24 @@ class Store:
         rows = []
         for study_id in self.study_ids():
             try:
-                rows.append(self.read_manifest(study_id))
+                manifest = self.read_manifest(study_id)
+                if not isinstance(manifest, dict):
+                    raise StoreError(f"study.json of {study_id!r} is not a JSON object.")
+                rows.append(manifest)
             except StoreError as exc:
                 rows.append({"study_id": study_id, "status": "unreadable", "error": str(exc)})
         return sorted(rows, key=lambda m: m.get("created_at", 0))
+
+
+def _finite(obj: Any) -> Any:
+    """A copy of `obj` with non-finite floats (NaN, inf) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _json_default(obj: Any) -> Any:
@@ -156,7 +184,7 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.floating):
         return None if not np.isfinite(obj) else float(obj)
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _finite(obj.tolist())
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")

@@ -258,7 +258,7 @@ def _search_and_report(config, dataset, metric, space, splits, store, study_id, 
             data,
             space.to_tune(dataset.task, sizes),
             space.start_points(dataset.task, sizes),
-            store.study_uri(study_id),
+            store.tune_storage(study_id),
             callbacks=[ProgressLine(config.trials, config.budget_s, metric.name, metric.sign(), log)],
         )
         search_started = time.time()

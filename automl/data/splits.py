@@ -37,12 +37,33 @@ class Splits:
         }
 
 
-def _strata(y: np.ndarray, task: str, n_bins: int = 5) -> np.ndarray:
-    """Class codes, or quantile bins of a regression target so that both sides see its range."""
+def _strata(y: np.ndarray, task: str, n_bins: int = 5) -> np.ndarray | None:
+    """Class codes, or quantile bins of a regression target so that both sides see its range.
+
+    Bins are merged (fewer quantiles) until each holds at least two rows; None means the target
+    cannot be stratified at all.
+    """
     if task == "classification":
         return y
-    edges = np.quantile(y, np.linspace(0, 1, n_bins + 1)[1:-1])
-    return np.searchsorted(edges, y, side="right")
+    for bins in range(n_bins, 1, -1):
+        edges = np.unique(np.quantile(y, np.linspace(0, 1, bins + 1)[1:-1]))
+        strata = np.searchsorted(edges, y, side="right")
+        if np.bincount(strata).min(initial=len(y)) >= 2 and len(np.unique(strata)) > 1:
+            return strata
+    return None
+
+
+def _keep_two_for_search(y: np.ndarray, search: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move test rows back to the search side until every class has two search rows (one per 2-fold side)."""
+    search, test = list(search), list(test)
+    for code in np.unique(y):
+        while sum(y[i] == code for i in search) < 2:
+            row = next((i for i in test if y[i] == code), None)
+            if row is None:
+                break
+            test.remove(row)
+            search.append(row)
+    return np.array(search), np.array(test)
 
 
 def make_splits(
@@ -60,13 +81,17 @@ def make_splits(
     rows = np.arange(n)
     strata = _strata(y, task)
     n_test = int(np.ceil(test_size * n))
-    n_strata = len(np.unique(strata))
-    if n_test < n_strata:
+    n_strata = 0 if strata is None else len(np.unique(strata))
+    if task == "classification" and n_test < n_strata:
         raise DataError(
             f"The held-out test split ({n_test} of {n} rows at test_size={test_size}) is smaller than the "
             f"{n_strata} classes it must be stratified over. Add rows, or raise --test-size."
         )
+    if task == "regression" and n_test < n_strata:
+        strata = None  # too few test rows to cover every quantile bin: a plain random split
     search, test = train_test_split(rows, test_size=n_test, random_state=seed, stratify=strata)
+    if task == "classification":
+        search, test = _keep_two_for_search(y, search, test)
     search, test = np.sort(search), np.sort(test)
 
     notes = []
@@ -84,10 +109,12 @@ def make_splits(
             )
     if n_repeats is None:
         n_repeats = 2 if len(search) < TINY_ROWS else 1
-    inner_strata = _strata(y[search], task)
+    if task == "regression" and len(search) < n_folds:
+        notes.append(f"Using {len(search)}-fold instead of {n_folds}-fold cross-validation: only {len(search)} rows outside the test set.")
+        n_folds = max(2, len(search))
     if task == "classification":
         splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)
-        pairs = splitter.split(np.zeros(len(search)), inner_strata)
+        pairs = splitter.split(np.zeros(len(search)), y[search])
     else:
         splitter = RepeatedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)
         pairs = splitter.split(np.zeros(len(search)))

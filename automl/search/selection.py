@@ -3,7 +3,8 @@
 "Smallest generalization gap" alone is degenerate (a constant predictor has gap 0), so the default
 rule first keeps the trials whose mean validation score is within one standard error of the best
 (Breiman's one-standard-error rule), then takes the smallest train-validation gap, and breaks ties
-with the simpler model (fewer parameters). Rules are looked up by name; the chosen rule and its
+with the simpler model (fewer parameters). A negative gap (validation above train) is fold noise,
+not better generalization, so gaps count from zero: max(gap, 0). Rules are looked up by name; the chosen rule and its
 reason are written to the manifest.
 """
 
@@ -82,6 +83,10 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def overfit(trial: TrialSummary) -> float:
+    return max(trial.gap, 0.0)
+
+
 @register_rule("best_validation")
 def best_validation(trials: list[TrialSummary]) -> Selection:
     """The highest mean validation score (ties: smaller gap, then fewer parameters)."""
@@ -96,14 +101,14 @@ def one_se_min_gap(trials: list[TrialSummary]) -> Selection:
     best = max(trials, key=lambda t: (t.objective, -t.n_params))
     floor = best.objective - best.std_error
     band = [t for t in trials if t.objective >= floor - 1e-12]
-    smallest_gap = min(t.gap for t in band)
+    smallest_gap = min(overfit(t) for t in band)
     tolerance = 0.25 * best.std_error
-    tied = [t for t in band if t.gap <= smallest_gap + tolerance + 1e-12]
+    tied = [t for t in band if overfit(t) <= smallest_gap + tolerance + 1e-12]
     chosen = min(tied, key=lambda t: (t.n_params, -t.objective, t.trial_id))
     reason = (
         f"Best mean validation score {_fmt(best.val_score)} (trial {best.trial_id}, standard error "
         f"{_fmt(best.std_error)}); {len(band)} trial(s) score within one standard error of it. Among them trial "
-        f"{chosen.trial_id} has the smallest train-validation gap ({_fmt(chosen.gap)})"
+        f"{chosen.trial_id} has the smallest train-validation gap ({_fmt(chosen.gap)}, counted from 0)"
     )
     if len(tied) > 1:
         reason += f", tied within {_fmt(tolerance)} with {len(tied) - 1} other(s) and the simplest ({chosen.n_params} parameters)"

@@ -7,6 +7,7 @@ the synthesizer registry and those that cannot serve the task are dropped.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -55,6 +56,8 @@ def evaluate_bound(value: Any, sizes: dict[str, float]) -> Any:
         return ev(ast.parse(value, mode="eval"))
     except SyntaxError as exc:
         raise ConfigError(f"The bound {value!r} is not a valid expression: {exc.msg}.") from None
+    except (ZeroDivisionError, TypeError, ValueError) as exc:
+        raise ConfigError(f"The bound {value!r} cannot be evaluated for this data ({sizes}): {exc}.") from None
 
 
 @dataclass
@@ -131,6 +134,8 @@ class SearchSpace:
                 spec["values"] = values
             else:
                 spec["low"], spec["high"] = (evaluate_bound(spec[k], sizes) for k in ("low", "high"))
+                if spec["type"] == "int":  # the integers inside the bounds
+                    spec["low"], spec["high"] = math.ceil(spec["low"]), math.floor(spec["high"])
                 if spec["low"] > spec["high"]:
                     raise ConfigError(f"Parameter {name!r} in {self.source} has low > high for this data: {spec}.")
             out[name] = spec

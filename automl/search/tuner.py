@@ -41,14 +41,14 @@ class ProgressLine(Callback):
         result = trial.last_result or {}
         if OBJECTIVE in result and (self.best is None or result[OBJECTIVE] > self.best):
             self.best = result[OBJECTIVE]
-        self._print(trials)
+        self._print(trials, trial)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self.failed += 1
-        self._print(trials)
+        self._print(trials, trial)
 
-    def _print(self, trials) -> None:
-        running = sum(t.status == "RUNNING" for t in trials)
+    def _print(self, trials, finished) -> None:
+        running = sum(t.status == "RUNNING" and t is not finished for t in trials)
         stopped = sum(
             1
             for t in trials
@@ -84,7 +84,7 @@ def build_tuner(
     data: SearchData,
     param_space: dict[str, Any],
     start_points: list[dict[str, Any]],
-    storage_path: str,
+    storage: tuple[str, Any],
     callbacks: list[Callback] | None = None,
 ) -> tune.Tuner:
     import optuna
@@ -113,7 +113,8 @@ def build_tuner(
         ),
         run_config=tune.RunConfig(
             name="tune",
-            storage_path=storage_path,
+            storage_path=storage[0],
+            storage_filesystem=storage[1],
             verbose=0,
             callbacks=callbacks or [],
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),

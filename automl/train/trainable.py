@@ -67,6 +67,7 @@ def synthesize(
     seed: int,
     pre: Preprocessor,
     pooled: Callable[[str, dict], tuple[pd.DataFrame, np.ndarray]] | None = None,
+    max_ratio: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """`n_rows` synthetic rows in the network's input space, from synthesizers fitted on the given
     training rows only: (X, y, seconds spent). `pooled` fetches a shared pre-sampled pool instead
@@ -83,8 +84,9 @@ def synthesize(
         return np.asarray(X_syn, np.float32), np.asarray(y_syn), time.perf_counter() - start
     if cls.expensive and pooled is not None:
         rows, labels = pooled(method, settings)
-    else:
-        rows, labels, _ = fit_and_sample(method, settings, frame, y, task=task, n_rows=n_rows, seed=seed)
+    else:  # sample the pool size and take the head, exactly as the shared pool does
+        pool_rows = max(n_rows, int(np.ceil(max_ratio * len(frame))))
+        rows, labels, _ = fit_and_sample(method, settings, frame, y, task=task, n_rows=pool_rows, seed=seed)
     rows, labels = rows.iloc[:n_rows], np.asarray(labels)[:n_rows]
     return pre.transform(rows), labels, time.perf_counter() - start
 
@@ -109,7 +111,7 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any]) -> di
     n_rows = int(round(float(config.get("synth_ratio", 0.0)) * len(train_rows)))
     X_syn, y_syn, synth_seconds = synthesize(
         config, n_rows, frame=data.features.iloc[train_rows].reset_index(drop=True), X=X_train, y=y_train,
-        task=data.task, seed=seed, pre=pre, pooled=pooled,
+        task=data.task, seed=seed, pre=pre, pooled=pooled, max_ratio=data.extra.get("max_synth_ratio", 2.0),
     )
     fit = NetworkFit(
         config,

@@ -1,0 +1,576 @@
+"""Tests of automl.search.space and the default search_spaces/tabular.yaml."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from automl.errors import ConfigError
+from automl.search.space import TYPES, SearchSpace, default_space_path, evaluate_bound
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SIZES = {"n_rows": 1000, "n_features": 6, "n_classes": 3}
+TASKS = ("classification", "regression")
+N_SAMPLES = 200
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run every test inside its own tmp_path so file names in messages are short and exact."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def default_space() -> SearchSpace:
+    return SearchSpace.load()
+
+
+def write(name: str, text: str) -> str:
+    Path(name).write_text(text, encoding="utf-8")
+    return name
+
+
+def sample_configs(space: dict[str, Any], seed: int, n: int = N_SAMPLES) -> list[dict[str, Any]]:
+    """n configurations drawn the way Tune's random search draws them, from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    return [{name: domain.sample(random_state=rng) for name, domain in space.items()} for _ in range(n)]
+
+
+# --- the default space file ----------------------------------------------------------------
+
+
+def test_default_space_path_is_found() -> None:
+    path = default_space_path()
+    assert path.is_file()
+    assert path.name == "tabular.yaml"
+    assert path.read_bytes() == (REPO_ROOT / "search_spaces" / "tabular.yaml").read_bytes()
+    assert default_space_path("tabular") == path
+
+
+def test_load_without_a_path_reads_the_default(default_space: SearchSpace) -> None:
+    assert default_space.source == str(default_space_path())
+    assert list(default_space.parameters) == [
+        "depth",
+        "width",
+        "activation",
+        "batch_norm",
+        "dropout",
+        "l1",
+        "l2",
+        "patience",
+        "scaler",
+        "lr",
+        "batch_size",
+        "class_weight",
+        "synth_method",
+        "synth_ratio",
+        "synth_epochs",
+    ]
+    assert len(default_space.start) == 2
+    assert all(spec["type"] in TYPES for spec in default_space.parameters.values())
+
+
+# --- sampled configurations -----------------------------------------------------------------
+
+EXPECTED_CHOICES = {
+    "width": {16, 32, 64, 128, 256},
+    "activation": {"relu", "gelu", "silu", "tanh"},
+    "batch_norm": {False, True},
+    "scaler": {"standard", "minmax", "robust", "none"},
+    "batch_size": {16, 32, 64, 128},
+    "class_weight": {"none", "balanced"},
+    "synth_epochs": {50, 150},
+}
+EXPECTED_RANGES = {  # name: (low, high, type)
+    "depth": (0, 4, int),
+    "patience": (5, 30, int),
+    "dropout": (0.0, 0.5, float),
+    "l1": (1e-7, 1e-2, float),
+    "l2": (1e-6, 1.0, float),
+    "lr": (1e-4, 3e-2, float),
+    "synth_ratio": (0.0, 2.0, float),
+}
+SYNTH_METHODS = {
+    "classification": {"none", "smote", "gaussian_copula", "ctgan", "tvae"},
+    "regression": {"none", "gaussian_copula", "ctgan", "tvae"},
+}
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sampled_configs_stay_in_bounds_and_types(default_space: SearchSpace, task: str, seed: int) -> None:
+    configs = sample_configs(default_space.to_tune(task, SIZES), seed)
+    expected_names = set(EXPECTED_CHOICES) | set(EXPECTED_RANGES) | {"synth_method"}
+    if task == "regression":
+        expected_names.discard("class_weight")
+    for config in configs:
+        assert set(config) == expected_names
+        for name, (low, high, kind) in EXPECTED_RANGES.items():
+            value = config[name]
+            assert type(value) is kind, (name, value)
+            assert low <= value <= high, (name, value)
+        for name, allowed in EXPECTED_CHOICES.items():
+            if name in config:
+                assert config[name] in allowed, (name, config[name])
+                assert type(config[name]) is type(next(iter(allowed))), (name, config[name])
+        assert config["synth_method"] in SYNTH_METHODS[task]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_dimension_takes_more_than_one_value(default_space: SearchSpace, task: str) -> None:
+    configs = sample_configs(default_space.to_tune(task, SIZES), seed=3)
+    for name in configs[0]:
+        values = [c[name] for c in configs]
+        assert len(set(values)) > 1, name
+        if name in EXPECTED_CHOICES:  # 200 draws reach every choice
+            assert set(values) == EXPECTED_CHOICES[name], name
+        if name in ("depth", "patience"):
+            low, high, _ = EXPECTED_RANGES[name]
+            assert set(values) == set(range(low, high + 1)), name
+    assert {c["synth_method"] for c in configs} == SYNTH_METHODS[task]
+
+
+def test_loguniform_dimensions_spread_over_decades(default_space: SearchSpace) -> None:
+    configs = sample_configs(default_space.to_tune("classification", SIZES), seed=4)
+    l1 = np.log10([c["l1"] for c in configs])
+    # log-uniform between 1e-7 and 1e-2: about a fifth of the draws in each decade
+    counts = np.histogram(l1, bins=[-7, -6, -5, -4, -3, -2])[0]
+    assert (counts > N_SAMPLES / 10).all()
+
+
+def test_the_same_seed_reproduces_the_samples(default_space: SearchSpace) -> None:
+    space = default_space.to_tune("classification", SIZES)
+    assert sample_configs(space, 11, 50) == sample_configs(space, 11, 50)
+    again = SearchSpace.load().to_tune("classification", SIZES)
+    assert sample_configs(again, 11, 50) == sample_configs(space, 11, 50)
+    assert sample_configs(space, 12, 50) != sample_configs(space, 11, 50)
+
+
+def test_int_domains_include_the_high_bound(default_space: SearchSpace) -> None:
+    space = default_space.to_tune("classification", SIZES)
+    assert (space["depth"].lower, space["depth"].upper) == (0, 5)  # Tune's randint excludes upper
+    assert (space["patience"].lower, space["patience"].upper) == (5, 31)
+
+
+# --- task and data-size dependent dimensions -----------------------------------------------
+
+
+def test_class_weight_only_for_classification(default_space: SearchSpace) -> None:
+    assert default_space.resolved("classification", SIZES)["class_weight"]["values"] == ["none", "balanced"]
+    assert "class_weight" not in default_space.resolved("regression", SIZES)
+    assert "class_weight" not in default_space.to_tune("regression", SIZES)
+
+
+def test_smote_is_dropped_for_regression(default_space: SearchSpace) -> None:
+    classification = default_space.resolved("classification", SIZES)["synth_method"]["values"]
+    regression = default_space.resolved("regression", SIZES)["synth_method"]["values"]
+    assert classification == ["none", "smote", "gaussian_copula", "ctgan", "tvae"]
+    assert regression == ["none", "gaussian_copula", "ctgan", "tvae"]
+    # the spec read from YAML is not changed by resolving it
+    assert "smote" in default_space.parameters["synth_method"]["values"]
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "batch_sizes"),
+    [
+        (1000, [16, 32, 64, 128]),
+        (128, [16, 32, 64, 128]),
+        (100, [16, 32, 64]),
+        (32, [16, 32]),
+        (20, [16]),
+        (8, [16]),
+    ],
+)
+def test_max_n_rows_drops_larger_batch_sizes(
+    default_space: SearchSpace, n_rows: int, batch_sizes: list[int]
+) -> None:
+    sizes = dict(SIZES, n_rows=n_rows)
+    assert default_space.resolved("classification", sizes)["batch_size"]["values"] == batch_sizes
+    assert default_space.to_tune("regression", sizes)["batch_size"].categories == batch_sizes
+
+
+def test_max_value(default_space: SearchSpace) -> None:
+    assert default_space.max_value("synth_ratio", 9.0) == 2.0
+    assert default_space.max_value("batch_size", 1.0) == 128.0
+    assert default_space.max_value("depth", 1.0) == 4.0
+    assert default_space.max_value("nothing", 7.5) == 7.5
+
+
+# --- start points ----------------------------------------------------------------------------
+
+
+def assert_inside(point: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
+    assert set(point) == set(specs)
+    for name, spec in specs.items():
+        value = point[name]
+        if spec["type"] == "choice":
+            assert value in spec["values"], (name, value)
+        else:
+            assert spec["low"] <= value <= spec["high"], (name, value)
+            assert type(value) is (int if spec["type"] == "int" else float), (name, value)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("n_rows", [5, 20, 40, 1000])
+def test_start_points_are_complete_and_inside_the_space(
+    default_space: SearchSpace, task: str, n_rows: int
+) -> None:
+    sizes = dict(SIZES, n_rows=n_rows)
+    points = default_space.start_points(task, sizes)
+    assert len(points) == 2
+    specs = default_space.resolved(task, sizes)
+    for point in points:
+        assert_inside(point, specs)
+
+
+def test_start_points_keep_given_values_and_fill_the_rest(default_space: SearchSpace) -> None:
+    linear, network = default_space.start_points("classification", SIZES)
+    assert linear == {
+        "depth": 0,
+        "width": 16,  # left out: the first choice
+        "activation": "relu",
+        "batch_norm": False,
+        "dropout": 0.0,
+        "l1": 1e-7,
+        "l2": 0.01,
+        "patience": 20,
+        "scaler": "standard",
+        "lr": 0.01,
+        "batch_size": 32,
+        "class_weight": "none",
+        "synth_method": "none",
+        "synth_ratio": 0.0,
+        "synth_epochs": 50,
+    }
+    assert (network["depth"], network["width"], network["dropout"], network["patience"]) == (2, 64, 0.2, 15)
+
+
+def test_start_points_are_clamped_to_the_data(default_space: SearchSpace) -> None:
+    for point in default_space.start_points("regression", dict(SIZES, n_rows=20)):
+        assert point["batch_size"] == 16  # 32 is above n_rows: the nearest allowed size
+        assert "class_weight" not in point
+
+
+def test_start_points_fill_missing_keys_with_the_middle() -> None:
+    write(
+        "space.yaml",
+        "parameters:\n"
+        "  a: {type: uniform, low: 0.0, high: 4.0}\n"
+        "  b: {type: loguniform, low: 1.0e-4, high: 1.0}\n"
+        "  c: {type: int, low: 1, high: 10}\n"
+        "  d: {type: choice, values: [x, y]}\n"
+        "  e: {type: choice, values: [1, 5, 9]}\n"
+        "start:\n"
+        "  - {}\n"
+        "  - {a: 9.0, c: -3, d: z, e: 6}\n",
+    )
+    space = SearchSpace.load("space.yaml")
+    middle, clamped = space.start_points("classification", SIZES)
+    assert middle == {"a": 2.0, "b": pytest.approx(1e-2), "c": 6, "d": "x", "e": 1}
+    assert clamped == {"a": 4.0, "b": pytest.approx(1e-2), "c": 1, "d": "x", "e": 5}
+
+
+def test_no_start_entry_gives_no_start_points() -> None:
+    write("space.yaml", "parameters:\n  a: {type: uniform, low: 0, high: 1}\n")
+    space = SearchSpace.load("space.yaml")
+    assert space.start == []
+    assert space.start_points("regression", SIZES) == []
+
+
+# --- evaluate_bound ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        (5, 5),
+        (0.5, 0.5),
+        ("n_rows", 1000),
+        ("n_rows / 4", 250.0),
+        ("n_rows - n_classes * 2", 994),
+        ("(n_features + 2) * 3", 24),
+        ("min(n_rows, 64)", 64),
+        ("max(n_features * 2, 8, n_classes)", 12),
+        ("min(n_rows / 10, max(16, n_features))", 16),
+        ("1.5e2", 150.0),
+    ],
+)
+def test_evaluate_bound(expression: Any, value: float) -> None:
+    assert evaluate_bound(expression, SIZES) == value
+
+
+@given(
+    n_rows=st.integers(1, 100_000),
+    n_features=st.integers(1, 500),
+    n_classes=st.integers(1, 50),
+    a=st.integers(0, 1000),
+)
+@settings(max_examples=50, deadline=None, database=None)
+def test_evaluate_bound_matches_python_arithmetic(
+    n_rows: int, n_features: int, n_classes: int, a: int
+) -> None:
+    sizes = {"n_rows": n_rows, "n_features": n_features, "n_classes": n_classes}
+    expression = f"max(min(n_rows / n_classes, {a}), n_features * 2 - 1) + {a} - n_classes"
+    assert (
+        evaluate_bound(expression, sizes)
+        == max(min(n_rows / n_classes, a), n_features * 2 - 1) + a - n_classes
+    )
+
+
+UNSAFE = (
+    "The bound {!r} must be a number or an expression of n_rows, n_features, n_classes with + - * / min max."
+)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os')",
+        "__import__('os').system('true')",
+        "open('x')",
+        "n_rows ** 2",
+        "n_rows % 3",
+        "-n_rows",
+        "n_samples",
+        "'text'",
+        "[1, 2]",
+        "abs(n_rows)",
+        "(lambda: 1)()",
+        "n_rows.bit_length()",
+    ],
+)
+def test_evaluate_bound_rejects_anything_but_arithmetic(expression: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(UNSAFE.format(expression))):
+        evaluate_bound(expression, SIZES)
+
+
+@pytest.mark.parametrize(
+    ("expression", "why"), [("n_rows +", "invalid syntax"), ("min(", "'(' was never closed")]
+)
+def test_evaluate_bound_syntax_error(expression: str, why: str) -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape(f"The bound {expression!r} is not a valid expression: {why}.")
+    ):
+        evaluate_bound(expression, SIZES)
+
+
+def test_evaluate_bound_division_by_zero_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        evaluate_bound("n_rows / n_classes", {"n_rows": 100, "n_features": 4, "n_classes": 0})
+
+
+# --- YAML errors ---------------------------------------------------------------------------
+
+
+def test_missing_file() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "Search space file 'nope.yaml' does not exist. Copy search_spaces/tabular.yaml and edit it."
+        ),
+    ):
+        SearchSpace.load("nope.yaml")
+
+
+def test_a_directory_is_not_a_space_file() -> None:
+    Path("spaces").mkdir()
+    with pytest.raises(ConfigError, match=re.escape("Search space file 'spaces' does not exist.")):
+        SearchSpace.load("spaces")
+
+
+@pytest.mark.parametrize("text", ["parameters: [a\n", "parameters:\n  a: {type: int\n", "a: b: c\n"])
+def test_bad_yaml(text: str) -> None:
+    write("space.yaml", text)
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        detail = str(exc)
+    with pytest.raises(
+        ConfigError, match=re.escape(f"Search space file 'space.yaml' is not valid YAML: {detail}") + "$"
+    ):
+        SearchSpace.load("space.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# only a comment\n",
+        "- a\n- b\n",
+        "parameters:\n",
+        "parameters: {}\n",
+        "parameters: [a, b]\n",
+        "other: 1\n",
+    ],
+)
+def test_no_parameters(text: str) -> None:
+    write("space.yaml", text)
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("Search space file 'space.yaml' must have a non-empty 'parameters:' mapping."),
+    ):
+        SearchSpace.load("space.yaml")
+
+
+@pytest.mark.parametrize(
+    ("spec", "shown"),
+    [
+        ("{type: normal, low: 0, high: 1}", "{'type': 'normal', 'low': 0, 'high': 1}"),
+        ("{low: 0, high: 1}", "{'low': 0, 'high': 1}"),
+        ("[1, 2]", "[1, 2]"),
+        ("7", "7"),
+    ],
+)
+def test_bad_type(spec: str, shown: str) -> None:
+    write("space.yaml", f"parameters:\n  depth: {spec}\n")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"The 'type' of parameter 'depth' in space.yaml must be one of choice, uniform, loguniform, int. "
+            f"Got {shown} instead."
+        ),
+    ):
+        SearchSpace.load("space.yaml")
+
+
+@pytest.mark.parametrize(
+    ("spec", "needs", "kind"),
+    [
+        ("{type: choice}", "values", "choice"),
+        ("{type: uniform, low: 0}", "high", "uniform"),
+        ("{type: loguniform, high: 1}", "low", "loguniform"),
+        ("{type: int}", "low, high", "int"),
+    ],
+)
+def test_missing_values_low_high(spec: str, needs: str, kind: str) -> None:
+    write("space.yaml", f"parameters:\n  p: {spec}\n")
+    with pytest.raises(
+        ConfigError, match=re.escape(f"The parameter 'p' in space.yaml needs {needs} for type {kind!r}.")
+    ):
+        SearchSpace.load("space.yaml")
+
+
+@pytest.mark.parametrize(("values", "shown"), [("[]", "[]"), ("relu", "'relu'"), ("null", "None")])
+def test_choice_values_must_be_a_non_empty_list(values: str, shown: str) -> None:
+    write("space.yaml", f"parameters:\n  act: {{type: choice, values: {values}}}\n")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"The 'values' of parameter 'act' in space.yaml must be a non-empty list. Got {shown} instead."
+        ),
+    ):
+        SearchSpace.load("space.yaml")
+
+
+@pytest.mark.parametrize("bounds", ["low: 0, high: 1", "low: 1.0e-3, high: -1"])
+def test_loguniform_bounds_must_be_positive(bounds: str) -> None:
+    write("space.yaml", f"parameters:\n  lr: {{type: loguniform, {bounds}}}\n")
+    with pytest.raises(
+        ConfigError, match=re.escape("The bounds of parameter 'lr' in space.yaml must be > 0 for loguniform.")
+    ):
+        SearchSpace.load("space.yaml")
+
+
+def test_bad_task_filter() -> None:
+    write("space.yaml", "parameters:\n  w: {type: choice, values: [a], task: clustering}\n")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "The 'task' of parameter 'w' in space.yaml must be classification or regression. Got 'clustering' instead."
+        ),
+    ):
+        SearchSpace.load("space.yaml")
+
+
+def test_unknown_synthesizer() -> None:
+    write("space.yaml", "parameters:\n  synth_method: {type: choice, values: [none, gan, smote, copula]}\n")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "Unknown synthesizer(s) gan, copula in space.yaml. Valid: none, ctgan, gaussian_copula, smote, tvae."
+        ),
+    ):
+        SearchSpace.load("space.yaml")
+
+
+def test_unknown_start_key() -> None:
+    write(
+        "space.yaml",
+        "parameters:\n  depth: {type: int, low: 0, high: 2}\nstart:\n  - {depth: 1, zeta: 2}\n  - {foo: 1}\n",
+    )
+    with pytest.raises(
+        ConfigError, match=re.escape("The 'start' points of 'space.yaml' name unknown parameters: foo, zeta.")
+    ):
+        SearchSpace.load("space.yaml")
+
+
+@pytest.mark.parametrize(
+    ("start", "shown"), [("{depth: 1}", "{'depth': 1}"), ("[1, 2]", "[1, 2]"), ("7", "7")]
+)
+def test_start_must_be_a_list_of_mappings(start: str, shown: str) -> None:
+    write("space.yaml", f"parameters:\n  depth: {{type: int, low: 0, high: 2}}\nstart: {start}\n")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"The 'start' entry of 'space.yaml' must be a list of mappings. Got {shown} instead."
+        ),
+    ):
+        SearchSpace.load("space.yaml")
+
+
+def test_low_above_high_for_this_data() -> None:
+    write("space.yaml", "parameters:\n  width: {type: int, low: 8, high: n_features}\n")
+    space = SearchSpace.load("space.yaml")
+    assert space.resolved("regression", dict(SIZES, n_features=10))["width"]["high"] == 10
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "Parameter 'width' in space.yaml has low > high for this data: {'type': 'int', 'low': 8, 'high': 3}."
+        ),
+    ):
+        space.resolved("regression", dict(SIZES, n_features=3))
+
+
+def test_a_bad_bound_expression_is_reported_when_resolving() -> None:
+    write("space.yaml", "parameters:\n  width: {type: int, low: 1, high: n_samples}\n")
+    space = SearchSpace.load("space.yaml")
+    with pytest.raises(ConfigError, match=re.escape(UNSAFE.format("n_samples"))):
+        space.to_tune("classification", SIZES)
+
+
+def test_the_default_file_loads_from_any_directory(default_space: SearchSpace) -> None:
+    # the autouse fixture runs this test in an empty tmp_path
+    assert SearchSpace.load().parameters == default_space.parameters
+
+
+# --- known bugs ----------------------------------------------------------------------------
+
+FRACTIONAL_INT = (
+    "parameters:\n  k: {type: int, low: n_rows / 4, high: n_rows / 2}\nstart:\n  - {k: 100}\n  - {k: 0}\n"
+)
+
+
+def test_int_start_point_with_fractional_bounds_stays_inside() -> None:
+    write("space.yaml", FRACTIONAL_INT)
+    space = SearchSpace.load("space.yaml")
+    sizes = dict(SIZES, n_rows=15)
+    specs = space.resolved("classification", sizes)
+    for point in space.start_points("classification", sizes):
+        assert_inside(point, specs)
+
+
+def test_int_samples_with_fractional_bounds_stay_inside() -> None:
+    write("space.yaml", FRACTIONAL_INT)
+    space = SearchSpace.load("space.yaml")
+    sizes = dict(SIZES, n_rows=15)
+    spec = space.resolved("classification", sizes)["k"]
+    values = {c["k"] for c in sample_configs(space.to_tune("classification", sizes), seed=0, n=100)}
+    assert all(spec["low"] <= v <= spec["high"] for v in values), (spec, sorted(values))

@@ -1,0 +1,300 @@
+"""Tests of automl.store on a local directory: files, atomic writes, manifests and study ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.errors import StoreError
+from automl.store import MANIFEST, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "studies")
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+# --- locations -----------------------------------------------------------------------------
+
+
+def test_local_location_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for location in ("studies", "./studies", f"file://{tmp_path}/studies", tmp_path / "studies"):
+        s = Store(location)
+        assert s.local
+        assert s.root == s.uri == str(tmp_path / "studies")
+    s = Store("studies")
+    assert s.study_uri("abc") == f"{tmp_path}/studies/abc"
+    assert s.local_path("abc", "model", "model.json") == tmp_path / "studies" / "abc" / "model" / "model.json"
+
+
+def test_bad_uri_is_a_store_error() -> None:
+    with pytest.raises(
+        StoreError,
+        match=r"^Cannot open storage 'nope://bucket/x': .+\. Check the URI and your cloud credentials\.$",
+    ):
+        Store("nope://bucket/x")
+
+
+# --- bytes, JSON and tables ----------------------------------------------------------------
+
+
+def test_write_and_read_bytes(store: Store) -> None:
+    data = bytes(range(256)) * 10
+    store.write_bytes("s1", "model/weights.safetensors", data)
+    assert store.read_bytes("s1", "model/weights.safetensors") == data
+    assert Path(store.root, "s1", "model", "weights.safetensors").read_bytes() == data
+    assert store.exists("s1", "model/weights.safetensors")
+    assert not store.exists("s1", "model/other")
+
+
+def test_write_and_read_json_with_numpy_values(store: Store) -> None:
+    obj = {
+        "a": 1,
+        "b": [1.5, "x", None],
+        "c": {"nested": True},
+        "i": np.int64(7),
+        "f": np.float32(0.5),
+        "nan": np.float32("nan"),
+        "arr": np.arange(3),
+        "path": Path("/tmp/x"),
+    }
+    store.write_json("s1", "report/test.json", obj)
+    assert store.read_json("s1", "report/test.json") == {
+        "a": 1,
+        "b": [1.5, "x", None],
+        "c": {"nested": True},
+        "i": 7,
+        "f": 0.5,
+        "nan": None,
+        "arr": [0, 1, 2],
+        "path": "/tmp/x",
+    }
+
+
+@pytest.mark.parametrize("value", [np.float64("nan"), float("nan"), np.float64("inf"), float("-inf")])
+def test_write_json_writes_strict_json_for_non_finite_floats(store: Store, value: float) -> None:
+    store.write_json("s1", "report/test_report.json", {"ci_low": value})
+
+    def reject(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    text = store.read_bytes("s1", "report/test_report.json").decode()
+    assert json.loads(text, parse_constant=reject) == {"ci_low": None}
+
+
+def test_write_json_rejects_unknown_objects(store: Store) -> None:
+    with pytest.raises(TypeError, match=re.escape("object is not JSON serializable")):
+        store.write_json("s1", "x.json", {"bad": object()})
+
+
+def test_write_and_read_table(store: Store) -> None:
+    frame = pd.DataFrame(
+        {
+            "trial": ["a", "b", "c"],
+            "score": [0.5, np.nan, 0.75],
+            "epochs": np.array([1, 2, 3], dtype=np.int64),
+            "chosen": [False, True, False],
+        }
+    )
+    store.write_table("s1", "report/trials.parquet", frame)
+    back = store.read_table("s1", "report/trials.parquet")
+    pd.testing.assert_frame_equal(back, frame)
+    assert store.read_bytes("s1", "report/trials.parquet")[:4] == b"PAR1"
+
+
+def test_overwrite_replaces_the_content(store: Store) -> None:
+    store.write_bytes("s1", "a.txt", b"first version, longer")
+    store.write_bytes("s1", "a.txt", b"second")
+    assert store.read_bytes("s1", "a.txt") == b"second"
+
+
+def test_read_missing_file(store: Store) -> None:
+    with pytest.raises(
+        StoreError, match=r"^Cannot read report/x\.json of study 's1' in " + re.escape(store.uri) + ": "
+    ):
+        store.read_bytes("s1", "report/x.json")
+
+
+def test_read_json_of_invalid_json(store: Store) -> None:
+    store.write_bytes("s1", "bad.json", b"{not json")
+    with pytest.raises(
+        StoreError,
+        match=re.escape(
+            "bad.json of study 's1' is not valid JSON (Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1))."
+        ),
+    ):
+        store.read_json("s1", "bad.json")
+
+
+# --- atomic writes -------------------------------------------------------------------------
+
+
+def test_write_leaves_no_temporary_files(store: Store) -> None:
+    store.write_bytes("s1", "a/b/c.bin", b"x")
+    store.write_json("s1", MANIFEST, {"status": "running"})
+    store.write_table("s1", "report/t.parquet", pd.DataFrame({"a": [1]}))
+    store.write_json("s1", MANIFEST, {"status": "completed"})
+    assert files_under(Path(store.root)) == ["s1/a/b/c.bin", "s1/report/t.parquet", "s1/study.json"]
+
+
+def test_write_goes_through_a_temporary_file_and_a_rename(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renames: list[tuple[str, str, bytes]] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: str) -> None:
+        # when the rename happens, the whole content is already in the temporary file
+        renames.append((src, dst, Path(src).read_bytes()))
+        assert not Path(dst).exists() or Path(dst).read_bytes() != b"new content"
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    store.write_bytes("s1", "a.bin", b"new content")
+    target = f"{store.root}/s1/a.bin"
+    assert len(renames) == 1
+    src, dst, content = renames[0]
+    assert dst == target
+    assert re.fullmatch(re.escape(target) + r"\.tmp-[0-9a-f]{8}", src)
+    assert content == b"new content"
+
+
+def test_a_failed_rename_keeps_the_old_content(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.write_json("s1", MANIFEST, {"status": "completed", "study_id": "s1"})
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="No space left on device"):
+        store.write_json("s1", MANIFEST, {"status": "running"})
+    monkeypatch.undo()
+    assert store.read_json("s1", MANIFEST) == {"status": "completed", "study_id": "s1"}
+
+
+# --- manifests -----------------------------------------------------------------------------
+
+
+def test_write_manifest_stamps_updated_at(store: Store) -> None:
+    store.write_manifest("s1", {"study_id": "s1", "status": "running"})
+    manifest = store.read_manifest("s1")
+    assert manifest["status"] == "running"
+    assert isinstance(manifest["updated_at"], float)
+
+
+def test_update_manifest(store: Store) -> None:
+    store.write_manifest("s1", {"study_id": "s1", "status": "running", "created_at": 1.0})
+    updated = store.update_manifest("s1", status="completed", score=0.9)
+    assert updated["status"] == "completed" and updated["score"] == 0.9 and updated["created_at"] == 1.0
+    assert store.read_manifest("s1")["status"] == "completed"
+
+
+def test_read_manifest_of_a_missing_study(store: Store) -> None:
+    with pytest.raises(
+        StoreError,
+        match=re.escape(
+            f"Study 'nope' is not in {store.uri}. Recent studies there: none. "
+            "List them with `automl studies --storage ...`."
+        ),
+    ):
+        store.read_manifest("nope")
+
+
+def test_read_manifest_of_a_missing_study_names_recent_ones(store: Store) -> None:
+    for i in range(7):
+        store.write_manifest(f"s{i}", {"study_id": f"s{i}"})
+    with pytest.raises(
+        StoreError,
+        match=re.escape(f"Study 'nope' is not in {store.uri}. Recent studies there: s2, s3, s4, s5, s6. "),
+    ):
+        store.read_manifest("nope")
+
+
+def test_update_manifest_of_a_missing_study(store: Store) -> None:
+    with pytest.raises(StoreError, match=re.escape("Study 'nope' is not in")):
+        store.update_manifest("nope", status="x")
+
+
+def test_study_ids_ignore_folders_without_a_manifest(store: Store) -> None:
+    assert store.study_ids() == []  # the storage folder does not exist yet
+    store.write_manifest("b", {"study_id": "b"})
+    store.write_manifest("a", {"study_id": "a"})
+    store.write_bytes("half", "tune/x.json", b"{}")  # a folder without study.json
+    Path(store.root, "empty").mkdir()
+    Path(store.root, "file.json").write_text("{}")
+    assert store.study_ids() == ["a", "b"]
+
+
+def test_list_studies_oldest_first(store: Store) -> None:
+    store.write_manifest("x", {"study_id": "x", "created_at": 30.0})
+    store.write_manifest("y", {"study_id": "y", "created_at": 10.0})
+    store.write_manifest("z", {"study_id": "z", "created_at": 20.0})
+    assert [m["study_id"] for m in store.list_studies()] == ["y", "z", "x"]
+
+
+def test_list_studies_reports_a_corrupt_manifest_instead_of_raising(store: Store) -> None:
+    store.write_manifest("good", {"study_id": "good", "status": "completed", "created_at": 5.0})
+    Path(store.root, "bad").mkdir()
+    Path(store.root, "bad", MANIFEST).write_text('{"study_id": "bad", "status": ')
+    rows = store.list_studies()
+    assert [r["study_id"] for r in rows] == ["bad", "good"]  # no created_at sorts first
+    bad = rows[0]
+    assert bad["status"] == "unreadable"
+    assert bad["error"] == (
+        "study.json of study 'bad' is not valid JSON (Expecting value: line 1 column 31 (char 30))."
+    )
+    assert set(bad) == {"study_id", "status", "error"}
+
+
+def test_list_studies_with_a_manifest_that_is_not_an_object(store: Store) -> None:
+    store.write_manifest("good", {"study_id": "good", "created_at": 5.0})
+    Path(store.root, "odd").mkdir()
+    Path(store.root, "odd", MANIFEST).write_text("[]")
+    rows = store.list_studies()
+    assert [(r["study_id"], r.get("status")) for r in rows] == [("odd", "unreadable"), ("good", None)]
+
+
+# --- study ids -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("penguins", "penguins"),
+        ("my data.csv", "my-data.csv"),
+        ("../../etc/passwd", "..-..-etc-passwd"),
+        ("a/b\\c:d*e?f", "a-b-c-d-e-f"),
+        ("---x---", "x"),
+        ("", "study"),
+        ("///", "study"),
+        ("ünïcödé", "n-c-d"),
+        ("x" * 60, "x" * 40),
+    ],
+)
+def test_new_study_id_sanitizes_names(store: Store, name: str, stem: str) -> None:
+    study_id = store.new_study_id(name)
+    assert re.fullmatch(re.escape(stem) + r"-\d{8}-\d{6}-[0-9a-f]{4}", study_id), study_id
+    assert "/" not in study_id and "\\" not in study_id
+
+
+def test_new_study_ids_are_unique(store: Store) -> None:
+    ids = {store.new_study_id("same") for _ in range(50)}
+    assert len(ids) > 40  # 4 random hex digits per id within one second
+
+
+def test_json_is_indented_and_readable(store: Store) -> None:
+    store.write_json("s1", "x.json", {"a": [1, 2]})
+    text = Path(store.root, "s1", "x.json").read_text()
+    assert text == json.dumps({"a": [1, 2]}, indent=2)

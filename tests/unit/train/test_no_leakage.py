@@ -1,0 +1,81 @@
+"""Nothing fitted on data (scaler, encoders, SMOTE, SDV) ever sees a validation row of its fold.
+
+Every row carries a unique `row_id` feature; spies wrap the real fit methods and record which rows
+each fit saw. Fits happen fold by fold (preprocessor first, then synthesizer), so the k-th record
+of each kind belongs to fold k.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.data.preprocess import Preprocessor
+from automl.data.splits import make_splits
+from automl.data.tabular import coerce_features, infer_schema
+from automl.synth.registry import synthesizer_class
+from automl.train.trainable import SearchData, run_trial
+
+BASE = dict(depth=1, width=8, activation="relu", batch_norm=False, dropout=0.0, l1=0.0, l2=0.0, lr=0.01,
+            batch_size=16, patience=2, class_weight="none", synth_ratio=1.0)
+
+
+def _data(n: int = 60) -> SearchData:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "row_id": np.arange(n, dtype=float),
+        "x": rng.normal(size=n),
+        "colour": rng.choice(["red", "green", "blue"], size=n),
+    })
+    y = (frame["x"] > 0).astype(np.int64).to_numpy()
+    schema = infer_schema(frame)
+    splits = make_splits(y, "classification", n_folds=3, n_repeats=1, seed=0)
+    features = coerce_features(frame, schema).iloc[splits.search].reset_index(drop=True)
+    return SearchData(features, y[splits.search], schema, "classification", 2, splits.folds, "accuracy", 2, 0)
+
+
+@pytest.fixture
+def seen(monkeypatch):
+    records: dict[str, list[set[float]]] = {"preprocessor": [], "synthesizer": []}
+    real_fit = Preprocessor.fit
+
+    def spy_pre(self, frame):
+        records["preprocessor"].append(set(frame["row_id"]))
+        return real_fit(self, frame)
+
+    monkeypatch.setattr(Preprocessor, "fit", spy_pre)
+    for method in ("smote", "gaussian_copula"):
+        cls = synthesizer_class(method)
+        real = cls._fit
+
+        def spy_synth(self, X, y, *, _real=real, **kwargs):
+            ids = X["row_id"] if isinstance(X, pd.DataFrame) else X[:, 0]  # scaler 'none': column 0 is row_id
+            records["synthesizer"].append(set(np.asarray(ids, dtype=float)))
+            return _real(self, X, y, **kwargs)
+
+        monkeypatch.setattr(cls, "_fit", spy_synth)
+    return records
+
+
+@pytest.mark.parametrize("method", ["smote", "gaussian_copula"])
+def test_fits_see_only_the_training_part_of_their_fold(seen, method):
+    data = _data()
+    run_trial(dict(BASE, scaler="none", synth_method=method), data, lambda r: None)
+    search_ids = data.features["row_id"].to_numpy()
+    for kind in ("preprocessor", "synthesizer"):
+        assert len(seen[kind]) == len(data.folds), kind
+        for fold_index, (train, val) in enumerate(data.folds):
+            rows_seen = seen[kind][fold_index]
+            assert rows_seen == set(search_ids[train]), (kind, fold_index)
+            assert not rows_seen & set(search_ids[val]), f"{kind} saw validation rows of fold {fold_index}"
+
+
+def test_shared_pool_fits_on_the_fold_training_rows_only(seen):
+    from automl.synth.pool import _fit_fold
+
+    data = _data()
+    for fold_index, (train, _val) in enumerate(data.folds):
+        rows, labels, _ = _fit_fold._function(data, fold_index, "gaussian_copula", {}, 1.0, 0)
+        assert seen["synthesizer"][-1] == set(data.features["row_id"].to_numpy()[train])
+        assert len(rows) == len(train) and len(labels) == len(train)
