@@ -1,8 +1,8 @@
 """AutoML for small datasets: search the techniques that help small data, keep the model that generalizes.
 
-    import automl
-    study = automl.run("data.csv", target="label", trials=20, budget="5m")
-    study.leaderboard(); study.test_report; study.best_model
+import automl
+study = automl.run("data.csv", target="label", trials=20, budget="5m")
+study.leaderboard(); study.test_report; study.best_model
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ def run(data: str, target: str, *, budget: str | float = "10m", **settings: Any)
 
     log = settings.pop("log", print)
     resources = settings.pop("resources", None) or Resources()
-    config = StudyConfig(data=str(data), target=target, budget_s=parse_duration(budget), resources=resources, **settings)
+    config = StudyConfig(
+        data=str(data), target=target, budget_s=parse_duration(budget), resources=resources, **settings
+    )
     return run_study(config, log=log)
 
 

@@ -94,7 +94,9 @@ class TabularModel:
         except Exception as exc:  # corrupt JSON / tensors
             raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
         if info.get("format_version") != FORMAT_VERSION:
-            raise ModelError(f"{where} has format version {info.get('format_version')}; this automl reads {FORMAT_VERSION}.")
+            raise ModelError(
+                f"{where} has format version {info.get('format_version')}; this automl reads {FORMAT_VERSION}."
+            )
         n_outputs = len(info["classes"]) if info["task"] == "classification" else 1
         network = build_model(info["family"], info["n_inputs"], n_outputs, info["architecture"])
         network.load_state_dict(state)

@@ -30,8 +30,19 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def format_leaderboard(board, limit: int = 15) -> str:
     params = [c for c in board.columns if c.startswith("param_")]
-    main = [p for p in ("param_depth", "param_width", "param_dropout", "param_l2", "param_scaler",
-                        "param_synth_method", "param_synth_ratio") if p in params]
+    main = [
+        p
+        for p in (
+            "param_depth",
+            "param_width",
+            "param_dropout",
+            "param_l2",
+            "param_scaler",
+            "param_synth_method",
+            "param_synth_ratio",
+        )
+        if p in params
+    ]
     cols = ["trial", "status", "val_score", "val_std", "gap", "n_params", *main]
     shown = board.head(limit)[cols].copy()
     shown.columns = [c.removeprefix("param_") for c in cols]
@@ -45,8 +56,10 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
     lines = [f"study {manifest['study_id']}: {manifest.get('status')}"]
     data = manifest.get("data", {})
     metric = manifest.get("metric", {}).get("name", "?")
-    lines.append(f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
-                 f"{data.get('task')}, target {data.get('target')!r})")
+    lines.append(
+        f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
+        f"{data.get('task')}, target {data.get('target')!r})"
+    )
     if manifest.get("status") == "failed":
         lines.append(f"  error: {manifest.get('error')}")
         return "\n".join(lines)
@@ -65,12 +78,16 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
     if report:
         lines.append("")
         lines.append(f"held-out test ({report['n_test']} rows never seen by the search):")
-        lines.append(f"  {metric}: {_fmt(report['value'])}  (95% CI {_fmt(report['ci_low'])} to {_fmt(report['ci_high'])})")
+        lines.append(
+            f"  {metric}: {_fmt(report['value'])}  (95% CI {_fmt(report['ci_low'])} to {_fmt(report['ci_high'])})"
+        )
         if report.get("chance_level") is not None:
             lines.append(f"  chance level: {_fmt(report['chance_level'])}")
         for base in manifest.get("baselines", []):
-            lines.append(f"  baseline {base['name']}: {_fmt(base['value'])} "
-                         f"(95% CI {_fmt(base['ci_low'])} to {_fmt(base['ci_high'])}) - {base['description']}")
+            lines.append(
+                f"  baseline {base['name']}: {_fmt(base['value'])} "
+                f"(95% CI {_fmt(base['ci_low'])} to {_fmt(base['ci_high'])}) - {base['description']}"
+            )
         others = ", ".join(f"{k} {_fmt(v)}" for k, v in report["all_metrics"].items() if k != metric)
         lines.append(f"  other metrics: {others}")
     if manifest.get("model"):
@@ -97,8 +114,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         storage=args.storage,
         name=args.name,
         max_file_mb=args.max_file_mb,
-        resources=Resources(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                            max_concurrent_trials=args.max_concurrent),
+        resources=Resources(
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            max_concurrent_trials=args.max_concurrent,
+        ),
     )
     study = run_study(config, log=lambda m: _err(f"[automl] {m}"))
     print(format_study(study.manifest, study.leaderboard()))
@@ -110,7 +130,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from automl.predict import predict_file, resolve_model
 
     model = resolve_model(args.model, args.storage)
-    predictions, notes = predict_file(model, args.data, args.output, max_bytes=int(args.max_file_mb * 1024 * 1024))
+    predictions, notes = predict_file(
+        model, args.data, args.output, max_bytes=int(args.max_file_mb * 1024 * 1024)
+    )
     for note in notes:
         _err(f"note: {note}")
     if args.output:
@@ -130,8 +152,10 @@ def cmd_studies(args: argparse.Namespace) -> int:
     for m in rows:
         report = m.get("test_report") or {}
         best = m.get("best") or {}
-        print(f"{m['study_id']:<45} {m.get('status', '?'):<10} {m.get('metric', {}).get('name', ''):<18} "
-              f"val {_fmt(best.get('val_score', '-'))}  test {_fmt(report.get('value', '-'))}")
+        print(
+            f"{m['study_id']:<45} {m.get('status', '?'):<10} {m.get('metric', {}).get('name', ''):<18} "
+            f"val {_fmt(best.get('val_score', '-'))}  test {_fmt(report.get('value', '-'))}"
+        )
     return 0
 
 
@@ -162,21 +186,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a study on a CSV or Parquet file")
     run.add_argument("data", help="CSV or Parquet file")
     run.add_argument("--target", required=True, help="the column to predict")
-    run.add_argument("--task", choices=["classification", "regression"], help="inferred from the target by default")
-    run.add_argument("--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2")
+    run.add_argument(
+        "--task", choices=["classification", "regression"], help="inferred from the target by default"
+    )
+    run.add_argument(
+        "--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2"
+    )
     run.add_argument("--trials", type=int, default=30, help="number of trials (default 30)")
-    run.add_argument("--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)")
+    run.add_argument(
+        "--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)"
+    )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--test-size", type=float, default=0.2, help="held-out test fraction (default 0.2)")
     run.add_argument("--folds", type=int, default=5, help="inner cross-validation folds (default 5)")
     run.add_argument("--max-epochs", type=int, default=100)
-    run.add_argument("--select", default="one_se_min_gap", help="selection rule: one_se_min_gap (default) or best_validation")
+    run.add_argument(
+        "--select",
+        default="one_se_min_gap",
+        help="selection rule: one_se_min_gap (default) or best_validation",
+    )
     run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
     run.add_argument("--name", help="study id (default: derived from the file name and time)")
     run.add_argument("--max-file-mb", type=float, default=200.0)
     run.add_argument("--cpus-per-trial", type=float, default=1.0)
     run.add_argument("--gpus-per-trial", type=float, default=0.0)
-    run.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)")
+    run.add_argument(
+        "--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)"
+    )
     run.set_defaults(func=cmd_run)
 
     predict = sub.add_parser("predict", help="predict with a study's model")
@@ -201,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
 
     for command in (run, predict, studies, board, show):
-        command.add_argument("--storage", default=DEFAULT_STORAGE, help="study store: a directory or s3:// URI (default ./studies)")
+        command.add_argument(
+            "--storage",
+            default=DEFAULT_STORAGE,
+            help="study store: a directory or s3:// URI (default ./studies)",
+        )
     return parser
 
 

@@ -86,7 +86,9 @@ class StudyConfig:
         if not isinstance(self.max_epochs, int) or self.max_epochs < 1:
             raise invalid_parameter("max_epochs", owner, "a positive integer", self.max_epochs)
         if not isinstance(self.grace_period, int) or not 1 <= self.grace_period <= self.max_epochs:
-            raise invalid_parameter("grace_period", owner, f"an integer from 1 to {self.max_epochs}", self.grace_period)
+            raise invalid_parameter(
+                "grace_period", owner, f"an integer from 1 to {self.max_epochs}", self.grace_period
+            )
         if self.task is not None and self.task not in ("classification", "regression"):
             raise invalid_parameter("task", owner, "'classification' or 'regression'", self.task)
         if not self.max_file_mb > 0:

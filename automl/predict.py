@@ -9,7 +9,6 @@ import pandas as pd
 from automl.artifact import TabularModel
 from automl.data.tabular import DEFAULT_MAX_FILE_BYTES, coerce_features, read_frame
 from automl.errors import ModelError
-from automl.store import Store
 
 
 def resolve_model(where: str, storage: str = "studies") -> TabularModel:
@@ -22,7 +21,9 @@ def resolve_model(where: str, storage: str = "studies") -> TabularModel:
             raise ModelError(f"Study directory {where} has no exported model yet (is the study finished?).")
         return TabularModel.load(path / "model")
     if path.exists():
-        raise ModelError(f"{where} is neither a model directory (with model.json) nor a study directory (with study.json).")
+        raise ModelError(
+            f"{where} is neither a model directory (with model.json) nor a study directory (with study.json)."
+        )
     from automl.study import Study
 
     return Study.load(where, storage).best_model
@@ -37,7 +38,9 @@ def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFram
         notes.append(f"Ignored the target column {target!r}.")
     extra = [c for c in frame.columns if c not in schema and c != target]
     if extra:
-        notes.append(f"Ignored {len(extra)} column(s) the model does not use: {', '.join(map(str, extra[:10]))}.")
+        notes.append(
+            f"Ignored {len(extra)} column(s) the model does not use: {', '.join(map(str, extra[:10]))}."
+        )
     features = coerce_features(frame, schema)
     return model.predict_frame(features), notes
 

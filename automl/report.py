@@ -56,7 +56,10 @@ def test_report(
             "mean": float(residuals.mean()),
             "std": float(residuals.std()),
             "max_abs": float(np.abs(residuals).max()),
-            **{f"q{int(p * 100):02d}": float(v) for p, v in zip([0.05, 0.25, 0.5, 0.75, 0.95], q, strict=True)},
+            **{
+                f"q{int(p * 100):02d}": float(v)
+                for p, v in zip([0.05, 0.25, 0.5, 0.75, 0.95], q, strict=True)
+            },
         }
     return report
 

@@ -120,7 +120,11 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.append(row)
         frame = result.metrics_dataframe
         if frame is not None and len(frame):
-            cols = [c for c in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap") if c in frame]
+            cols = [
+                c
+                for c in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
+                if c in frame
+            ]
             curve = frame[cols].copy()
             curve.insert(0, "trial", name)
             curves.append(curve)
@@ -206,8 +210,10 @@ def run_study(config: StudyConfig, log=print) -> Study:
         "error": None,
     }
     store.write_manifest(study_id, manifest)
-    log(f"study {study_id}: {dataset.n_rows} rows, {dataset.n_features} features, {dataset.task}, "
-        f"metric {metric.name}; {len(splits.test)} rows held out for the test report")
+    log(
+        f"study {study_id}: {dataset.n_rows} rows, {dataset.n_features} features, {dataset.task}, "
+        f"metric {metric.name}; {len(splits.test)} rows held out for the test report"
+    )
     try:
         model = _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log)
     except BaseException as exc:
@@ -223,7 +229,9 @@ def run_study(config: StudyConfig, log=print) -> Study:
     return Study(study_id, store, manifest, _model=model)
 
 
-def _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log) -> TabularModel:
+def _search_and_report(
+    config, dataset, metric, space, splits, store, study_id, manifest, log
+) -> TabularModel:
     import ray
 
     from automl.search.tuner import ProgressLine, build_tuner, ensure_ray
@@ -282,26 +290,57 @@ def _search_and_report(config, dataset, metric, space, splits, store, study_id, 
     epochs = max(1, int(round(chosen["best_epoch_mean"])))
     info = {"target": dataset.target_name, "metric": metric.name, "study_id": study_id}
     model, refit = fit_final(
-        chosen_config, search_features, y_search, schema=dataset.schema, task=dataset.task,
-        classes=dataset.classes, epochs=epochs, seed=config.seed, info=info,
+        chosen_config,
+        search_features,
+        y_search,
+        schema=dataset.schema,
+        task=dataset.task,
+        classes=dataset.classes,
+        epochs=epochs,
+        seed=config.seed,
+        info=info,
     )
     test_features = features.iloc[splits.test].reset_index(drop=True)
     y_test = dataset.y[splits.test]
-    report = test_report(metric, y_test, model.predict_output(test_features), task=dataset.task,
-                         classes=dataset.classes, seed=config.seed)
+    report = test_report(
+        metric,
+        y_test,
+        model.predict_output(test_features),
+        task=dataset.task,
+        classes=dataset.classes,
+        seed=config.seed,
+    )
     report["chance_level"] = chance_level(metric, y_search, n_classes)
     plain, _ = fit_final(
-        PLAIN_NETWORK, search_features, y_search, schema=dataset.schema, task=dataset.task,
-        classes=dataset.classes, epochs=PLAIN_EPOCHS, seed=config.seed, info=info,
+        PLAIN_NETWORK,
+        search_features,
+        y_search,
+        schema=dataset.schema,
+        task=dataset.task,
+        classes=dataset.classes,
+        epochs=PLAIN_EPOCHS,
+        seed=config.seed,
+        info=info,
     )
     baselines = [
-        {"name": "majority" if dataset.task == "classification" else "mean",
-         "description": "predicts the training class frequencies" if dataset.task == "classification"
-         else "predicts the training mean",
-         **scored(metric, y_test, majority_output(y_search, len(y_test), dataset.task, n_classes), n_classes, config.seed)},
-        {"name": "plain_network",
-         "description": "2x64 ReLU network, no dropout, L1/L2, synthetic data or early stopping, 100 epochs",
-         **scored(metric, y_test, plain.predict_output(test_features), n_classes, config.seed)},
+        {
+            "name": "majority" if dataset.task == "classification" else "mean",
+            "description": "predicts the training class frequencies"
+            if dataset.task == "classification"
+            else "predicts the training mean",
+            **scored(
+                metric,
+                y_test,
+                majority_output(y_search, len(y_test), dataset.task, n_classes),
+                n_classes,
+                config.seed,
+            ),
+        },
+        {
+            "name": "plain_network",
+            "description": "2x64 ReLU network, no dropout, L1/L2, synthetic data or early stopping, 100 epochs",
+            **scored(metric, y_test, plain.predict_output(test_features), n_classes, config.seed),
+        },
     ]
     for name, payload in model.files().items():
         store.write_bytes(study_id, f"model/{name}", payload)
@@ -313,8 +352,13 @@ def _search_and_report(config, dataset, metric, space, splits, store, study_id, 
         finished_at=time.time(),
         duration_s=time.time() - manifest["created_at"],
         search_seconds=search_seconds,
-        selection={"rule": selection.rule, "trial": selection.trial_id, "reason": selection.reason,
-                   "band_floor": selection.band_floor, "candidates": selection.candidates},
+        selection={
+            "rule": selection.rule,
+            "trial": selection.trial_id,
+            "reason": selection.reason,
+            "band_floor": selection.band_floor,
+            "candidates": selection.candidates,
+        },
         best={
             "trial": selection.trial_id,
             "config": chosen_config,

@@ -82,7 +82,9 @@ class Preprocessor:
             values = frame[col["name"]]
             if col["kind"] == "categorical":
                 filled = values.fillna(MISSING).astype(str).to_numpy()
-                blocks.append((filled[:, None] == np.asarray(col["categories"], dtype=object)[None, :]).astype(float))
+                blocks.append(
+                    (filled[:, None] == np.asarray(col["categories"], dtype=object)[None, :]).astype(float)
+                )
                 continue
             numbers = values.to_numpy(dtype=float)
             missing = np.isnan(numbers)

@@ -53,7 +53,9 @@ def _strata(y: np.ndarray, task: str, n_bins: int = 5) -> np.ndarray | None:
     return None
 
 
-def _keep_two_for_search(y: np.ndarray, search: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _keep_two_for_search(
+    y: np.ndarray, search: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Move test rows back to the search side until every class has two search rows (one per 2-fold side)."""
     search, test = list(search), list(test)
     for code in np.unique(y):
@@ -110,7 +112,9 @@ def make_splits(
     if n_repeats is None:
         n_repeats = 2 if len(search) < TINY_ROWS else 1
     if task == "regression" and len(search) < n_folds:
-        notes.append(f"Using {len(search)}-fold instead of {n_folds}-fold cross-validation: only {len(search)} rows outside the test set.")
+        notes.append(
+            f"Using {len(search)}-fold instead of {n_folds}-fold cross-validation: only {len(search)} rows outside the test set."
+        )
         n_folds = max(2, len(search))
     if task == "classification":
         splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)

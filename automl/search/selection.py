@@ -72,10 +72,14 @@ def eligible(trials: list[TrialSummary]) -> list[TrialSummary]:
 
 def select(trials: list[TrialSummary], rule: str = DEFAULT_RULE) -> Selection:
     if rule not in _RULES:
-        raise ConfigError(f"The 'select' parameter must be one of {', '.join(available_rules())}. Got {rule!r} instead.")
+        raise ConfigError(
+            f"The 'select' parameter must be one of {', '.join(available_rules())}. Got {rule!r} instead."
+        )
     pool = eligible(trials)
     if not pool:
-        raise ConfigError("No trial finished with a score, so no model can be chosen. Raise --budget or --trials.")
+        raise ConfigError(
+            "No trial finished with a score, so no model can be chosen. Raise --budget or --trials."
+        )
     return _RULES[rule](pool)
 
 

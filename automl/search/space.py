@@ -57,7 +57,9 @@ def evaluate_bound(value: Any, sizes: dict[str, float]) -> Any:
     except SyntaxError as exc:
         raise ConfigError(f"The bound {value!r} is not a valid expression: {exc.msg}.") from None
     except (ZeroDivisionError, TypeError, ValueError) as exc:
-        raise ConfigError(f"The bound {value!r} cannot be evaluated for this data ({sizes}): {exc}.") from None
+        raise ConfigError(
+            f"The bound {value!r} cannot be evaluated for this data ({sizes}): {exc}."
+        ) from None
 
 
 @dataclass
@@ -72,7 +74,9 @@ class SearchSpace:
     def load(cls, path: str | Path | None = None, modality: str = "tabular") -> SearchSpace:
         path = Path(path) if path else default_space_path(modality)
         if not path.is_file():
-            raise ConfigError(f"Search space file {str(path)!r} does not exist. Copy search_spaces/{modality}.yaml and edit it.")
+            raise ConfigError(
+                f"Search space file {str(path)!r} does not exist. Copy search_spaces/{modality}.yaml and edit it."
+            )
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
@@ -81,10 +85,14 @@ class SearchSpace:
             raise ConfigError(f"Search space file {str(path)!r} must have a non-empty 'parameters:' mapping.")
         start = doc.get("start") or []
         if not isinstance(start, list) or not all(isinstance(p, dict) for p in start):
-            raise ConfigError(f"The 'start' entry of {str(path)!r} must be a list of mappings. Got {start!r} instead.")
+            raise ConfigError(
+                f"The 'start' entry of {str(path)!r} must be a list of mappings. Got {start!r} instead."
+            )
         unknown = sorted({k for p in start for k in p} - set(doc["parameters"]))
         if unknown:
-            raise ConfigError(f"The 'start' points of {str(path)!r} name unknown parameters: {', '.join(unknown)}.")
+            raise ConfigError(
+                f"The 'start' points of {str(path)!r} name unknown parameters: {', '.join(unknown)}."
+            )
         space = cls(doc["parameters"], str(path), start)
         space.validate()
         return space
@@ -93,19 +101,25 @@ class SearchSpace:
         for name, spec in self.parameters.items():
             where = f"parameter {name!r} in {self.source}"
             if not isinstance(spec, dict) or spec.get("type") not in TYPES:
-                raise ConfigError(f"The 'type' of {where} must be one of {', '.join(TYPES)}. Got {spec!r} instead.")
+                raise ConfigError(
+                    f"The 'type' of {where} must be one of {', '.join(TYPES)}. Got {spec!r} instead."
+                )
             needed = ("values",) if spec["type"] == "choice" else ("low", "high")
             missing = [key for key in needed if key not in spec]
             if missing:
                 raise ConfigError(f"The {where} needs {', '.join(missing)} for type {spec['type']!r}.")
             if spec["type"] == "choice" and (not isinstance(spec["values"], list) or not spec["values"]):
-                raise ConfigError(f"The 'values' of {where} must be a non-empty list. Got {spec['values']!r} instead.")
+                raise ConfigError(
+                    f"The 'values' of {where} must be a non-empty list. Got {spec['values']!r} instead."
+                )
             if spec["type"] == "loguniform" and not all(
                 isinstance(spec[k], str) or spec[k] > 0 for k in ("low", "high")
             ):
                 raise ConfigError(f"The bounds of {where} must be > 0 for loguniform.")
             if spec.get("task") not in (None, "classification", "regression"):
-                raise ConfigError(f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead.")
+                raise ConfigError(
+                    f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead."
+                )
         if "synth_method" in self.parameters:
             from automl.synth.registry import available_synthesizers
 
@@ -137,7 +151,9 @@ class SearchSpace:
                 if spec["type"] == "int":  # the integers inside the bounds
                     spec["low"], spec["high"] = math.ceil(spec["low"]), math.floor(spec["high"])
                 if spec["low"] > spec["high"]:
-                    raise ConfigError(f"Parameter {name!r} in {self.source} has low > high for this data: {spec}.")
+                    raise ConfigError(
+                        f"Parameter {name!r} in {self.source} has low > high for this data: {spec}."
+                    )
             out[name] = spec
         return out
 
@@ -167,7 +183,11 @@ class SearchSpace:
                 value = partial.get(name, _middle(spec))
                 if spec["type"] == "choice":
                     if value not in spec["values"]:
-                        value = min(spec["values"], key=lambda v: abs(v - value)) if _numeric(value) else spec["values"][0]
+                        value = (
+                            min(spec["values"], key=lambda v: abs(v - value))
+                            if _numeric(value)
+                            else spec["values"][0]
+                        )
                 else:
                     value = min(max(value, spec["low"]), spec["high"])
                     value = int(round(value)) if spec["type"] == "int" else float(value)

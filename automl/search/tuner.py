@@ -29,7 +29,9 @@ OBJECTIVE = "objective"  # the validation score with larger = better (see train/
 class ProgressLine(Callback):
     """One line per finished trial: done / running / stopped early, best so far, time used of the budget."""
 
-    def __init__(self, total: int, budget_s: float, metric: str, sign: float, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, total: int, budget_s: float, metric: str, sign: float, log: Callable[[str], None] | None = None
+    ) -> None:
         self.total, self.budget_s, self.metric, self.sign = total, budget_s, metric, sign
         self.log = log
         self.start = time.monotonic()
@@ -52,7 +54,8 @@ class ProgressLine(Callback):
         stopped = sum(
             1
             for t in trials
-            if t.status == "TERMINATED" and not (t.last_result or {}).get("done_early")
+            if t.status == "TERMINATED"
+            and not (t.last_result or {}).get("done_early")
             and (t.last_result or {}).get("epoch", 0) < (t.last_result or {}).get("max_epochs", 10**9)
         )
         best = "-" if self.best is None else f"{self.sign * self.best:.4f}"

@@ -45,7 +45,9 @@ def _fit_fold(data: Any, fold_index: int, method: str, settings: dict, max_ratio
     train_rows = data.folds[fold_index][0]
     frame = data.features.iloc[train_rows].reset_index(drop=True)
     n_rows = int(np.ceil(max_ratio * len(train_rows)))
-    return fit_and_sample(method, settings, frame, data.y[train_rows], task=data.task, n_rows=n_rows, seed=seed)
+    return fit_and_sample(
+        method, settings, frame, data.y[train_rows], task=data.task, n_rows=n_rows, seed=seed
+    )
 
 
 @ray.remote(num_cpus=0)
@@ -60,7 +62,9 @@ class SynthesizerPool:
     def get(self, fold_index: int, method: str, settings: dict, seed: int) -> list:
         key = (fold_index, method, tuple(sorted(settings.items())), seed)
         if key not in self._refs:
-            self._refs[key] = _fit_fold.remote(self._data_ref, fold_index, method, settings, self._max_ratio, seed)
+            self._refs[key] = _fit_fold.remote(
+                self._data_ref, fold_index, method, settings, self._max_ratio, seed
+            )
         return [self._refs[key]]
 
     def size(self) -> int:

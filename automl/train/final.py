@@ -58,7 +58,9 @@ def fit_final(
     )
     X_fit = np.vstack([X, X_syn]) if len(X_syn) else X
     y_fit = np.concatenate([y, y_syn.astype(y.dtype)]) if len(y_syn) else y
-    fit: NetworkFit = fit_fixed_epochs(config, X_fit, y_fit, task=task, n_classes=n_classes, epochs=epochs, seed=seed)
+    fit: NetworkFit = fit_fixed_epochs(
+        config, X_fit, y_fit, task=task, n_classes=n_classes, epochs=epochs, seed=seed
+    )
     fit.model.eval()
     model_info = dict(
         info,

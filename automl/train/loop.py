@@ -83,7 +83,9 @@ class NetworkFit:
             self.y = torch.as_tensor((y - self.scale.mean) / self.scale.std, dtype=torch.float32)
             self.loss_fn = nn.MSELoss()
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=float(params.get("lr", 1e-3)), weight_decay=float(params.get("l2", 0.0))
+            self.model.parameters(),
+            lr=float(params.get("lr", 1e-3)),
+            weight_decay=float(params.get("l2", 0.0)),
         )
         self.l1 = float(params.get("l1", 0.0))
         self.batch_size = max(1, min(int(params.get("batch_size", 32)), len(X)))

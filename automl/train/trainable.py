@@ -110,8 +110,16 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any]) -> di
 
     n_rows = int(round(float(config.get("synth_ratio", 0.0)) * len(train_rows)))
     X_syn, y_syn, synth_seconds = synthesize(
-        config, n_rows, frame=data.features.iloc[train_rows].reset_index(drop=True), X=X_train, y=y_train,
-        task=data.task, seed=seed, pre=pre, pooled=pooled, max_ratio=data.extra.get("max_synth_ratio", 2.0),
+        config,
+        n_rows,
+        frame=data.features.iloc[train_rows].reset_index(drop=True),
+        X=X_train,
+        y=y_train,
+        task=data.task,
+        seed=seed,
+        pre=pre,
+        pooled=pooled,
+        max_ratio=data.extra.get("max_synth_ratio", 2.0),
     )
     fit = NetworkFit(
         config,

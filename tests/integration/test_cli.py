@@ -24,8 +24,26 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 def cli_study(penguins_csv, fast_space, tmp_path_factory):
     path, target = penguins_csv
     storage = tmp_path_factory.mktemp("cli-store")
-    argv = ["run", str(path), "--target", target, "--trials", "3", "--budget", "3m", "--folds", "3",
-            "--max-epochs", "10", "--space", str(fast_space), "--storage", str(storage), "--name", "cli-study"]
+    argv = [
+        "run",
+        str(path),
+        "--target",
+        target,
+        "--trials",
+        "3",
+        "--budget",
+        "3m",
+        "--folds",
+        "3",
+        "--max-epochs",
+        "10",
+        "--space",
+        str(fast_space),
+        "--storage",
+        str(storage),
+        "--name",
+        "cli-study",
+    ]
     return storage, argv
 
 
@@ -33,9 +51,17 @@ def test_run_prints_leaderboard_choice_test_report_and_model(cli_study, capsys):
     storage, argv = cli_study
     assert main(argv) == 0
     out = capsys.readouterr().out
-    for text in ["study cli-study: completed", "(* = chosen)", "chosen configuration (rule one_se_min_gap)",
-                 "why: ", "held-out test (24 rows never seen by the search)", "95% CI", "baseline majority",
-                 "baseline plain_network", f"model: {storage}/cli-study/model"]:
+    for text in [
+        "study cli-study: completed",
+        "(* = chosen)",
+        "chosen configuration (rule one_se_min_gap)",
+        "why: ",
+        "held-out test (24 rows never seen by the search)",
+        "95% CI",
+        "baseline majority",
+        "baseline plain_network",
+        f"model: {storage}/cli-study/model",
+    ]:
         assert text in out, text
 
 
@@ -67,22 +93,36 @@ def test_errors_exit_2_with_a_clear_message(cli_study, penguins_csv, capsys, tmp
     path, _ = penguins_csv
     _fails_with(["run", "nope.csv", "--target", "y"], capsys, "error: Data file nope.csv does not exist.")
     _fails_with(["run", str(path), "--target", "specie"], capsys, "Did you mean 'species'?")
-    _fails_with(["run", str(path), "--target", "species", "--budget", "soon"], capsys,
-                "The 'budget' parameter of automl run must be a duration such as 90s, 10m or 1h. Got 'soon' instead.")
-    _fails_with(["run", str(path), "--target", "species", "--metric", "rmse"], capsys,
-                "The 'metric' parameter must be one of accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss for classification. Got 'rmse' instead.")
-    _fails_with(["show", "no-such-study", "--storage", str(storage)], capsys, "Study 'no-such-study' is not in")
+    _fails_with(
+        ["run", str(path), "--target", "species", "--budget", "soon"],
+        capsys,
+        "The 'budget' parameter of automl run must be a duration such as 90s, 10m or 1h. Got 'soon' instead.",
+    )
+    _fails_with(
+        ["run", str(path), "--target", "species", "--metric", "rmse"],
+        capsys,
+        "The 'metric' parameter must be one of accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss for classification. Got 'rmse' instead.",
+    )
+    _fails_with(
+        ["show", "no-such-study", "--storage", str(storage)], capsys, "Study 'no-such-study' is not in"
+    )
     broken = tmp_path / "broken.csv"
     pd.read_csv(path).drop(columns=["island"]).to_csv(broken, index=False)
-    _fails_with(["predict", "cli-study", str(broken), "--storage", str(storage)], capsys,
-                "The data lacks the feature column 'island'.")
+    _fails_with(
+        ["predict", "cli-study", str(broken), "--storage", str(storage)],
+        capsys,
+        "The data lacks the feature column 'island'.",
+    )
     typed = tmp_path / "typed.csv"
     frame = pd.read_csv(path)
     frame["bill_length_mm"] = frame["bill_length_mm"].astype(object)
     frame.loc[0, "bill_length_mm"] = "long"
     frame.to_csv(typed, index=False)
-    _fails_with(["predict", "cli-study", str(typed), "--storage", str(storage)], capsys,
-                "Column 'bill_length_mm' should hold numbers, but data row 1 holds 'long'.")
+    _fails_with(
+        ["predict", "cli-study", str(typed), "--storage", str(storage)],
+        capsys,
+        "Column 'bill_length_mm' should hold numbers, but data row 1 holds 'long'.",
+    )
 
 
 def test_a_crashing_study_is_recorded_as_failed_and_nothing_stored_is_lost(
@@ -97,7 +137,9 @@ def test_a_crashing_study_is_recorded_as_failed_and_nothing_stored_is_lost(
 
     monkeypatch.setattr(study_module, "select", broken_select)
     with pytest.raises(RuntimeError, match="selection exploded"):
-        run_study(small_config(path, target, storage, fast_space, trials=2, name="crashes"), log=lambda m: None)
+        run_study(
+            small_config(path, target, storage, fast_space, trials=2, name="crashes"), log=lambda m: None
+        )
     manifest = json.loads((storage / "crashes" / "study.json").read_text())
     assert manifest["status"] == "failed"
     assert manifest["error"] == "RuntimeError: selection exploded"
@@ -117,9 +159,27 @@ def test_twenty_trials_on_100_rows_within_five_minutes_cover_the_space(tmp_path)
     target = write("penguins", data, n_rows=100, seed=0)
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "automl.cli", "run", str(data), "--target", target, "--trials", "20",
-         "--budget", "5m", "--storage", str(tmp_path / "store"), "--name", "acceptance"],
-        capture_output=True, text=True, timeout=420, env=dict(os.environ, RAY_ADDRESS=""),
+        [
+            sys.executable,
+            "-m",
+            "automl.cli",
+            "run",
+            str(data),
+            "--target",
+            target,
+            "--trials",
+            "20",
+            "--budget",
+            "5m",
+            "--storage",
+            str(tmp_path / "store"),
+            "--name",
+            "acceptance",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=420,
+        env=dict(os.environ, RAY_ADDRESS=""),
     )
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -20,8 +20,11 @@ def s3_uri(monkeypatch_module):
     moto_server = pytest.importorskip("moto.server")
     import boto3
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch_module.setenv(key, value)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -41,7 +44,9 @@ def monkeypatch_module():
 
 def test_study_on_s3(s3_uri, penguins_csv, fast_space, capsys):
     path, target = penguins_csv
-    study = run_study(small_config(path, target, s3_uri, fast_space, trials=2, name="on-s3"), log=lambda m: None)
+    study = run_study(
+        small_config(path, target, s3_uri, fast_space, trials=2, name="on-s3"), log=lambda m: None
+    )
     assert study.status == "completed"
     store = Store(s3_uri)
     assert store.uri == "s3://studies/team"

@@ -57,8 +57,17 @@ def test_reused_actors_carry_no_state_between_trials(penguins_csv, fast_space, t
     dataset = load_table(path, target)
     splits = make_splits(dataset.y, dataset.task, n_folds=3, n_repeats=1, seed=0, classes=dataset.classes)
     features = coerce_features(dataset.features, dataset.schema).iloc[splits.search].reset_index(drop=True)
-    data = SearchData(features, dataset.y[splits.search], dataset.schema, dataset.task, 3, splits.folds,
-                      study.manifest["metric"]["name"], 12, 0)
+    data = SearchData(
+        features,
+        dataset.y[splits.search],
+        dataset.schema,
+        dataset.task,
+        3,
+        splits.folds,
+        study.manifest["metric"]["name"],
+        12,
+        0,
+    )
     board = study.leaderboard()
     for _, row in board.iterrows():
         trial_config = {k.removeprefix("param_"): v for k, v in row.items() if k.startswith("param_")}

@@ -17,17 +17,31 @@ from automl.data.tabular import coerce_features, infer_schema
 from automl.synth.registry import synthesizer_class
 from automl.train.trainable import SearchData, run_trial
 
-BASE = dict(depth=1, width=8, activation="relu", batch_norm=False, dropout=0.0, l1=0.0, l2=0.0, lr=0.01,
-            batch_size=16, patience=2, class_weight="none", synth_ratio=1.0)
+BASE = dict(
+    depth=1,
+    width=8,
+    activation="relu",
+    batch_norm=False,
+    dropout=0.0,
+    l1=0.0,
+    l2=0.0,
+    lr=0.01,
+    batch_size=16,
+    patience=2,
+    class_weight="none",
+    synth_ratio=1.0,
+)
 
 
 def _data(n: int = 60) -> SearchData:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        "row_id": np.arange(n, dtype=float),
-        "x": rng.normal(size=n),
-        "colour": rng.choice(["red", "green", "blue"], size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "row_id": np.arange(n, dtype=float),
+            "x": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )
     y = (frame["x"] > 0).astype(np.int64).to_numpy()
     schema = infer_schema(frame)
     splits = make_splits(y, "classification", n_folds=3, n_repeats=1, seed=0)
