@@ -9,7 +9,6 @@ better, so a positive gap is overfitting).
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import torch
 from automl.data.preprocess import Preprocessor
 from automl.metrics import get_metric
 from automl.models import count_parameters
+from automl.synth.base import setting_names
 from automl.synth.pool import fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
@@ -48,7 +48,7 @@ class SearchData:
 
 def synth_settings(method: str, config: dict[str, Any]) -> dict[str, Any]:
     """The trial's `synth_<name>` values that `method`'s synthesizer accepts as settings."""
-    accepted = inspect.signature(synthesizer_class(method).__init__).parameters
+    accepted = setting_names(synthesizer_class(method))
     return {
         key[len("synth_") :]: value
         for key, value in config.items()
