@@ -7,7 +7,7 @@ and the Python API build a StudyConfig and never pass loose keyword arguments fu
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from automl.errors import invalid_parameter
 
@@ -69,6 +69,7 @@ class StudyConfig:
     storage: str = "studies"
     name: str | None = None
     max_file_mb: float = 200.0
+    max_trial_retries: int = 2  # a crashing trial is retried this many times, then recorded as failed
     resources: Resources = field(default_factory=Resources)
 
     def validate(self) -> StudyConfig:
@@ -91,6 +92,8 @@ class StudyConfig:
             )
         if self.task is not None and self.task not in ("classification", "regression"):
             raise invalid_parameter("task", owner, "'classification' or 'regression'", self.task)
+        if not isinstance(self.max_trial_retries, int) or self.max_trial_retries < 0:
+            raise invalid_parameter("max_trial_retries", owner, "a non-negative integer", self.max_trial_retries)
         if not self.max_file_mb > 0:
             raise invalid_parameter("max_file_mb", owner, "a positive number", self.max_file_mb)
         self.resources.validate()
@@ -98,3 +101,11 @@ class StudyConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StudyConfig:
+        """The inverse of `to_dict` (as stored in a study's manifest); unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["resources"] = Resources(**values.get("resources", {}))
+        return cls(**values)

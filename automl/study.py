@@ -19,12 +19,13 @@ import pandas as pd
 
 from automl.artifact import TabularModel
 from automl.config import StudyConfig
-from automl.data.splits import make_splits
+from automl.data.splits import Splits, make_splits
 from automl.data.tabular import TabularDataset, coerce_features, load_table
 from automl.errors import StoreError
 from automl.metrics import Metric, default_metric, get_metric
 from automl.report import chance_level, scored, test_report
-from automl.search.selection import TrialSummary, select
+from automl.search.results import collect_trials, summaries
+from automl.search.selection import select
 from automl.search.space import SearchSpace
 from automl.store import Store
 from automl.train.final import PLAIN_EPOCHS, PLAIN_NETWORK, fit_final, majority_output
@@ -85,74 +86,6 @@ def _objective(metric: Metric, value: float) -> float:
     return metric.sign() * value
 
 
-def _trial_status(metrics: dict[str, Any], error: Any) -> str:
-    if error is not None or not metrics:
-        return "failed"
-    if metrics.get("done_early") or metrics.get("epoch", 0) >= metrics.get("max_epochs", np.inf):
-        return "completed"
-    return "stopped_early"
-
-
-def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Leaderboard rows and per-epoch curves from a Ray Tune ResultGrid (trials named t01, t02 ...)."""
-    rows, curves = [], []
-    for index, result in enumerate(grid):
-        name = f"t{index + 1:02d}"
-        metrics = result.metrics or {}
-        status = _trial_status(metrics, result.error)
-        row = {
-            "trial": name,
-            "status": status,
-            "val_score": metrics.get("val_score", np.nan),
-            "val_std": metrics.get("val_score_std", np.nan),
-            "train_score": metrics.get("train_score", np.nan),
-            "gap": metrics.get("gap", np.nan),
-            "n_folds": metrics.get("n_folds", 0),
-            "n_params": metrics.get("n_params", 0),
-            "epochs_run": metrics.get("epoch", 0),
-            "best_epoch_mean": metrics.get("best_epoch_mean", np.nan),
-            "n_synthetic_mean": metrics.get("n_synthetic_mean", 0.0),
-            "synth_seconds": metrics.get("synth_seconds", 0.0),
-            "seconds": metrics.get("time_total_s", np.nan),
-            "error": None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
-        }
-        row.update({f"param_{k}": v for k, v in (result.config or {}).items()})
-        rows.append(row)
-        frame = result.metrics_dataframe
-        if frame is not None and len(frame):
-            cols = [
-                c
-                for c in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
-                if c in frame
-            ]
-            curve = frame[cols].copy()
-            curve.insert(0, "trial", name)
-            curves.append(curve)
-    board = pd.DataFrame(rows)
-    board["objective"] = metric.sign() * board["val_score"]
-    board = board.sort_values(["objective", "trial"], ascending=[False, True], na_position="last")
-    curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["trial", "epoch"])
-    return board.reset_index(drop=True), curve_frame
-
-
-def _summaries(board: pd.DataFrame) -> list[TrialSummary]:
-    params = [c for c in board.columns if c.startswith("param_")]
-    return [
-        TrialSummary(
-            trial_id=row["trial"],
-            objective=float(row["objective"]) if pd.notna(row["objective"]) else float("nan"),
-            val_score=float(row["val_score"]),
-            val_std=float(row["val_std"]) if pd.notna(row["val_std"]) else 0.0,
-            n_folds=int(row["n_folds"]),
-            gap=float(row["gap"]) if pd.notna(row["gap"]) else float("inf"),
-            n_params=int(row["n_params"]),
-            status=row["status"],
-            config={c.removeprefix("param_"): row[c] for c in params},
-        )
-        for _, row in board.iterrows()
-    ]
-
-
 def _data_summary(dataset: TabularDataset) -> dict[str, Any]:
     return {
         "source": str(Path(dataset.source).resolve()),
@@ -172,8 +105,24 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def run_study(config: StudyConfig, log=print) -> Study:
-    """Run one study and return it; raises AutoMLError for anything the user can fix."""
+@dataclass
+class Prepared:
+    """Everything a study derives from its config and data before the search starts."""
+
+    dataset: TabularDataset
+    metric: Metric
+    space: SearchSpace
+    splits: Splits
+    features: pd.DataFrame  # all rows, coerced to the schema
+    data: SearchData  # the search rows only: what the trials receive
+
+    @property
+    def sizes(self) -> dict[str, float]:
+        return self.data.extra["sizes"]
+
+
+def prepare(config: StudyConfig, log=print) -> Prepared:
+    """Validate the config and the data, hold out the test rows, and build what the trials receive."""
     config.validate()
     dataset = load_table(config.data, config.target, config.task, max_bytes=int(config.max_file_mb * MB))
     for note in dataset.notes:
@@ -191,64 +140,12 @@ def run_study(config: StudyConfig, log=print) -> Study:
     )
     for note in splits.notes:
         log(f"note: {note}")
-
-    store = Store(config.storage)
-    study_id = config.name or store.new_study_id(Path(config.data).stem)
-    if store.exists(study_id):
-        raise StoreError(f"Study {study_id!r} already exists in {store.uri}. Choose another --name.")
-    started = time.time()
-    manifest: dict[str, Any] = {
-        "study_id": study_id,
-        "status": "running",
-        "modality": "tabular",
-        "created_at": started,
-        "data": _data_summary(dataset),
-        "config": config.to_dict(),
-        "metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
-        "splits": splits.to_dict(),
-        "selection": {"rule": config.select},
-        "error": None,
-    }
-    store.write_manifest(study_id, manifest)
-    log(
-        f"study {study_id}: {dataset.n_rows} rows, {dataset.n_features} features, {dataset.task}, "
-        f"metric {metric.name}; {len(splits.test)} rows held out for the test report"
-    )
-    try:
-        model = _search_and_report(config, dataset, metric, space, splits, store, study_id, manifest, log)
-    except BaseException as exc:
-        manifest.update(
-            status="failed",
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc()[-4000:],
-            finished_at=time.time(),
-            duration_s=time.time() - started,
-        )
-        store.write_manifest(study_id, manifest)
-        raise
-    return Study(study_id, store, manifest, _model=model)
-
-
-def _search_and_report(
-    config, dataset, metric, space, splits, store, study_id, manifest, log
-) -> TabularModel:
-    import ray
-
-    from automl.search.tuner import ProgressLine, build_tuner, ensure_ray
-    from automl.synth.pool import SynthesizerPool
-
     features = coerce_features(dataset.features, dataset.schema)
-    search_features = features.iloc[splits.search].reset_index(drop=True)
-    y_search = dataset.y[splits.search]
     n_classes = len(dataset.classes) if dataset.classes else 0
     fold_rows = min(len(train) for train, _ in splits.folds)
-    sizes = {"n_rows": fold_rows, "n_features": dataset.n_features, "n_classes": n_classes}
-    max_ratio = space.max_value("synth_ratio", 2.0)
-    manifest["space"] = {"source": space.source, "parameters": space.resolved(dataset.task, sizes)}
-
     data = SearchData(
-        features=search_features,
-        y=y_search,
+        features=features.iloc[splits.search].reset_index(drop=True),
+        y=dataset.y[splits.search],
         schema=dataset.schema,
         task=dataset.task,
         n_classes=n_classes,
@@ -256,29 +153,122 @@ def _search_and_report(
         metric=metric.name,
         max_epochs=config.max_epochs,
         seed=config.seed,
-        extra={"max_synth_ratio": max_ratio, "cpus_per_trial": config.resources.cpus_per_trial},
+        extra={
+            "max_synth_ratio": space.max_value("synth_ratio", 2.0),
+            "cpus_per_trial": config.resources.cpus_per_trial,
+            "sizes": {"n_rows": fold_rows, "n_features": dataset.n_features, "n_classes": n_classes},
+        },
     )
-    shutdown = ensure_ray()
-    try:
-        data.synth_pool = SynthesizerPool.remote([ray.put(data)], max_ratio)
-        tuner = build_tuner(
-            config,
-            data,
-            space.to_tune(dataset.task, sizes),
-            space.start_points(dataset.task, sizes),
-            store.tune_storage(study_id),
-            callbacks=[ProgressLine(config.trials, config.budget_s, metric.name, metric.sign(), log)],
+    return Prepared(dataset, metric, space, splits, features, data)
+
+
+def run_study(config: StudyConfig, log=print) -> Study:
+    """Run one study and return it; raises AutoMLError for anything the user can fix."""
+    prep = prepare(config, log)
+    store = Store(config.storage)
+    study_id = config.name or store.new_study_id(Path(config.data).stem)
+    if store.exists(study_id):
+        raise StoreError(f"Study {study_id!r} already exists in {store.uri}. Choose another --name.")
+    manifest: dict[str, Any] = {
+        "study_id": study_id,
+        "status": "running",
+        "modality": "tabular",
+        "created_at": time.time(),
+        "data": _data_summary(prep.dataset),
+        "config": config.to_dict(),
+        "metric": {"name": prep.metric.name, "greater_is_better": prep.metric.greater_is_better},
+        "splits": prep.splits.to_dict(),
+        "space": {
+            "source": prep.space.source,
+            "parameters": prep.space.resolved(prep.dataset.task, prep.sizes),
+        },
+        "selection": {"rule": config.select},
+        "error": None,
+    }
+    store.write_manifest(study_id, manifest)
+    log(
+        f"study {study_id}: {prep.dataset.n_rows} rows, {prep.dataset.n_features} features, "
+        f"{prep.dataset.task}, metric {prep.metric.name}; {len(prep.splits.test)} rows held out for the test report"
+    )
+    return _execute(config, prep, store, study_id, manifest, log, restore=False)
+
+
+def resume_study(study_id: str, storage: str = "studies", log=print) -> Study:
+    """Continue a study whose driver died: finished trials are kept, unfinished and errored ones resume."""
+    store = Store(storage)
+    manifest = store.read_manifest(study_id)
+    if manifest.get("status") == "completed":
+        raise StoreError(f"Study {study_id!r} is already completed; nothing to resume.")
+    if not store.exists(study_id, "tune"):
+        raise StoreError(f"Study {study_id!r} has no Ray Tune experiment to resume from; start a new study.")
+    config = StudyConfig.from_dict(manifest["config"])
+    prep = prepare(config, log)
+    if prep.dataset.fingerprint != manifest["data"]["fingerprint"]:
+        raise StoreError(
+            f"The data file {config.data} changed since study {study_id!r} started (its fingerprint differs). "
+            "Restore the original file, or start a new study."
         )
-        search_started = time.time()
+    if prep.splits.test.tolist() != manifest["splits"]["test_rows"]:
+        raise StoreError(f"The held-out test rows of study {study_id!r} cannot be reproduced; start a new study.")
+    manifest.update(status="running", error=None, resumed_at=time.time())
+    store.write_manifest(study_id, manifest)
+    log(f"resuming study {study_id}")
+    return _execute(config, prep, store, study_id, manifest, log, restore=True)
+
+
+def _execute(config, prep, store, study_id, manifest, log, *, restore: bool) -> Study:
+    """Search, then select, refit, test and export; on any error the manifest says "failed"."""
+    try:
+        grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore)
+        model = _finish(config, prep, store, study_id, manifest, grid, search_seconds, log)
+    except BaseException as exc:
+        manifest.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc()[-4000:],
+            finished_at=time.time(),
+            duration_s=time.time() - manifest["created_at"],
+        )
+        store.write_manifest(study_id, manifest)
+        raise
+    return Study(study_id, store, manifest, _model=model)
+
+
+def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool):
+    import ray
+
+    from automl.search import tuner as tuning
+    from automl.synth.pool import SynthesizerPool
+
+    shutdown = tuning.ensure_ray()
+    try:
+        prep.data.synth_pool = SynthesizerPool.remote([ray.put(prep.data)], prep.data.extra["max_synth_ratio"])
+        progress = tuning.ProgressLine(config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), log)
+        if restore:
+            tuner = tuning.restore_tuner(config, prep.data, store.tune_storage(study_id))
+        else:
+            tuner = tuning.build_tuner(
+                config,
+                prep.data,
+                prep.space.to_tune(prep.dataset.task, prep.sizes),
+                prep.space.start_points(prep.dataset.task, prep.sizes),
+                store.tune_storage(study_id),
+                callbacks=[progress],
+            )
+        started = time.time()
         with contextlib.redirect_stdout(io.StringIO()):  # Tune's own banner; progress goes to `log`
             grid = tuner.fit()
-        search_seconds = time.time() - search_started
+        search_seconds = time.time() - started
         log(f"search finished: {len(grid)} trials in {search_seconds:.0f}s")
+        return grid, search_seconds
     finally:
         shutdown()
 
+
+def _finish(config, prep: Prepared, store: Store, study_id: str, manifest, grid, search_seconds, log) -> TabularModel:
+    dataset, metric, data = prep.dataset, prep.metric, prep.data
     board, curves = collect_trials(grid, metric)
-    selection = select(_summaries(board), config.select)
+    selection = select(summaries(board), config.select)
     board["chosen"] = board["trial"] == selection.trial_id
     store.write_table(study_id, "report/trials.parquet", board)
     store.write_table(study_id, "report/curves.parquet", curves)
@@ -289,52 +279,22 @@ def _search_and_report(
     # Refit on every non-test row, then touch the test rows exactly once.
     epochs = max(1, int(round(chosen["best_epoch_mean"])))
     info = {"target": dataset.target_name, "metric": metric.name, "study_id": study_id}
-    model, refit = fit_final(
-        chosen_config,
-        search_features,
-        y_search,
-        schema=dataset.schema,
-        task=dataset.task,
-        classes=dataset.classes,
-        epochs=epochs,
-        seed=config.seed,
-        info=info,
-    )
-    test_features = features.iloc[splits.test].reset_index(drop=True)
-    y_test = dataset.y[splits.test]
+    common = dict(schema=dataset.schema, task=dataset.task, classes=dataset.classes, seed=config.seed, info=info)
+    model, refit = fit_final(chosen_config, data.features, data.y, epochs=epochs, **common)
+    test_features = prep.features.iloc[prep.splits.test].reset_index(drop=True)
+    y_test = dataset.y[prep.splits.test]
+    n_classes = data.n_classes
     report = test_report(
-        metric,
-        y_test,
-        model.predict_output(test_features),
-        task=dataset.task,
-        classes=dataset.classes,
-        seed=config.seed,
+        metric, y_test, model.predict_output(test_features), task=dataset.task, classes=dataset.classes, seed=config.seed
     )
-    report["chance_level"] = chance_level(metric, y_search, n_classes)
-    plain, _ = fit_final(
-        PLAIN_NETWORK,
-        search_features,
-        y_search,
-        schema=dataset.schema,
-        task=dataset.task,
-        classes=dataset.classes,
-        epochs=PLAIN_EPOCHS,
-        seed=config.seed,
-        info=info,
-    )
+    report["chance_level"] = chance_level(metric, data.y, n_classes)
+    plain, _ = fit_final(PLAIN_NETWORK, data.features, data.y, epochs=PLAIN_EPOCHS, **common)
+    classification = dataset.task == "classification"
     baselines = [
         {
-            "name": "majority" if dataset.task == "classification" else "mean",
-            "description": "predicts the training class frequencies"
-            if dataset.task == "classification"
-            else "predicts the training mean",
-            **scored(
-                metric,
-                y_test,
-                majority_output(y_search, len(y_test), dataset.task, n_classes),
-                n_classes,
-                config.seed,
-            ),
+            "name": "majority" if classification else "mean",
+            "description": "predicts the training class frequencies" if classification else "predicts the training mean",
+            **scored(metric, y_test, majority_output(data.y, len(y_test), dataset.task, n_classes), n_classes, config.seed),
         },
         {
             "name": "plain_network",

@@ -100,10 +100,8 @@ def build_tuner(
     scheduler = ReproducibleASHA(
         OBJECTIVE, "max", max_t=config.max_epochs, grace_period=config.grace_period, reduction_factor=3
     )
-    resources = {"cpu": config.resources.cpus_per_trial, "gpu": config.resources.gpus_per_trial}
-    trainable = tune.with_resources(tune.with_parameters(tune_trainable, data=data), resources)
     return tune.Tuner(
-        trainable,
+        _trainable(config, data),
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
@@ -120,9 +118,28 @@ def build_tuner(
             storage_filesystem=storage[1],
             verbose=0,
             callbacks=callbacks or [],
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            failure_config=tune.FailureConfig(max_failures=config.max_trial_retries, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
+    )
+
+
+def _trainable(config: StudyConfig, data: SearchData):
+    resources = {"cpu": config.resources.cpus_per_trial, "gpu": config.resources.gpus_per_trial}
+    return tune.with_resources(tune.with_parameters(tune_trainable, data=data), resources)
+
+
+def restore_tuner(config: StudyConfig, data: SearchData, storage: tuple[str, Any]) -> tune.Tuner:
+    """The study's stored experiment, to continue after its driver died: finished trials are not rerun,
+    unfinished and errored ones are resumed."""
+    path, filesystem = storage
+    experiment = f"{path}/tune"
+    return tune.Tuner.restore(
+        experiment,
+        trainable=_trainable(config, data),
+        resume_unfinished=True,
+        resume_errored=True,
+        storage_filesystem=filesystem,
     )
 
 

@@ -6,7 +6,6 @@ mean and spread over folds; the final refit drives one for a fixed number of epo
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +40,13 @@ def class_weights(y: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | No
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def model_output(model: nn.Module, X: np.ndarray, task: str, scale: TargetScale) -> np.ndarray:
+def model_output(
+    model: nn.Module, X: np.ndarray | torch.Tensor, task: str, scale: TargetScale, device: str = "cpu"
+) -> np.ndarray:
     """Class probabilities (classification) or predictions in target units (regression)."""
     model.eval()
     with torch.no_grad():
-        out = model(torch.as_tensor(X, dtype=torch.float32))
+        out = model(torch.as_tensor(X, dtype=torch.float32, device=device)).cpu()
     if task == "classification":
         proba = torch.softmax(out.double(), dim=1).numpy()
         return proba / proba.sum(axis=1, keepdims=True)
@@ -65,22 +66,25 @@ class NetworkFit:
         n_classes: int,
         seed: int,
         model_family: str = "mlp",
+        device: str = "cpu",
     ) -> None:
         self.task = task
+        self.device = device
         self.n_classes = n_classes
         self.params = params
         self.scale = TargetScale.fit(y, task)
         self.generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         n_outputs = n_classes if task == "classification" else 1
-        self.model = build_model(model_family, X.shape[1], n_outputs, params)
-        self.X = torch.as_tensor(X, dtype=torch.float32)
+        self.model = build_model(model_family, X.shape[1], n_outputs, params).to(device)
+        # Small data stays on the device for the whole fit.
+        self.X = torch.as_tensor(X, dtype=torch.float32, device=device)
         if task == "classification":
-            self.y = torch.as_tensor(y, dtype=torch.long)
+            self.y = torch.as_tensor(y, dtype=torch.long, device=device)
             weights = class_weights(y, n_classes, params.get("class_weight", "none"))
-            self.loss_fn: nn.Module = nn.CrossEntropyLoss(weight=weights)
+            self.loss_fn: nn.Module = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
         else:
-            self.y = torch.as_tensor((y - self.scale.mean) / self.scale.std, dtype=torch.float32)
+            self.y = torch.as_tensor((y - self.scale.mean) / self.scale.std, dtype=torch.float32, device=device)
             self.loss_fn = nn.MSELoss()
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
@@ -98,7 +102,7 @@ class NetworkFit:
     def epoch(self) -> float:
         """One shuffled pass over the training rows; returns the mean training loss."""
         self.model.train()
-        order = torch.randperm(len(self.X), generator=self.generator)
+        order = torch.randperm(len(self.X), generator=self.generator).to(self.device)
         total, batches = 0.0, 0
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
@@ -117,7 +121,7 @@ class NetworkFit:
         return total / max(batches, 1)
 
     def output(self, X: np.ndarray) -> np.ndarray:
-        return model_output(self.model, X, self.task, self.scale)
+        return model_output(self.model, X, self.task, self.scale, self.device)
 
 
 class EarlyStopping:
@@ -135,7 +139,7 @@ class EarlyStopping:
         if val_loss < self.best_loss - 1e-7:
             self.best_loss = val_loss
             self.best_epoch = fit.epochs_done
-            self.best_state = copy.deepcopy(fit.model.state_dict())
+            self.best_state = {k: v.detach().clone() for k, v in fit.model.state_dict().items()}
             self.best_scores = scores
         elif fit.epochs_done - self.best_epoch >= self.patience:
             self.stopped = True

@@ -91,7 +91,7 @@ def synthesize(
     return pre.transform(rows), labels, time.perf_counter() - start
 
 
-def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any]) -> dict[str, Any]:
+def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
     train_rows, val_rows = data.folds[fold_index]
     pre = Preprocessor(data.schema, config.get("scaler", "standard"))
     X_train = pre.fit_transform(data.features.iloc[train_rows])  # fitted on the fold's training part only
@@ -128,6 +128,7 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any]) -> di
         task=data.task,
         n_classes=data.n_classes,
         seed=data.seed * 1000 + fold_index,
+        device=device,
     )
     return {
         "fit": fit,
@@ -141,11 +142,13 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any]) -> di
     }
 
 
-def run_trial(config: dict[str, Any], data: SearchData, report: Callable[[dict[str, Any]], None]) -> None:
+def run_trial(
+    config: dict[str, Any], data: SearchData, report: Callable[[dict[str, Any]], None], device: str = "cpu"
+) -> None:
     """Train `config` on every fold, reporting fold-averaged metrics after each epoch."""
     metric = get_metric(data.metric)
     start = time.perf_counter()
-    folds = [_fold_setup(data, i, config) for i in range(len(data.folds))]
+    folds = [_fold_setup(data, i, config, device) for i in range(len(data.folds))]
     setup_seconds = time.perf_counter() - start
     sign = metric.sign()
     for epoch in range(1, data.max_epochs + 1):
@@ -193,7 +196,14 @@ def run_trial(config: dict[str, Any], data: SearchData, report: Callable[[dict[s
 
 def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
     """Entry point for Ray Tune (wrapped with `tune.with_parameters` so `data` is shipped once)."""
+    import ray
     from ray import tune
 
     torch.set_num_threads(max(1, int(data.extra.get("cpus_per_trial", 1))))
-    run_trial(config, data, tune.report)
+    node_id = ray.get_runtime_context().get_node_id()
+    device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+
+    def report(metrics: dict[str, Any]) -> None:
+        tune.report({**metrics, "node_id": node_id, "device": device})
+
+    run_trial(config, data, report, device)

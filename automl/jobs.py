@@ -1,0 +1,122 @@
+"""Run a study on a Ray cluster as a Ray Job, and follow it.
+
+The dataset (and a custom search space) travel in the job's working_dir, and this exact
+`automl` package travels as a py_module, so the cluster runs the code that submitted it.
+Results go to the study store (`--storage s3://...`), so they outlive the cluster. Ray's token
+authentication stays on: the client sends the token from ~/.ray/auth_token or RAY_AUTH_TOKEN.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import automl
+from automl.errors import ConfigError, DataError
+from automl.store import Store
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8265"
+MAX_UPLOAD_MB = 100.0  # Ray uploads the working_dir through its GCS; keep jobs small
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def client(address: str):
+    """A Jobs API client, or a clear error when the address cannot be reached."""
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as exc:  # ConnectionError, RuntimeError, auth errors: all mean "cannot talk to it"
+        raise ConfigError(
+            f"Cannot reach the Ray Jobs API at {address}: {str(exc).strip().splitlines()[0][:300]}. "
+            "Is the cluster up (`ray up ray_cluster.yaml`) and the tunnel open "
+            "(`ray dashboard ray_cluster.yaml`, then use http://127.0.0.1:8265)?"
+        ) from None
+
+
+def _is_loopback(address: str) -> bool:
+    return (urlparse(address).hostname or "") in _LOOPBACK
+
+
+def submit(
+    address: str,
+    data: str,
+    run_args: list[str],
+    *,
+    storage: str,
+    study_id: str,
+    space: str | None = None,
+    max_upload_mb: float = MAX_UPLOAD_MB,
+) -> str:
+    """Submit `automl run` on `data` as a Ray Job; returns the job id."""
+    source = Path(data)
+    if not source.is_file():
+        raise DataError(f"Data file {data} does not exist. Check the path.")
+    size_mb = source.stat().st_size / 1024 / 1024
+    if size_mb > max_upload_mb:
+        raise DataError(
+            f"Data file {data} is {size_mb:.1f} MB, over the {max_upload_mb:.0f} MB a job may carry. "
+            "Put the file on storage every node reaches and run `automl run` on the cluster, or raise --max-upload-mb."
+        )
+    if "://" not in storage:
+        if not _is_loopback(address):
+            raise ConfigError(
+                f"The storage {storage!r} is a local directory, which the nodes of a remote cluster do not share. "
+                "Use --storage s3://bucket/prefix (or gs://...)."
+            )
+        storage = str(Path(storage).resolve())
+    staging = Path(tempfile.mkdtemp(prefix="automl-job-"))
+    try:
+        shutil.copy2(source, staging / source.name)
+        args = ["python", "-m", "automl.cli", "run", source.name, *run_args, "--storage", storage, "--name", study_id]
+        if space:
+            shutil.copy2(space, staging / "space.yaml")
+            args += ["--space", "space.yaml"]
+        runtime_env = {"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]}
+        return client(address).submit_job(
+            entrypoint=" ".join(_quote(a) for a in args),
+            submission_id=f"automl-{study_id}",
+            runtime_env=runtime_env,
+            metadata={"study_id": study_id, "storage": storage},
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def new_study_id(storage: str, data: str, name: str | None) -> str:
+    return name or Store(storage).new_study_id(Path(data).stem)
+
+
+def status(address: str, job_id: str) -> str:
+    try:
+        return str(client(address).get_job_status(job_id).value)
+    except RuntimeError as exc:
+        raise ConfigError(f"No job {job_id!r} at {address} ({str(exc).splitlines()[0][:200]}). List jobs with `ray job list`.") from None
+
+
+def wait(address: str, job_id: str, timeout_s: float | None = None, poll_s: float = 2.0) -> str:
+    """Block until the job ends (or `timeout_s` passes); returns its last status."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        state = status(address, job_id)
+        if state in TERMINAL or (deadline is not None and time.monotonic() > deadline):
+            return state
+        time.sleep(poll_s)
+
+
+def logs(address: str, job_id: str) -> str:
+    return client(address).get_job_logs(job_id)
+
+
+def cancel(address: str, job_id: str) -> bool:
+    return client(address).stop_job(job_id)

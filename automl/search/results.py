@@ -1,0 +1,83 @@
+"""Trial results as the study stores them: a leaderboard row per trial and per-epoch curves.
+
+Trials are named t01, t02 ... in the order Tune created them, so two runs of a seeded study
+name the same configurations alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.metrics import Metric
+from automl.search.selection import TrialSummary
+
+
+def _trial_status(metrics: dict[str, Any], error: Any) -> str:
+    if error is not None or not metrics:
+        return "failed"
+    if metrics.get("done_early") or metrics.get("epoch", 0) >= metrics.get("max_epochs", np.inf):
+        return "completed"
+    return "stopped_early"
+
+
+def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leaderboard rows and per-epoch curves from a Ray Tune ResultGrid (trials named t01, t02 ...)."""
+    rows, curves = [], []
+    for index, result in enumerate(grid):
+        name = f"t{index + 1:02d}"
+        metrics = result.metrics or {}
+        status = _trial_status(metrics, result.error)
+        row = {
+            "trial": name,
+            "status": status,
+            "val_score": metrics.get("val_score", np.nan),
+            "val_std": metrics.get("val_score_std", np.nan),
+            "train_score": metrics.get("train_score", np.nan),
+            "gap": metrics.get("gap", np.nan),
+            "n_folds": metrics.get("n_folds", 0),
+            "n_params": metrics.get("n_params", 0),
+            "epochs_run": metrics.get("epoch", 0),
+            "best_epoch_mean": metrics.get("best_epoch_mean", np.nan),
+            "n_synthetic_mean": metrics.get("n_synthetic_mean", 0.0),
+            "synth_seconds": metrics.get("synth_seconds", 0.0),
+            "seconds": metrics.get("time_total_s", np.nan),
+            "error": None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
+        }
+        row.update({f"param_{k}": v for k, v in (result.config or {}).items()})
+        rows.append(row)
+        frame = result.metrics_dataframe
+        if frame is not None and len(frame):
+            cols = [
+                c
+                for c in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
+                if c in frame
+            ]
+            curve = frame[cols].copy()
+            curve.insert(0, "trial", name)
+            curves.append(curve)
+    board = pd.DataFrame(rows)
+    board["objective"] = metric.sign() * board["val_score"]
+    board = board.sort_values(["objective", "trial"], ascending=[False, True], na_position="last")
+    curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["trial", "epoch"])
+    return board.reset_index(drop=True), curve_frame
+
+
+def summaries(board: pd.DataFrame) -> list[TrialSummary]:
+    params = [c for c in board.columns if c.startswith("param_")]
+    return [
+        TrialSummary(
+            trial_id=row["trial"],
+            objective=float(row["objective"]) if pd.notna(row["objective"]) else float("nan"),
+            val_score=float(row["val_score"]),
+            val_std=float(row["val_std"]) if pd.notna(row["val_std"]) else 0.0,
+            n_folds=int(row["n_folds"]),
+            gap=float(row["gap"]) if pd.notna(row["gap"]) else float("inf"),
+            n_params=int(row["n_params"]),
+            status=row["status"],
+            config={c.removeprefix("param_"): row[c] for c in params},
+        )
+        for _, row in board.iterrows()
+    ]
