@@ -28,14 +28,29 @@ def client(address: str):
     """A Jobs API client, or a clear error when the address cannot be reached."""
     from ray.job_submission import JobSubmissionClient
 
+    token = auth_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        return JobSubmissionClient(address)
+        return JobSubmissionClient(address, headers=headers)
     except Exception as exc:  # ConnectionError, RuntimeError, auth errors: all mean "cannot talk to it"
-        raise ConfigError(
-            f"Cannot reach the Ray Jobs API at {address}: {str(exc).strip().splitlines()[0][:300]}. "
-            "Is the cluster up (`ray up ray_cluster.yaml`) and the tunnel open "
+        reason = str(exc).strip().splitlines()[0][:300]
+        hint = (
+            "Give the cluster's token (`ray get-auth-token` on the head node) in RAY_AUTH_TOKEN or ~/.ray/auth_token."
+            if "auth" in reason.lower()
+            else "Is the cluster up (`ray up ray_cluster.yaml`) and the tunnel open "
             "(`ray dashboard ray_cluster.yaml`, then use http://127.0.0.1:8265)?"
-        ) from None
+        )
+        raise ConfigError(f"Cannot reach the Ray Jobs API at {address}: {reason}. {hint}") from None
+
+
+def auth_token() -> str | None:
+    """Ray's token for the Jobs API: RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token."""
+    import os
+
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    return path.read_text().strip() if path.is_file() else None
 
 
 def _is_loopback(address: str) -> bool:
@@ -73,9 +88,11 @@ def submit(
     try:
         shutil.copy2(source, staging / source.name)
         args = ["python", "-m", "automl.cli", "run", source.name, *run_args, "--storage", storage, "--name", study_id]
-        if space:
-            shutil.copy2(space, staging / "space.yaml")
-            args += ["--space", "space.yaml"]
+        # The search space travels too, so the job searches exactly the space the submitter sees.
+        from automl.search.space import SearchSpace
+
+        shutil.copy2(SearchSpace.load(space, "tabular").source, staging / "space.yaml")
+        args += ["--space", "space.yaml"]
         runtime_env = {"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]}
         return client(address).submit_job(
             entrypoint=" ".join(_quote(a) for a in args),

@@ -10,15 +10,33 @@ import pytest
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
 
 
-@pytest.fixture(scope="session")
-def ray_session():
-    """A local Ray with 2 CPUs shared by every test that needs one (studies reuse it)."""
+def _start_local_ray():
     import ray
 
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    return ray
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A local Ray with 2 CPUs shared by the tests that need one (studies reuse it instead of starting their own)."""
+    ray = _start_local_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def no_ray():
+    """For tests that start their own Ray cluster: the shared local Ray is stopped first and restarted after."""
+    import ray
+
+    was_running = ray.is_initialized()
+    ray.shutdown()
+    yield
+    ray.shutdown()
+    if was_running:
+        _start_local_ray()
 
 
 @pytest.fixture(scope="session")

@@ -143,16 +143,17 @@ def restore_tuner(config: StudyConfig, data: SearchData, storage: tuple[str, Any
     )
 
 
-def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Callable[[], None]:
-    """Start local Ray unless it is running (or join `address`); returns what to call to undo it."""
+def ensure_ray(num_cpus: int | None = None) -> Callable[[], None]:
+    """Join the running Ray (a Ray Job, RAY_ADDRESS, or an earlier ray.init) or start a local one.
+
+    Returns what to call to undo it: nothing when Ray was already there.
+    """
+    import os
+
     if ray.is_initialized():
         return lambda: None
-    ray.init(
-        address=address,
-        num_cpus=num_cpus if address is None else None,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level="ERROR",
-        configure_logging=True,
-    )
+    if os.environ.get("RAY_ADDRESS"):  # inside a Ray Job or pointed at a cluster: connect, configure nothing
+        ray.init(log_to_driver=False, logging_level="ERROR")
+        return ray.shutdown
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     return ray.shutdown
