@@ -145,11 +145,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if value is not None:
             run_args += [option, str(value)]
     study_id = jobs.new_study_id(args.storage, args.data, args.name)
-    job_id = jobs.submit(args.address, args.data, run_args, storage=args.storage, study_id=study_id,
-                         space=args.space, max_upload_mb=args.max_upload_mb)
+    job_id = jobs.submit(
+        args.address,
+        args.data,
+        run_args,
+        storage=args.storage,
+        study_id=study_id,
+        space=args.space,
+        max_upload_mb=args.max_upload_mb,
+    )
     print(job_id)
     _err(f"submitted study {study_id} as job {job_id} to {args.address}")
-    _err(f"follow it: automl wait {job_id} --address {args.address}; then automl show {study_id} --storage {args.storage}")
+    _err(
+        f"follow it: automl wait {job_id} --address {args.address}; then automl show {study_id} --storage {args.storage}"
+    )
     return 0
 
 
@@ -237,33 +246,62 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 # (option, attribute) pairs that `automl submit` passes on to `automl run` on the cluster
 _FORWARDED = [
-    ("--target", "target"), ("--task", "task"), ("--metric", "metric"), ("--trials", "trials"),
-    ("--budget", "budget"), ("--seed", "seed"), ("--test-size", "test_size"), ("--folds", "folds"),
-    ("--max-epochs", "max_epochs"), ("--select", "select"), ("--max-file-mb", "max_file_mb"),
-    ("--cpus-per-trial", "cpus_per_trial"), ("--gpus-per-trial", "gpus_per_trial"),
-    ("--max-concurrent", "max_concurrent"), ("--max-trial-retries", "max_trial_retries"),
+    ("--target", "target"),
+    ("--task", "task"),
+    ("--metric", "metric"),
+    ("--trials", "trials"),
+    ("--budget", "budget"),
+    ("--seed", "seed"),
+    ("--test-size", "test_size"),
+    ("--folds", "folds"),
+    ("--max-epochs", "max_epochs"),
+    ("--select", "select"),
+    ("--max-file-mb", "max_file_mb"),
+    ("--cpus-per-trial", "cpus_per_trial"),
+    ("--gpus-per-trial", "gpus_per_trial"),
+    ("--max-concurrent", "max_concurrent"),
+    ("--max-trial-retries", "max_trial_retries"),
 ]
 
 
 def add_study_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("data", help="CSV or Parquet file")
     run.add_argument("--target", required=True, help="the column to predict")
-    run.add_argument("--task", choices=["classification", "regression"], help="inferred from the target by default")
-    run.add_argument("--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2")
+    run.add_argument(
+        "--task", choices=["classification", "regression"], help="inferred from the target by default"
+    )
+    run.add_argument(
+        "--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2"
+    )
     run.add_argument("--trials", type=int, default=30, help="number of trials (default 30)")
-    run.add_argument("--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)")
+    run.add_argument(
+        "--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)"
+    )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--test-size", type=float, default=0.2, help="held-out test fraction (default 0.2)")
     run.add_argument("--folds", type=int, default=5, help="inner cross-validation folds (default 5)")
     run.add_argument("--max-epochs", type=int, default=100)
-    run.add_argument("--select", default="one_se_min_gap", help="selection rule: one_se_min_gap (default) or best_validation")
+    run.add_argument(
+        "--select",
+        default="one_se_min_gap",
+        help="selection rule: one_se_min_gap (default) or best_validation",
+    )
     run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
     run.add_argument("--name", help="study id (default: derived from the file name and time)")
     run.add_argument("--max-file-mb", type=float, default=200.0)
     run.add_argument("--cpus-per-trial", type=float, default=1.0)
-    run.add_argument("--gpus-per-trial", type=float, default=0.0, help="e.g. 0.25: four trials share one GPU")
-    run.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)")
-    run.add_argument("--max-trial-retries", type=int, default=2, help="retries of a crashing trial (default 2)")
+    run.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=None,
+        help="e.g. 0.25: four trials share one GPU (default: 0.25 when the cluster has GPUs, else 0)",
+    )
+    run.add_argument(
+        "--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)"
+    )
+    run.add_argument(
+        "--max-trial-retries", type=int, default=2, help="retries of a crashing trial (default 2)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = sub.add_parser("submit", help="run a study on a Ray cluster as a Ray Job")
     add_study_options(submit)
-    submit.add_argument("--max-upload-mb", type=float, default=100.0, help="largest data file a job may carry")
+    submit.add_argument(
+        "--max-upload-mb", type=float, default=100.0, help="largest data file a job may carry"
+    )
     submit.set_defaults(func=cmd_submit)
     job_commands = []
     for name, func, text in [
@@ -300,10 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
         job.add_argument("job", help="the job id printed by `automl submit`")
         job.set_defaults(func=func)
         job_commands.append(job)
-    job_commands[1].add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    job_commands[1].add_argument(
+        "--timeout", type=float, default=None, help="give up after this many seconds"
+    )
     for command in (submit, *job_commands):
-        command.add_argument("--address", default=os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
-                             help="Ray dashboard / Jobs API address (default http://127.0.0.1:8265, e.g. through an SSH tunnel)")
+        command.add_argument(
+            "--address",
+            default=os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
+            help="Ray dashboard / Jobs API address (default http://127.0.0.1:8265, e.g. through an SSH tunnel)",
+        )
 
     studies = sub.add_parser("studies", help="list the studies in a store")
     studies.set_defaults(func=cmd_studies)

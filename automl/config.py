@@ -34,13 +34,21 @@ class Resources:
     """What one trial asks Ray for. Fractions of a GPU let several small trials share one card."""
 
     cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_concurrent_trials: int | None = None  # None: as many as the cluster's CPUs allow
+    gpus_per_trial: float | None = None  # None: 0 without GPUs, else GPU_SHARE (several trials per GPU)
+    max_concurrent_trials: int | None = None  # None: as many as the cluster's CPUs (and GPUs) allow
+
+    GPU_SHARE = 0.25  # small tabular networks: four trials share one GPU
+
+    def resolved_gpus(self, cluster_gpus: float) -> float:
+        """GPUs per trial: as set, or a fraction of a GPU when the cluster has any."""
+        if self.gpus_per_trial is not None:
+            return self.gpus_per_trial
+        return self.GPU_SHARE if cluster_gpus > 0 else 0.0
 
     def validate(self) -> None:
         if not self.cpus_per_trial > 0:
             raise invalid_parameter("cpus_per_trial", "Resources", "a positive number", self.cpus_per_trial)
-        if self.gpus_per_trial < 0:
+        if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
             raise invalid_parameter("gpus_per_trial", "Resources", "zero or positive", self.gpus_per_trial)
         if self.max_concurrent_trials is not None and self.max_concurrent_trials < 1:
             raise invalid_parameter(
@@ -93,7 +101,9 @@ class StudyConfig:
         if self.task is not None and self.task not in ("classification", "regression"):
             raise invalid_parameter("task", owner, "'classification' or 'regression'", self.task)
         if not isinstance(self.max_trial_retries, int) or self.max_trial_retries < 0:
-            raise invalid_parameter("max_trial_retries", owner, "a non-negative integer", self.max_trial_retries)
+            raise invalid_parameter(
+                "max_trial_retries", owner, "a non-negative integer", self.max_trial_retries
+            )
         if not self.max_file_mb > 0:
             raise invalid_parameter("max_file_mb", owner, "a positive number", self.max_file_mb)
         self.resources.validate()

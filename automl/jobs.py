@@ -87,7 +87,18 @@ def submit(
     staging = Path(tempfile.mkdtemp(prefix="automl-job-"))
     try:
         shutil.copy2(source, staging / source.name)
-        args = ["python", "-m", "automl.cli", "run", source.name, *run_args, "--storage", storage, "--name", study_id]
+        args = [
+            "python",
+            "-m",
+            "automl.cli",
+            "run",
+            source.name,
+            *run_args,
+            "--storage",
+            storage,
+            "--name",
+            study_id,
+        ]
         # The search space travels too, so the job searches exactly the space the submitter sees.
         from automl.search.space import SearchSpace
 
@@ -118,7 +129,9 @@ def status(address: str, job_id: str) -> str:
     try:
         return str(client(address).get_job_status(job_id).value)
     except RuntimeError as exc:
-        raise ConfigError(f"No job {job_id!r} at {address} ({str(exc).splitlines()[0][:200]}). List jobs with `ray job list`.") from None
+        raise ConfigError(
+            f"No job {job_id!r} at {address} ({str(exc).splitlines()[0][:200]}). List jobs with `ray job list`."
+        ) from None
 
 
 def wait(address: str, job_id: str, timeout_s: float | None = None, poll_s: float = 2.0) -> str:

@@ -209,7 +209,9 @@ def resume_study(study_id: str, storage: str = "studies", log=print) -> Study:
             "Restore the original file, or start a new study."
         )
     if prep.splits.test.tolist() != manifest["splits"]["test_rows"]:
-        raise StoreError(f"The held-out test rows of study {study_id!r} cannot be reproduced; start a new study.")
+        raise StoreError(
+            f"The held-out test rows of study {study_id!r} cannot be reproduced; start a new study."
+        )
     manifest.update(status="running", error=None, resumed_at=time.time())
     store.write_manifest(study_id, manifest)
     log(f"resuming study {study_id}")
@@ -236,14 +238,25 @@ def _execute(config, prep, store, study_id, manifest, log, *, restore: bool) -> 
 
 def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool):
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from automl.search import tuner as tuning
     from automl.synth.pool import SynthesizerPool
 
     shutdown = tuning.ensure_ray()
     try:
-        prep.data.synth_pool = SynthesizerPool.remote([ray.put(prep.data)], prep.data.extra["max_synth_ratio"])
-        progress = tuning.ProgressLine(config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), log)
+        data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
+        prep.data.synth_pool = SynthesizerPool.options(
+            # Beside the driver, so losing a worker node does not lose the pool; restarted if it dies anyway.
+            scheduling_strategy=NodeAffinitySchedulingStrategy(
+                ray.get_runtime_context().get_node_id(), soft=True
+            ),
+            max_restarts=3,
+            max_task_retries=3,
+        ).remote([data_ref], prep.data.extra["max_synth_ratio"])
+        progress = tuning.ProgressLine(
+            config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), log
+        )
         if restore:
             tuner = tuning.restore_tuner(config, prep.data, store.tune_storage(study_id))
         else:
@@ -260,12 +273,15 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
             grid = tuner.fit()
         search_seconds = time.time() - started
         log(f"search finished: {len(grid)} trials in {search_seconds:.0f}s")
+        del data_ref
         return grid, search_seconds
     finally:
         shutdown()
 
 
-def _finish(config, prep: Prepared, store: Store, study_id: str, manifest, grid, search_seconds, log) -> TabularModel:
+def _finish(
+    config, prep: Prepared, store: Store, study_id: str, manifest, grid, search_seconds, log
+) -> TabularModel:
     dataset, metric, data = prep.dataset, prep.metric, prep.data
     board, curves = collect_trials(grid, metric)
     selection = select(summaries(board), config.select)
@@ -279,13 +295,20 @@ def _finish(config, prep: Prepared, store: Store, study_id: str, manifest, grid,
     # Refit on every non-test row, then touch the test rows exactly once.
     epochs = max(1, int(round(chosen["best_epoch_mean"])))
     info = {"target": dataset.target_name, "metric": metric.name, "study_id": study_id}
-    common = dict(schema=dataset.schema, task=dataset.task, classes=dataset.classes, seed=config.seed, info=info)
+    common = dict(
+        schema=dataset.schema, task=dataset.task, classes=dataset.classes, seed=config.seed, info=info
+    )
     model, refit = fit_final(chosen_config, data.features, data.y, epochs=epochs, **common)
     test_features = prep.features.iloc[prep.splits.test].reset_index(drop=True)
     y_test = dataset.y[prep.splits.test]
     n_classes = data.n_classes
     report = test_report(
-        metric, y_test, model.predict_output(test_features), task=dataset.task, classes=dataset.classes, seed=config.seed
+        metric,
+        y_test,
+        model.predict_output(test_features),
+        task=dataset.task,
+        classes=dataset.classes,
+        seed=config.seed,
     )
     report["chance_level"] = chance_level(metric, data.y, n_classes)
     plain, _ = fit_final(PLAIN_NETWORK, data.features, data.y, epochs=PLAIN_EPOCHS, **common)
@@ -293,8 +316,16 @@ def _finish(config, prep: Prepared, store: Store, study_id: str, manifest, grid,
     baselines = [
         {
             "name": "majority" if classification else "mean",
-            "description": "predicts the training class frequencies" if classification else "predicts the training mean",
-            **scored(metric, y_test, majority_output(data.y, len(y_test), dataset.task, n_classes), n_classes, config.seed),
+            "description": "predicts the training class frequencies"
+            if classification
+            else "predicts the training mean",
+            **scored(
+                metric,
+                y_test,
+                majority_output(data.y, len(y_test), dataset.task, n_classes),
+                n_classes,
+                config.seed,
+            ),
         },
         {
             "name": "plain_network",

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
+
+from automl.search.space import default_space_path
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
 
@@ -59,3 +62,13 @@ def diabetes_csv(data_dir) -> tuple[Path, str]:
 
     path = data_dir / "diabetes.csv"
     return path, write("diabetes", path, n_rows=90, seed=0)
+
+
+@pytest.fixture(scope="session")
+def fast_space(tmp_path_factory) -> Path:
+    """The default tabular space with CTGAN/TVAE shortened to a few epochs, so tests stay fast."""
+    doc = yaml.safe_load(default_space_path("tabular").read_text())
+    doc["parameters"]["synth_epochs"] = {"type": "choice", "values": [2, 4]}
+    path = tmp_path_factory.mktemp("spaces") / "fast.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path

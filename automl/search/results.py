@@ -44,6 +44,7 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
             "n_synthetic_mean": metrics.get("n_synthetic_mean", 0.0),
             "synth_seconds": metrics.get("synth_seconds", 0.0),
             "seconds": metrics.get("time_total_s", np.nan),
+            "node": metrics.get("node_id"),
             "error": None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
         }
         row.update({f"param_{k}": v for k, v in (result.config or {}).items()})

@@ -75,11 +75,20 @@ def _to_stderr(line: str) -> None:
     print(f"[automl] {line}", file=sys.stderr, flush=True)
 
 
+def trial_resources(config: StudyConfig) -> dict[str, float]:
+    """What one trial asks Ray for: its CPUs, and a fraction of a GPU where the cluster has GPUs."""
+    gpus = config.resources.resolved_gpus(ray.cluster_resources().get("GPU", 0))
+    return {"cpu": config.resources.cpus_per_trial, "gpu": gpus}
+
+
 def concurrency(config: StudyConfig) -> int:
+    """Trials at once: as set, or as many as the cluster's CPUs and GPUs hold (never a node count)."""
     if config.resources.max_concurrent_trials:
         return config.resources.max_concurrent_trials
-    cpus = ray.cluster_resources().get("CPU", 1)
-    return max(1, int(cpus // config.resources.cpus_per_trial))
+    total = ray.cluster_resources()
+    wanted = trial_resources(config)
+    fits = [total.get(kind.upper(), 0) / amount for kind, amount in wanted.items() if amount > 0]
+    return max(1, int(min(fits))) if fits else 1
 
 
 def build_tuner(
@@ -125,8 +134,7 @@ def build_tuner(
 
 
 def _trainable(config: StudyConfig, data: SearchData):
-    resources = {"cpu": config.resources.cpus_per_trial, "gpu": config.resources.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(tune_trainable, data=data), resources)
+    return tune.with_resources(tune.with_parameters(tune_trainable, data=data), trial_resources(config))
 
 
 def restore_tuner(config: StudyConfig, data: SearchData, storage: tuple[str, Any]) -> tune.Tuner:

@@ -82,9 +82,13 @@ class NetworkFit:
         if task == "classification":
             self.y = torch.as_tensor(y, dtype=torch.long, device=device)
             weights = class_weights(y, n_classes, params.get("class_weight", "none"))
-            self.loss_fn: nn.Module = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
+            self.loss_fn: nn.Module = nn.CrossEntropyLoss(
+                weight=None if weights is None else weights.to(device)
+            )
         else:
-            self.y = torch.as_tensor((y - self.scale.mean) / self.scale.std, dtype=torch.float32, device=device)
+            self.y = torch.as_tensor(
+                (y - self.scale.mean) / self.scale.std, dtype=torch.float32, device=device
+            )
             self.loss_fn = nn.MSELoss()
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),

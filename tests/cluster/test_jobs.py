@@ -27,11 +27,26 @@ def _free_port() -> int:
 def head_node(tmp_path):
     port, dashboard = _free_port(), _free_port()
     # As a user with the project's environment active: the job's `python` is this interpreter.
-    env = dict(os.environ, RAY_ADDRESS="", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = dict(
+        os.environ, RAY_ADDRESS="", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
     subprocess.run(
-        [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard}", "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats"],
-        check=True, env=env, capture_output=True, timeout=120,
+        [
+            RAY,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
+            "--num-cpus=2",
+            "--include-dashboard=true",
+            "--disable-usage-stats",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=120,
     )
     yield f"http://127.0.0.1:{dashboard}"
     subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
@@ -40,12 +55,32 @@ def head_node(tmp_path):
 def test_submit_wait_logs_and_the_study_lands_in_storage(head_node, penguins_csv, tmp_path, capsys):
     path, target = penguins_csv
     storage = tmp_path / "store"
-    argv = ["submit", str(path), "--target", target, "--trials", "2", "--max-epochs", "5", "--folds", "3",
-            "--budget", "3m", "--storage", str(storage), "--name", "from-job", "--address", head_node]
+    argv = [
+        "submit",
+        str(path),
+        "--target",
+        target,
+        "--trials",
+        "2",
+        "--max-epochs",
+        "5",
+        "--folds",
+        "3",
+        "--budget",
+        "3m",
+        "--storage",
+        str(storage),
+        "--name",
+        "from-job",
+        "--address",
+        head_node,
+    ]
     assert main(argv) == 0
     job_id = capsys.readouterr().out.strip()
     assert job_id == "automl-from-job"
-    assert main(["wait", job_id, "--address", head_node, "--timeout", "400"]) == 0, main(["logs", job_id, "--address", head_node])
+    assert main(["wait", job_id, "--address", head_node, "--timeout", "400"]) == 0, main(
+        ["logs", job_id, "--address", head_node]
+    )
     assert capsys.readouterr().out.strip() == "SUCCEEDED"
     assert main(["status", job_id, "--address", head_node]) == 0
     assert capsys.readouterr().out.strip() == "SUCCEEDED"
@@ -57,12 +92,42 @@ def test_submit_wait_logs_and_the_study_lands_in_storage(head_node, penguins_csv
 
 def test_submit_errors_are_clear(penguins_csv, tmp_path, capsys):
     path, target = penguins_csv
-    assert main(["submit", str(path), "--target", target, "--address", "http://10.1.2.3:8265",
-                 "--storage", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "submit",
+                str(path),
+                "--target",
+                target,
+                "--address",
+                "http://10.1.2.3:8265",
+                "--storage",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "is a local directory, which the nodes of a remote cluster do not share" in capsys.readouterr().err
-    assert main(["submit", str(path), "--target", target, "--address", f"http://127.0.0.1:{_free_port()}",
-                 "--storage", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "submit",
+                str(path),
+                "--target",
+                target,
+                "--address",
+                f"http://127.0.0.1:{_free_port()}",
+                "--storage",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "Cannot reach the Ray Jobs API at http://127.0.0.1:" in capsys.readouterr().err
-    assert main(["submit", str(path), "--target", target, "--max-upload-mb", "0.001",
-                 "--storage", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["submit", str(path), "--target", target, "--max-upload-mb", "0.001", "--storage", str(tmp_path)]
+        )
+        == 2
+    )
     assert "over the 0 MB a job may carry" in capsys.readouterr().err

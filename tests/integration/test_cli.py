@@ -15,7 +15,7 @@ import automl.study as study_module
 from automl.cli import main
 from automl.search.space import default_space_path
 from automl.study import run_study
-from tests.integration.conftest import small_config
+from tests.helpers import small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

@@ -9,7 +9,7 @@ import pytest
 import automl.search.tuner as tuner_module
 import automl.study as study_module
 from automl.study import run_study
-from tests.integration.conftest import small_config
+from tests.helpers import small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

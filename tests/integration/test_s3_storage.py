@@ -10,7 +10,7 @@ import pytest
 from automl.cli import main
 from automl.store import Store
 from automl.study import Study, run_study
-from tests.integration.conftest import small_config
+from tests.helpers import small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

@@ -11,7 +11,7 @@ from automl.data.splits import make_splits
 from automl.data.tabular import coerce_features, load_table
 from automl.study import run_study
 from automl.train.trainable import SearchData, run_trial
-from tests.integration.conftest import small_config
+from tests.helpers import small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

@@ -12,7 +12,7 @@ from automl.artifact import TabularModel
 from automl.data.tabular import coerce_features, read_frame
 from automl.predict import predict_file, resolve_model
 from automl.study import Study, run_study
-from tests.integration.conftest import small_config
+from tests.helpers import small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

@@ -1,0 +1,94 @@
+"""A study whose driver is killed (SIGKILL) mid-search is completed by `automl resume`, without rerunning
+the trials that had finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from automl.cli import main
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
+
+
+def test_resume_after_sigkill(penguins_csv, fast_space, tmp_path, capsys):
+    path, target = penguins_csv
+    storage = tmp_path / "store"
+    argv = [
+        sys.executable,
+        "-m",
+        "automl.cli",
+        "run",
+        str(path),
+        "--target",
+        target,
+        "--trials",
+        "6",
+        "--max-concurrent",
+        "1",
+        "--max-epochs",
+        "15",
+        "--folds",
+        "3",
+        "--budget",
+        "5m",
+        "--space",
+        str(fast_space),
+        "--storage",
+        str(storage),
+        "--name",
+        "killed",
+    ]
+    proc = subprocess.Popen(
+        argv,
+        env=dict(os.environ, RAY_ADDRESS=""),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    tune_dir = storage / "killed" / "tune"
+    deadline = time.monotonic() + 240
+    # One trial at a time: when the third trial's folder appears, the first two have finished.
+    while time.monotonic() < deadline and len(list(tune_dir.glob("tune_trainable_*"))) < 3:
+        assert proc.poll() is None, "the study ended before it could be killed"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+    proc.wait(timeout=60)
+    trial_dirs = sorted(tune_dir.glob("tune_trainable_*"))
+    assert len(trial_dirs) >= 3
+    finished = {d.name: (d / "result.json").read_bytes() for d in trial_dirs[:-1]}
+    assert json.loads((storage / "killed" / "study.json").read_text())["status"] == "running"
+
+    assert main(["resume", "killed", "--storage", str(storage)]) == 0
+    assert "study killed: completed" in capsys.readouterr().out
+    after = sorted(tune_dir.glob("tune_trainable_*"))
+    assert len(after) == 6, [d.name for d in after]
+    for name, content in finished.items():  # finished trials were not run again
+        assert (tune_dir / name / "result.json").read_bytes() == content, name
+    manifest = json.loads((storage / "killed" / "study.json").read_text())
+    assert manifest["status"] == "completed" and manifest["trials"]["total"] == 6
+    assert "resumed_at" in manifest
+
+
+def test_resume_refuses_a_changed_data_file_or_a_completed_study(penguins_csv, fast_space, tmp_path, capsys):
+    from automl.study import run_study
+    from tests.helpers import small_config
+
+    path, target = penguins_csv
+    copy = tmp_path / "data.csv"
+    copy.write_bytes(path.read_bytes())
+    run_study(small_config(copy, target, tmp_path, fast_space, trials=1, name="done"), log=lambda m: None)
+    assert main(["resume", "done", "--storage", str(tmp_path)]) == 2
+    assert "Study 'done' is already completed; nothing to resume." in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "done" / "study.json").read_text())
+    manifest["status"] = "failed"
+    (tmp_path / "done" / "study.json").write_text(json.dumps(manifest))
+    copy.write_text(copy.read_text() + copy.read_text().splitlines()[1] + "\n")
+    assert main(["resume", "done", "--storage", str(tmp_path)]) == 2
+    assert f"The data file {copy} changed since study 'done' started" in capsys.readouterr().err

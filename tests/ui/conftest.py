@@ -1,0 +1,127 @@
+"""A study store for the dashboard tests, built by running a REAL tiny study once per session.
+
+Beside the completed study it holds the states the dashboard must explain instead of crashing:
+a failed study and a running one (copies of the real study with their manifest changed through
+Store.write_manifest; the running one keeps the real Tune experiment and loses its reports), a
+study.json that is not JSON, and a folder with no study.json at all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from automl.config import Resources, StudyConfig
+from automl.search.space import default_space_path
+from automl.store import Store
+
+PASSWORD = "correct horse battery staple"
+COMPLETED, FAILED, RUNNING = "penguins-ui", "penguins-failed", "penguins-running"
+UNREADABLE, INCOMPLETE = "broken-json", "half-written"
+FAILED_ERROR = "RuntimeError: the cluster went away"
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "browser: drives the running dashboard in Debian's Chromium (Playwright)"
+    )
+
+
+@dataclass
+class UIStore:
+    """Where the test store is and what is in it."""
+
+    root: Path
+    data: Path
+    target: str
+    store: Store
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+
+def _fast_space(folder: Path) -> Path:
+    """The default space with CTGAN/TVAE cut to a few epochs, so any proposal stays quick."""
+    doc = yaml.safe_load(default_space_path("tabular").read_text())
+    doc["parameters"]["synth_epochs"] = {"type": "choice", "values": [2, 4]}
+    path = folder / "space.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture(scope="session")
+def ui_store(ray_session, tmp_path_factory) -> UIStore:
+    from automl.datasets import write
+    from automl.study import run_study
+
+    folder = tmp_path_factory.mktemp("ui")
+    data = folder / "penguins.csv"
+    target = write("penguins", data, n_rows=80)
+    root = folder / "store"
+    config = StudyConfig(
+        data=str(data),
+        target=target,
+        trials=3,
+        n_folds=3,
+        n_repeats=1,
+        max_epochs=8,
+        grace_period=3,
+        budget_s=120,
+        space=str(_fast_space(folder)),
+        storage=str(root),
+        name=COMPLETED,
+        resources=Resources(max_concurrent_trials=2),
+    )
+    run_study(config, log=lambda message: None)
+    store = Store(root)
+    manifest = store.read_manifest(COMPLETED)
+
+    shutil.copytree(root / COMPLETED, root / FAILED)
+    store.write_manifest(
+        FAILED,
+        {
+            **manifest,
+            "study_id": FAILED,
+            "status": "failed",
+            "error": FAILED_ERROR,
+            "traceback": "Traceback (most recent call last):\n  ...\n" + FAILED_ERROR,
+        },
+    )
+
+    shutil.copytree(root / COMPLETED, root / RUNNING)
+    shutil.rmtree(root / RUNNING / "report")
+    shutil.rmtree(root / RUNNING / "model")
+    running = {
+        k: v for k, v in manifest.items() if k not in ("best", "test_report", "baselines", "model", "trials")
+    }
+    store.write_manifest(
+        RUNNING,
+        {
+            **running,
+            "study_id": RUNNING,
+            "status": "running",
+            "created_at": time.time() - 30,
+            "selection": {},
+        },
+    )
+
+    (root / UNREADABLE).mkdir()
+    (root / UNREADABLE / "study.json").write_text('{"study_id": "broken-json", "status": ')
+    (root / INCOMPLETE / "tune").mkdir(parents=True)
+    return UIStore(root=root, data=data, target=target, store=store)
+
+
+@pytest.fixture
+def app_env(ui_store, monkeypatch) -> UIStore:
+    """Environment of an in-process dashboard run: the test store and a password."""
+    monkeypatch.setenv("AUTOML_STORAGE", ui_store.location)
+    monkeypatch.setenv("AUTOML_DASHBOARD_PASSWORD", PASSWORD)
+    monkeypatch.delenv("AUTOML_RAY_ADDRESS", raising=False)
+    return ui_store
