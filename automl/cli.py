@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 from automl.config import Resources, StudyConfig, parse_duration
+from automl.dashboard import add_dashboard_parser
 from automl.errors import AutoMLError
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
@@ -370,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=DEFAULT_STORAGE,
             help="study store: a directory or s3:// URI (default ./studies)",
         )
+    add_dashboard_parser(sub)  # adds its own --storage, --host, --port, --password-file
     return parser
 
 

@@ -3,18 +3,21 @@
 The dashboard runs as `python -m streamlit run ui/app.py` in a child process. The store location
 and the password travel in environment variables (AUTOML_STORAGE, AUTOML_DASHBOARD_PASSWORD), never
 on the command line where `ps` shows them. It listens on 127.0.0.1 by default; any other address
-needs a password, because Streamlit itself has no login. Streamlit is an optional dependency
-(`pip install -e ".[ui]"`), imported only by the child process.
+needs a password, because Streamlit itself has no login. Streamlit is imported only by the child process.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from automl.errors import ConfigError
@@ -49,14 +52,14 @@ def secrets_protect() -> bool:
 
 
 def app_path() -> Path:
-    """ui/app.py of this source tree (the dashboard ships with the repository, not inside the wheel)."""
+    """ui/app.py beside the automl package (a source checkout, or the wheel's top-level `ui` package)."""
     package = Path(__file__).resolve().parent
     for candidate in (package / "_ui" / "app.py", package.parent / "ui" / "app.py"):
         if candidate.is_file():
             return candidate
     raise ConfigError(
         "The dashboard files (ui/app.py) are not next to this automl installation. "
-        "Run the dashboard from a source checkout installed with `pip install -e '.[ui]'`."
+        "Reinstall the project (`pip install .` ships ui/ with it)."
     )
 
 
@@ -111,7 +114,7 @@ def launch(storage: str, host: str = "127.0.0.1", port: int = 8501, password: st
             f"The 'port' parameter of automl dashboard must be 1 to 65535. Got {port!r} instead."
         )
     if importlib.util.find_spec("streamlit") is None:
-        raise ConfigError("The dashboard needs Streamlit: pip install -e '.[ui]'")
+        raise ConfigError("The dashboard needs Streamlit, a dependency of automl: reinstall the project (pip install -e .).")
     env = dict(os.environ, **{STORAGE_ENV: _storage_location(storage)})
     if password:
         env[PASSWORD_ENV] = password
@@ -120,15 +123,33 @@ def launch(storage: str, host: str = "127.0.0.1", port: int = 8501, password: st
         f"automl dashboard on http://{host}:{port} for {env[STORAGE_ENV]} (Ctrl+C stops it)", file=sys.stderr
     )
     process = subprocess.Popen(command, env=env)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
+    with _stop_on_sigterm():
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        return 130
+            return process.wait()
+        except KeyboardInterrupt:  # Ctrl+C, or SIGTERM through _stop_on_sigterm
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            return 130
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while the dashboard runs, so `kill` stops Streamlit too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ authentication stays on: the client sends the token from ~/.ray/auth_token or RA
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 import time
@@ -21,6 +22,7 @@ from automl.store import Store
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 MAX_UPLOAD_MB = 100.0  # Ray uploads the working_dir through its GCS; keep jobs small
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+SUBMIT_ATTEMPTS = 45  # x 2 s: a head node that just started needs a while for its job agent
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -105,20 +107,23 @@ def submit(
         shutil.copy2(SearchSpace.load(space, "tabular").source, staging / "space.yaml")
         args += ["--space", "space.yaml"]
         runtime_env = {"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]}
-        return client(address).submit_job(
-            entrypoint=" ".join(_quote(a) for a in args),
-            submission_id=f"automl-{study_id}",
-            runtime_env=runtime_env,
-            metadata={"study_id": study_id, "storage": storage},
-        )
+        jobs_api = client(address)
+        for attempt in range(SUBMIT_ATTEMPTS):
+            try:
+                return jobs_api.submit_job(
+                    entrypoint=" ".join(shlex.quote(a) for a in args),
+                    submission_id=f"automl-{study_id}",
+                    runtime_env=runtime_env,
+                    metadata={"study_id": study_id, "storage": storage},
+                )
+            except RuntimeError as exc:  # a head node that just started has no job agent yet
+                if "try again later" not in str(exc) or attempt == SUBMIT_ATTEMPTS - 1:
+                    raise ConfigError(
+                        f"The Ray Jobs API at {address} refused the job: {str(exc)[:300]}"
+                    ) from None
+                time.sleep(2)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
 
 
 def new_study_id(storage: str, data: str, name: str | None) -> str:

@@ -6,6 +6,8 @@ name the same configurations alike.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import numpy as np
@@ -23,11 +25,20 @@ def _trial_status(metrics: dict[str, Any], error: Any) -> str:
     return "stopped_early"
 
 
+def _creation_number(result, fallback: int) -> int:
+    """Tune numbers trials in creation order in their experiment tag ("3_depth=2,...") and folder name."""
+    tag = (result.metrics or {}).get("experiment_tag") or ""
+    match = re.match(r"(\d+)_", tag) or re.search(
+        r"_[0-9a-f]{5,}_(\d+)_", os.path.basename(str(result.path or ""))
+    )
+    return int(match.group(1)) if match else fallback
+
+
 def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Leaderboard rows and per-epoch curves from a Ray Tune ResultGrid (trials named t01, t02 ...)."""
     rows, curves = [], []
     for index, result in enumerate(grid):
-        name = f"t{index + 1:02d}"
+        name = f"t{_creation_number(result, index + 1):02d}"
         metrics = result.metrics or {}
         status = _trial_status(metrics, result.error)
         row = {

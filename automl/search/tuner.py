@@ -163,5 +163,6 @@ def ensure_ray(num_cpus: int | None = None) -> Callable[[], None]:
     if os.environ.get("RAY_ADDRESS"):  # inside a Ray Job or pointed at a cluster: connect, configure nothing
         ray.init(log_to_driver=False, logging_level="ERROR")
         return ray.shutdown
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # address="local": a Ray of our own, even when `ray start` left a cluster running on this machine
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     return ray.shutdown

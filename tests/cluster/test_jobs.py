@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,16 +30,19 @@ def _free_port() -> int:
 
 @pytest.fixture
 def head_node(tmp_path):
+    """A head node of its own (`ray start --head --block` in a new session), stopped by killing that
+    session only: `ray stop` would stop every Ray on the machine."""
     port, dashboard = _free_port(), _free_port()
     # As a user with the project's environment active: the job's `python` is this interpreter.
     env = dict(
         os.environ, RAY_ADDRESS="", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     )
-    subprocess.run(
+    head = subprocess.Popen(
         [
             RAY,
             "start",
             "--head",
+            "--block",
             f"--port={port}",
             "--node-ip-address=127.0.0.1",
             "--dashboard-host=127.0.0.1",
@@ -42,14 +50,35 @@ def head_node(tmp_path):
             "--num-cpus=2",
             "--include-dashboard=true",
             "--disable-usage-stats",
+           
         ],
-        check=True,
         env=env,
-        capture_output=True,
-        timeout=120,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    yield f"http://127.0.0.1:{dashboard}"
-    subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    address = f"http://127.0.0.1:{dashboard}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{address}/api/version", timeout=2)
+                break
+            except urllib.error.HTTPError:  # it answers (401 without the token): it is up
+                break
+            except OSError:
+                pass
+            assert head.poll() is None and time.monotonic() < deadline, "the head node did not start"
+            time.sleep(1)
+        yield address
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=30)
 
 
 def test_submit_wait_logs_and_the_study_lands_in_storage(head_node, penguins_csv, tmp_path, capsys):

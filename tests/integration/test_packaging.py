@@ -24,6 +24,7 @@ def installed_wheel(tmp_path_factory) -> Path:
     wheel = next(out.glob("automl-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "automl/_search_spaces/tabular.yaml" in names
+    assert "ui/app.py" in names and any(n.startswith("ui/views/") for n in names)
     assert not any(n.startswith(("tests/", "search_spaces/")) for n in names)
     target = out / "site"
     subprocess.run(

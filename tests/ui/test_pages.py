@@ -27,8 +27,8 @@ def _app(page: str | None = None, study: str | None = None) -> AppTest:
     """The dashboard, logged in, on `page` (a path under ui/), run once."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.session_state[SESSION_KEY] = True
-    if page:
-        at.switch_page(page)
+    if page:  # st.navigation registers the pages during the first run
+        at.run().switch_page(page)
     if study:
         at.query_params["study"] = study
     return at.run()
@@ -82,6 +82,15 @@ def test_studies_page_lists_every_study_with_its_state(app_env):
     assert "refresh every" in _texts(at, "caption")
 
 
+def test_an_empty_store_says_how_to_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOML_STORAGE", str(tmp_path / "nothing-yet"))
+    monkeypatch.setenv("AUTOML_DASHBOARD_PASSWORD", PASSWORD)
+    for page in (None, "views/study.py"):
+        at = _app(page)
+        assert not at.exception
+        assert "No studies in" in _texts(at, "info")
+
+
 def test_study_page_shows_leaderboard_choice_and_test_report(app_env):
     manifest = app_env.store.read_manifest(COMPLETED)
     at = _app("views/study.py", COMPLETED)
@@ -112,11 +121,14 @@ def test_study_page_shows_leaderboard_choice_and_test_report(app_env):
 
 def test_leaderboard_filters(app_env):
     at = _app("views/study.py", COMPLETED)
+    assert len(at.dataframe[0].value) == 3
     at.checkbox(key="lb_band").check().run()
     band = at.dataframe[0].value
-    assert not at.exception and band["in_band"].all() and band["chosen"].any()
-    at.multiselect(key="lb_status").select("failed").run()
-    assert len(at.dataframe[0].value) == 0
+    assert not at.exception and band["in_band"].all() and band["chosen"].any() and len(band) < 3
+    statuses = at.multiselect(key="lb_status")
+    assert statuses.options == ["completed"]
+    statuses.select("completed").run()
+    assert len(at.dataframe[0].value) == len(band)
 
 
 @pytest.mark.parametrize(

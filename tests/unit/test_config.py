@@ -87,7 +87,7 @@ def test_to_dict_is_plain_and_nested() -> None:
     d = config(seed=3).to_dict()
     assert d["seed"] == 3
     assert d["data"] == "data.csv"
-    assert d["resources"] == {"cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "max_concurrent_trials": None}
+    assert d["resources"] == {"cpus_per_trial": 1.0, "gpus_per_trial": None, "max_concurrent_trials": None}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,90 @@
+"""The leaderboard as shown: main columns first, the chosen trial's test score, the 1-SE band.
+
+`band_floor` is in objective units (objective = val_score when greater is better, else -val_score).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAIN_PARAMS = (
+    "depth",
+    "width",
+    "dropout",
+    "l1",
+    "l2",
+    "scaler",
+    "synth_method",
+    "synth_ratio",
+    "lr",
+    "batch_size",
+    "class_weight",
+)
+LEADING = ["chosen", "trial", "status", "val_score", "val_std", "train_score", "gap", "test_score"]
+TRAILING = ["n_params", "epochs_run", "best_epoch_mean", "n_synthetic_mean", "seconds", "error"]
+CHOSEN_COLOR = "background-color: rgba(255, 196, 0, 0.28)"
+
+
+def sign(manifest: dict[str, Any]) -> float:
+    """+1 when the metric is better high, -1 when better low."""
+    return 1.0 if (manifest.get("metric") or {}).get("greater_is_better", True) else -1.0
+
+
+def band_bounds(manifest: dict[str, Any], board: pd.DataFrame) -> tuple[float, float] | None:
+    """(low, high) validation scores of the one-standard-error band, in metric units; None if unknown."""
+    floor = (manifest.get("selection") or {}).get("band_floor")
+    objective = pd.to_numeric(board.get("objective"), errors="coerce") if "objective" in board else None
+    if floor is None or objective is None or objective.dropna().empty:
+        return None
+    s = sign(manifest)
+    best = float(objective.max())
+    ends = sorted([s * float(floor), s * best])
+    return ends[0], ends[1]
+
+
+def in_band(manifest: dict[str, Any], board: pd.DataFrame) -> pd.Series:
+    """Which trials score within the one-standard-error band of the best."""
+    floor = (manifest.get("selection") or {}).get("band_floor")
+    if floor is None or "objective" not in board:
+        return pd.Series(False, index=board.index)
+    return pd.to_numeric(board["objective"], errors="coerce") >= float(floor) - 1e-12
+
+
+def display_frame(board: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Leaderboard columns in reading order, `param_` prefixes dropped, test score on the chosen row."""
+    frame = board.copy()
+    if "chosen" not in frame:
+        frame["chosen"] = False
+    frame["chosen"] = frame["chosen"].fillna(False).astype(bool)
+    report = manifest.get("test_report") or {}
+    frame["test_score"] = np.where(frame["chosen"], report.get("value", np.nan), np.nan).astype(float)
+    frame["in_band"] = in_band(manifest, frame)
+    params = [f"param_{p}" for p in MAIN_PARAMS if f"param_{p}" in frame]
+    other_params = sorted(c for c in frame if c.startswith("param_") and c not in params)
+    order = [c for c in LEADING if c in frame] + ["in_band", *params]
+    order += [c for c in TRAILING if c in frame] + other_params
+    frame = frame[order]
+    frame.columns = [c.removeprefix("param_") for c in order]
+    return frame.reset_index(drop=True)
+
+
+def filter_frame(frame: pd.DataFrame, statuses: list[str], band_only: bool) -> pd.DataFrame:
+    """Rows whose status is in `statuses` (all when empty), optionally only those in the band."""
+    keep = pd.Series(True, index=frame.index)
+    if statuses:
+        keep &= frame["status"].isin(statuses)
+    if band_only:
+        keep &= frame["in_band"]
+    return frame.loc[keep]
+
+
+def highlight_chosen(frame: pd.DataFrame) -> Any:
+    """A pandas Styler that colours the chosen trial's row."""
+
+    def rows(row: pd.Series) -> list[str]:
+        return [CHOSEN_COLOR if row.get("chosen") else "" for _ in row]
+
+    return frame.style.apply(rows, axis=1).format(precision=4, na_rep="")

@@ -1,0 +1,46 @@
+"""Cached reads of the store for the pages: a finished study's tables never change, so they are
+cached by (storage, study, manifest update time); listings and live progress are cached briefly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from automl.store import Store
+from ui.lib import catalog
+from ui.lib.progress import Progress, read_progress
+from ui.lib.settings import REFRESH_SECONDS
+
+
+@st.cache_resource(show_spinner=False)
+def store(location: str) -> Store:
+    """One Store per location for the whole server (opening s3 costs a round trip)."""
+    return Store(location)
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
+def entries(location: str) -> list[catalog.StudyEntry]:
+    return catalog.list_entries(store(location))
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
+def entry(location: str, study_id: str) -> catalog.StudyEntry:
+    return catalog.load_entry(store(location), study_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def leaderboard(location: str, study_id: str, updated_at: Any) -> pd.DataFrame | None:
+    return catalog.leaderboard(store(location), study_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def curves(location: str, study_id: str, updated_at: Any) -> pd.DataFrame | None:
+    return catalog.curves(store(location), study_id)
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
+def progress(location: str, study_id: str, manifest: dict[str, Any]) -> Progress:
+    return read_progress(store(location), study_id, manifest)

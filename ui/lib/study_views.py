@@ -1,0 +1,133 @@
+"""Study page sections about the search: leaderboard, learning curves, validation vs gap, what helped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui.lib import charts, importance, techniques
+from ui.lib import formatting as fmt
+from ui.lib import leaderboard as lb
+
+TOP_CURVES = 3  # trials overlaid next to the chosen one by default
+
+
+def selection_note(manifest: dict[str, Any]) -> None:
+    """The chosen trial, the rule and the reason, as one highlighted block."""
+    selection = manifest.get("selection") or {}
+    best = manifest.get("best") or {}
+    if not best:
+        return
+    st.success(
+        f"**Chosen: trial {best.get('trial')}** (rule `{selection.get('rule', '?')}`). "
+        f"{selection.get('reason', '')}"
+    )
+
+
+def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """Sortable, filterable table of every trial; the chosen row highlighted."""
+    frame = lb.display_frame(board, manifest)
+    metric = (manifest.get("metric") or {}).get("name", "score")
+    left, right = st.columns([3, 1])
+    statuses = left.multiselect(
+        "Status", sorted(frame["status"].dropna().unique()), placeholder="all statuses", key="lb_status"
+    )
+    band_only = right.checkbox(
+        "Only the 1-SE band", key="lb_band", help="Trials within one standard error of the best"
+    )
+    shown = lb.filter_frame(frame, statuses, band_only)
+    st.caption(
+        f"{len(shown)} of {len(frame)} trials. Click a column header to sort. `val_score` is the mean {metric} "
+        "over the inner folds, `gap` is train minus validation (> 0: overfitting); `test_score` is given for "
+        "the chosen trial only, since only it was refitted and tested."
+    )
+    st.dataframe(
+        lb.highlight_chosen(shown),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "chosen": st.column_config.CheckboxColumn("chosen", width="small"),
+            "in_band": st.column_config.CheckboxColumn("in 1-SE band", width="small"),
+            "val_score": st.column_config.NumberColumn(f"val {metric}", format="%.4f"),
+            "val_std": st.column_config.NumberColumn("± std", format="%.4f"),
+            "test_score": st.column_config.NumberColumn(f"test {metric}", format="%.4f"),
+        },
+        key="leaderboard",
+    )
+
+
+def learning_curves(curves: pd.DataFrame | None, board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """Train and validation score per epoch: the chosen trial and the best few others."""
+    if curves is None or curves.empty:
+        st.info("This study stored no learning curves.")
+        return
+    chosen = (manifest.get("best") or {}).get("trial")
+    ranked = [t for t in board.dropna(subset=["objective"])["trial"] if t != chosen]
+    default = ([chosen] if chosen else []) + ranked[:TOP_CURVES]
+    available = list(dict.fromkeys(curves["trial"]))
+    picked = st.multiselect(
+        "Trials", available, default=[t for t in default if t in available], key="curve_trials"
+    )
+    if not picked:
+        st.info("Pick at least one trial.")
+        return
+    metric = (manifest.get("metric") or {}).get("name", "score")
+    st.altair_chart(charts.curves_chart(curves, picked, chosen, metric), width="stretch")
+    st.caption(
+        "Solid: validation, dashed: train (real rows only, never synthetic ones); means over the inner folds. "
+        "A fold that stopped early keeps its best epoch's scores. The chosen trial is drawn thicker."
+    )
+
+
+def gap_scatter(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """Validation score against gap, the one-standard-error band and the chosen trial."""
+    metric = (manifest.get("metric") or {}).get("name", "score")
+    if board.dropna(subset=["val_score", "gap"]).empty:
+        st.info("No trial has both a validation score and a gap.")
+        return
+    st.altair_chart(charts.gap_scatter(board, manifest, metric), width="stretch")
+    bounds = lb.band_bounds(manifest, board)
+    band = (
+        f"The shaded band spans validation scores {fmt.score(bounds[0])} to {fmt.score(bounds[1])}: trials "
+        "within one standard error of the best mean. "
+        if bounds
+        else ""
+    )
+    st.caption(
+        f"One point per trial, with ± one standard deviation over folds. {band}"
+        f"Rule `{(manifest.get('selection') or {}).get('rule', '?')}` chose the trial marked with the diamond."
+    )
+
+
+def what_helped(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """Validation score by technique, and fANOVA parameter importance."""
+    metric = manifest.get("metric") or {}
+    name, greater = metric.get("name", "score"), bool(metric.get("greater_is_better", True))
+    groups = techniques.technique_groups(board)
+    if groups.empty:
+        st.info("No scored trials to compare.")
+        return
+    st.markdown("##### Validation score by technique")
+    st.caption(
+        "Each dot is a trial (red: the chosen one); the black tick is the group mean. Few trials per group means noisy means."
+    )
+    names = list(dict.fromkeys(groups["technique"]))
+    columns = st.columns(2)
+    for i, technique in enumerate(names):
+        with columns[i % 2]:
+            st.altair_chart(charts.technique_chart(groups, technique, name), width="stretch")
+    with st.expander("Group means as a table"):
+        st.dataframe(techniques.group_summary(groups, greater), hide_index=True, width="stretch")
+
+    st.markdown("##### Parameter importance")
+    space = (manifest.get("space") or {}).get("parameters") or {}
+    values, message = importance.param_importances(board, space, greater)
+    if values is None:
+        st.info(message)
+        return
+    st.altair_chart(charts.importance_chart(values), width="stretch")
+    st.caption(
+        f"{message} Importance says how much of the score's variation a parameter explains, not in which direction."
+    )

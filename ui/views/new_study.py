@@ -1,0 +1,121 @@
+"""New study page: upload a table, choose the target and a budget, start `automl run` in the background.
+
+The file is stored inside the study store (`_uploads/`), validated exactly as the CLI validates it,
+and the study then appears on the Studies page with live progress.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from automl.config import Resources, StudyConfig, parse_duration
+from automl.data.tabular import SUPPORTED_EXTENSIONS
+from automl.errors import AutoMLError, StoreError
+from automl.metrics import METRICS
+from ui.lib import launcher, loaders, uploads
+from ui.lib.settings import MAX_UPLOAD_MB, RAY_ADDRESS_ENV, storage
+
+location = storage()
+st.title("New study")
+store = loaders.store(location)
+if not store.local:
+    st.warning(
+        f"This dashboard shows `{location}`, which is not a local directory. Uploads are local-only for now: "
+        f"start studies with `automl run DATA --target COLUMN --storage {location}` (or as a cluster job); "
+        "they appear on the Studies page as they run."
+    )
+    st.stop()
+
+st.caption(
+    f"Upload a CSV or Parquet table (up to {MAX_UPLOAD_MB} MB) with one row per example and the column to "
+    "predict. It is saved inside the study store and checked like `automl run` checks it."
+)
+upload = st.file_uploader(
+    "Table",
+    type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS],
+    key="upload",
+    max_upload_size=MAX_UPLOAD_MB,
+)
+if upload is None:
+    st.info("Choose a file to start.")
+    st.stop()
+
+data = upload.getvalue()
+columns = uploads.peek_columns(upload.name, data)
+last = st.session_state.get("last_started")
+
+with st.form("new_study"):
+    if columns:
+        target = st.selectbox(
+            "Target column (what to predict)", columns, index=len(columns) - 1, key="target"
+        )
+    else:
+        target = st.text_input(
+            "Target column (the header could not be read; type its name)", key="target_text"
+        )
+    left, right = st.columns(2)
+    task = left.selectbox("Task", ["infer from the target", "classification", "regression"], key="task")
+    metric = right.selectbox("Metric", ["default for the task", *METRICS], key="metric")
+    budget = left.text_input(
+        "Budget (wall clock of the search)", value="5m", key="budget", help="e.g. 90s, 10m, 1h"
+    )
+    trials = right.number_input("Trials", min_value=1, max_value=500, value=30, step=1, key="trials")
+    with st.expander("Advanced options"):
+        a, b = st.columns(2)
+        folds = a.number_input("Inner folds", min_value=2, max_value=20, value=5, key="folds")
+        max_epochs = b.number_input(
+            "Max epochs per trial", min_value=1, max_value=2000, value=100, key="max_epochs"
+        )
+        test_size = a.number_input("Held-out test fraction", 0.05, 0.5, 0.2, step=0.05, key="test_size")
+        seed = b.number_input("Seed", min_value=0, value=0, step=1, key="seed")
+        select = a.selectbox("Selection rule", ["one_se_min_gap", "best_validation"], key="select")
+        concurrent = b.number_input(
+            "Trials at once (0: as many as CPUs allow)", min_value=0, value=0, key="concurrent"
+        )
+        name = a.text_input("Study name (optional)", key="name")
+    submitted = st.form_submit_button("Start study", type="primary")
+
+if submitted:
+    try:
+        config = StudyConfig(
+            data="",
+            target=str(target).strip(),
+            task=None if task.startswith("infer") else task,
+            metric=None if metric.startswith("default") else metric,
+            trials=int(trials),
+            budget_s=parse_duration(budget),
+            seed=int(seed),
+            test_size=float(test_size),
+            n_folds=int(folds),
+            max_epochs=int(max_epochs),
+            grace_period=min(5, int(max_epochs)),
+            select=select,
+            storage=location,
+            name=uploads.sanitize_filename(name) if name.strip() else None,
+            resources=Resources(max_concurrent_trials=int(concurrent) or None),
+        )
+        if config.name and store.exists(config.name):
+            raise StoreError(f"Study {config.name!r} already exists in {store.uri}. Choose another name.")
+        accepted = uploads.accept_upload(store, upload.name, data, config)
+        record = launcher.start(store, accepted, config)
+    except AutoMLError as exc:
+        st.error(f"error: {exc}")
+    except Exception as exc:  # e.g. the Ray cluster cannot be reached
+        st.error(f"The study could not be started: {type(exc).__name__}: {exc}")
+    else:
+        st.session_state["last_started"] = record
+        loaders.entries.clear()
+        last = record
+
+if last:
+    where = "on the Ray cluster" if last.get("kind") == "ray" else "in the background on this machine"
+    st.success(
+        f"Started study **{last['study_id']}** {where}. It appears on the Studies page with live progress."
+    )
+    st.page_link("views/study.py", label=f"Open {last['study_id']}", query_params={"study": last["study_id"]})
+    st.page_link("views/studies.py", label="All studies")
+    st.caption(f"Command: `{last.get('command')}`")
+if os.environ.get(RAY_ADDRESS_ENV):
+    st.caption(f"Studies are submitted as Ray Jobs to {os.environ[RAY_ADDRESS_ENV]} ({RAY_ADDRESS_ENV}).")

@@ -1,0 +1,161 @@
+"""Study page: one study's leaderboard, curves, choice, what helped, test report, synthetic data and model.
+
+A broken, failed or running study shows its state (and whatever it stored) instead of the sections.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from automl.errors import AutoMLError
+from ui.lib import catalog, loaders, report_views, study_views
+from ui.lib import formatting as fmt
+from ui.lib.settings import REFRESH_SECONDS, storage
+
+location = storage()
+try:
+    entries = loaders.entries(location)
+except AutoMLError as exc:
+    st.error(str(exc))
+    st.stop()
+if not entries:
+    st.title("Study")
+    st.info(f"No studies in `{location}` yet.")
+    st.stop()
+
+ids = [e.study_id for e in entries]
+wanted = st.query_params.get("study")
+study_id = st.sidebar.selectbox(
+    "Study",
+    ids,
+    index=ids.index(wanted) if wanted in ids else 0,
+    format_func=lambda i: f"{i} ({next(e.state for e in entries if e.study_id == i)})",
+    key=f"study_select_{wanted}",
+)
+st.query_params["study"] = study_id
+entry = loaders.entry(location, study_id)
+manifest = entry.manifest
+data, metric = manifest.get("data") or {}, manifest.get("metric") or {}
+
+st.title(f"Study {study_id}")
+if entry.state in ("unreadable", "incomplete"):
+    st.error(f"**{entry.state.capitalize()}.** {entry.message}")
+    st.stop()
+
+st.caption(
+    f"{entry.state} · {manifest.get('modality', '?')} · {data.get('task', '?')} of `{data.get('target', '?')}` · "
+    f"{data.get('n_rows', '?')} rows, {data.get('n_features', '?')} features · metric {metric.get('name', '?')} · "
+    f"started {fmt.timestamp(manifest.get('created_at'))}"
+)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_progress() -> None:
+    """Progress of a running study from its Tune experiment; reloads the page when it ends."""
+    current = catalog.load_entry(loaders.store(location), study_id)
+    if current.state != "running":
+        loaders.entries.clear()
+        loaders.entry.clear()
+        st.rerun()
+    progress = loaders.progress(location, study_id, current.manifest)
+    st.progress(progress.fraction, text=f"Running: {progress.text()}")
+    if progress.best_val is not None:
+        st.caption(f"Best validation {metric.get('name', 'score')} so far: {fmt.score(progress.best_val)}")
+    if progress.trials:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "trial": f"#{t.number}",
+                        "status": t.status.lower(),
+                        "epochs": t.epochs,
+                        "val_score": t.val_score,
+                    }
+                    for t in progress.trials
+                ]
+            ),
+            hide_index=True,
+            key="live_trials",
+        )
+    else:
+        st.caption("No trial has reported yet (reading the data, starting Ray, fitting synthesizers).")
+    budget = (current.manifest.get("config") or {}).get("budget_s") or 0
+    if budget and progress.elapsed_s > 2 * budget + 600:
+        st.warning(
+            "This study is still marked running long after its budget: its process may have died without "
+            "recording a failure. Check the machine or cluster that ran it."
+        )
+
+
+if entry.state == "running":
+    st.info(
+        "The search is running. The leaderboard, curves and test report appear when it ends; "
+        "meanwhile this is what its trials have reported."
+    )
+    live_progress()
+    st.stop()
+
+if entry.state == "failed":
+    st.error(f"**This study failed.** {entry.message or 'No error was recorded.'}")
+    if manifest.get("traceback"):
+        with st.expander("Traceback recorded by the study"):
+            st.code(manifest["traceback"], language=None)
+elif entry.state != "completed":
+    st.warning(f"This study's status is {entry.state!r}; showing what it stored.")
+
+updated = manifest.get("updated_at")
+try:
+    board = loaders.leaderboard(location, study_id, updated)
+    curves = loaders.curves(location, study_id, updated)
+except AutoMLError as exc:
+    st.error(f"The study's report files cannot be read: {exc}")
+    st.stop()
+if board is None:
+    st.info("The study stored no leaderboard, so there is nothing more to show.")
+    st.stop()
+if entry.state == "failed":
+    st.caption("The sections below show what the study stored before it failed.")
+
+trials = manifest.get("trials") or {}
+cols = st.columns(4)
+cols[0].metric("trials", trials.get("total", len(board)))
+best = manifest.get("best") or {}
+cols[1].metric(
+    f"validation {metric.get('name', '')}",
+    fmt.score(best.get("val_score")),
+    help="chosen trial, mean over folds",
+)
+report = manifest.get("test_report") or {}
+cols[2].metric(
+    f"test {metric.get('name', '')}", fmt.score(report.get("value")), help="held-out rows, chosen model"
+)
+cols[3].metric("duration", fmt.duration(manifest.get("duration_s")))
+study_views.selection_note(manifest)
+
+store = loaders.store(location)
+tabs = st.tabs(
+    [
+        "Leaderboard",
+        "Learning curves",
+        "Validation vs gap",
+        "What helped",
+        "Test report",
+        "Synthetic data",
+        "Model",
+    ]
+)
+with tabs[0]:
+    study_views.leaderboard(board, manifest)
+with tabs[1]:
+    study_views.learning_curves(curves, board, manifest)
+with tabs[2]:
+    study_views.gap_scatter(board, manifest)
+with tabs[3]:
+    study_views.what_helped(board, manifest)
+with tabs[4]:
+    report_views.test_report(manifest)
+with tabs[5]:
+    report_views.synthetic_quality(manifest)
+with tabs[6]:
+    report_views.model_section(store, manifest)
