@@ -27,9 +27,9 @@ LOG_FILE = "run.log"
 PENDING_FOR_S = 24 * 3600  # a job whose study never appeared is listed for a day
 
 
-def run_arguments(config: StudyConfig, data: str) -> list[str]:
-    """The `automl run` arguments that reproduce `config` (data given separately)."""
-    args = [data, "--target", config.target]
+def study_options(config: StudyConfig) -> list[str]:
+    """The `automl run` options that reproduce `config`, less the data file, --storage and --name."""
+    args = ["--target", config.target]
     if config.task:
         args += ["--task", config.task]
     if config.metric:
@@ -42,12 +42,15 @@ def run_arguments(config: StudyConfig, data: str) -> list[str]:
         "--folds", str(config.n_folds),
         "--max-epochs", str(config.max_epochs),
         "--select", config.select,
-        "--storage", config.storage,
-        "--name", str(config.name),
     ]  # fmt: skip
     if config.resources.max_concurrent_trials:
         args += ["--max-concurrent", str(config.resources.max_concurrent_trials)]
     return args
+
+
+def run_arguments(config: StudyConfig, data: str) -> list[str]:
+    """The `automl run` arguments that reproduce `config` (data given separately)."""
+    return [data, *study_options(config), "--storage", config.storage, "--name", str(config.name)]
 
 
 def _child_env() -> dict[str, str]:
@@ -82,22 +85,17 @@ def start_local(store: Store, upload: Upload, config: StudyConfig) -> dict[str, 
 
 
 def start_ray_job(store: Store, upload: Upload, config: StudyConfig, address: str) -> dict[str, Any]:
-    """Submit the same command as a Ray Job; the upload folder travels as its working_dir."""
-    from ray.job_submission import JobSubmissionClient
+    """Submit the same study as a Ray Job through `automl.jobs` (the data and the package travel with it)."""
+    from automl import jobs
 
-    entrypoint = shlex.join(["python", "-m", "automl.cli", "run", *run_arguments(config, upload.path.name)])
-    client = JobSubmissionClient(address)
-    job_id = client.submit_job(
-        entrypoint=entrypoint,
-        runtime_env={"working_dir": str(upload.folder), "excludes": [LOG_FILE, JOB_FILE]},
-        submission_id=f"automl-{upload.study_id}",
+    job_id = jobs.submit(
+        address, str(upload.path), study_options(config), storage=config.storage, study_id=upload.study_id
     )
     record = {
         "study_id": upload.study_id,
         "kind": "ray",
         "job_id": job_id,
         "address": address,
-        "command": entrypoint,
         "started_at": time.time(),
     }
     store.write_json(UPLOADS_DIR, f"{upload.token}/{JOB_FILE}", record)
