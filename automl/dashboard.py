@@ -114,7 +114,9 @@ def launch(storage: str, host: str = "127.0.0.1", port: int = 8501, password: st
             f"The 'port' parameter of automl dashboard must be 1 to 65535. Got {port!r} instead."
         )
     if importlib.util.find_spec("streamlit") is None:
-        raise ConfigError("The dashboard needs Streamlit, a dependency of automl: reinstall the project (pip install -e .).")
+        raise ConfigError(
+            "The dashboard needs Streamlit, a dependency of automl: reinstall the project (pip install -e .)."
+        )
     env = dict(os.environ, **{STORAGE_ENV: _storage_location(storage)})
     if password:
         env[PASSWORD_ENV] = password

@@ -164,5 +164,11 @@ def ensure_ray(num_cpus: int | None = None) -> Callable[[], None]:
         ray.init(log_to_driver=False, logging_level="ERROR")
         return ray.shutdown
     # address="local": a Ray of our own, even when `ray start` left a cluster running on this machine
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(
+        address="local",
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+    )
     return ray.shutdown

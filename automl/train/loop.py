@@ -140,7 +140,11 @@ class EarlyStopping:
         self.stopped = False
 
     def update(self, fit: NetworkFit, val_loss: float, scores: tuple[float, float]) -> None:
-        if val_loss < self.best_loss - 1e-7:
+        if not np.isfinite(val_loss):  # diverged (too high a learning rate): stop with what there is
+            if self.best_scores is None:
+                self.best_epoch, self.best_scores = fit.epochs_done, scores
+            self.stopped = True
+        elif val_loss < self.best_loss - 1e-7:
             self.best_loss = val_loss
             self.best_epoch = fit.epochs_done
             self.best_state = {k: v.detach().clone() for k, v in fit.model.state_dict().items()}

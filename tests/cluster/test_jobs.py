@@ -50,7 +50,6 @@ def head_node(tmp_path):
             "--num-cpus=2",
             "--include-dashboard=true",
             "--disable-usage-stats",
-           
         ],
         env=env,
         start_new_session=True,

@@ -475,3 +475,12 @@ def test_fit_fixed_epochs_runs_at_least_one_epoch() -> None:
     X, y = small_xy("regression")
     assert fit_fixed_epochs(CONFIG, X, y, task="regression", n_classes=0, epochs=3, seed=0).epochs_done == 3
     assert fit_fixed_epochs(CONFIG, X, y, task="regression", n_classes=0, epochs=0, seed=0).epochs_done == 1
+
+
+def test_early_stopping_stops_a_diverged_fit_and_keeps_its_scores() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+    fit = NetworkFit({"depth": 0}, X, (X[:, 0] > 0).astype(int), task="classification", n_classes=2, seed=0)
+    fit.epoch()
+    stop = EarlyStopping(patience=5)
+    stop.update(fit, float("nan"), (0.5, 0.4))
+    assert stop.stopped and stop.best_scores == (0.5, 0.4) and stop.best_epoch == 1
