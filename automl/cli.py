@@ -74,7 +74,10 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
     if best:
         lines.append(f"chosen configuration (rule {sel.get('rule')}): trial {best['trial']}")
         lines.append(f"  why: {sel.get('reason')}")
-        lines.append("  " + ", ".join(f"{k}={_fmt(v, 3)}" for k, v in best["config"].items()))
+        shown = {k: v for k, v in best["config"].items()}
+        if shown.get("synth_method") == "none":  # the other synth_* settings had no effect
+            shown = {k: v for k, v in shown.items() if not k.startswith("synth_") or k == "synth_method"}
+        lines.append("  " + ", ".join(f"{k}={_fmt(v, 3)}" for k, v in shown.items()))
     report = manifest.get("test_report")
     if report:
         lines.append("")
