@@ -1,9 +1,10 @@
 """Asynchronous successive halving whose decisions do not depend on timing.
 
 Ray's ASHA compares a trial at a rung with whichever trials happen to have reported there already,
-so two runs of the same study stop different trials. Here a trial is compared only with trials
-that had finished before it started. With the searcher's batches (ConcurrencyLimiter(batch=True))
-that set is the same on every run, so a seeded study gives the same leaderboard on CPU.
+so two runs of the same study stop different trials. Here trial k is compared only with trials
+0..k-lag that had finished before it started. Under OrderedConcurrency(max_concurrent=lag) those
+have always finished when trial k starts, so the set is the same on every run and a seeded study
+gives the same leaderboard on CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ReproducibleASHA(FIFOScheduler):
         grace_period: int = 5,
         reduction_factor: float = 3,
         min_reference: int = 3,
+        lag: int = 1,
     ) -> None:
         super().__init__()
         self._metric, self._sign = metric, (1.0 if mode == "max" else -1.0)
@@ -39,6 +41,8 @@ class ReproducibleASHA(FIFOScheduler):
         self._rung_values: dict[int, dict[str, float]] = {r: {} for r in rungs}
         self._finished: set[str] = set()
         self._reference: dict[str, frozenset[str]] = {}
+        self._added: list[str] = []
+        self._lag = lag
         self.stopped: set[str] = set()
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
@@ -49,7 +53,9 @@ class ReproducibleASHA(FIFOScheduler):
         return True
 
     def on_trial_add(self, tune_controller, trial) -> None:
-        self._reference[trial.trial_id] = frozenset(self._finished)
+        earlier = self._added[: max(0, len(self._added) - self._lag + 1)]  # trials 0 .. k-lag
+        self._reference[trial.trial_id] = frozenset(t for t in earlier if t in self._finished)
+        self._added.append(trial.trial_id)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         t = result.get(self._time_attr)

@@ -1,6 +1,6 @@
 """Builds the Ray Tune run of a study: searcher, scheduler, resources, storage and progress.
 
-Optuna TPE proposes (seeded, in batches so a seeded study is reproducible), ReproducibleASHA stops
+Optuna TPE proposes (seeded, told results in trial order so a seeded study is reproducible), ReproducibleASHA stops
 poor trials early, the dataset travels once through the object store (`tune.with_parameters`),
 actors are reused between trials, and a crashing trial is recorded as failed while the study
 goes on.
@@ -16,10 +16,10 @@ from typing import Any
 import ray
 from ray import tune
 from ray.tune import Callback
-from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from automl.config import StudyConfig
+from automl.search.ordered import OrderedConcurrency
 from automl.search.scheduler import ReproducibleASHA
 from automl.train.trainable import SearchData, tune_trainable
 
@@ -105,9 +105,15 @@ def build_tuner(
     n_startup = min(10, max(5, config.trials // 3))
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=n_startup)
     searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
-    limiter = ConcurrencyLimiter(searcher, max_concurrent=concurrency(config), batch=True)
+    in_flight = concurrency(config)
+    limiter = OrderedConcurrency(searcher, max_concurrent=in_flight)
     scheduler = ReproducibleASHA(
-        OBJECTIVE, "max", max_t=config.max_epochs, grace_period=config.grace_period, reduction_factor=3
+        OBJECTIVE,
+        "max",
+        max_t=config.max_epochs,
+        grace_period=config.grace_period,
+        reduction_factor=3,
+        lag=in_flight,
     )
     return tune.Tuner(
         _trainable(config, data),

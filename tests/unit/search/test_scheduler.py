@@ -293,3 +293,24 @@ def test_decisions_are_identical_across_runs_with_interleaved_reports() -> None:
     assert any(STOP in d for d in first.values())
     for seed in range(1, 6):
         assert run(seed) == first
+
+
+def test_with_a_lag_trial_k_is_compared_only_with_trials_up_to_k_minus_lag() -> None:
+    from types import SimpleNamespace
+
+    from automl.search.scheduler import ReproducibleASHA
+
+    asha = ReproducibleASHA(
+        "objective", "max", max_t=30, grace_period=2, reduction_factor=3, min_reference=1, lag=2
+    )
+    trials = [SimpleNamespace(trial_id=f"t{i}") for i in range(4)]
+    asha.on_trial_add(None, trials[0])
+    asha.on_trial_add(None, trials[1])
+    asha.on_trial_result(None, trials[0], {"training_iteration": 2, "objective": 0.9})
+    asha.on_trial_complete(None, trials[0], {})
+    asha.on_trial_result(None, trials[1], {"training_iteration": 2, "objective": 0.1})
+    asha.on_trial_complete(None, trials[1], {})
+    asha.on_trial_add(None, trials[2])  # k=2: compared with t0 only, although t1 has finished too
+    assert asha._reference["t2"] == frozenset({"t0"})
+    asha.on_trial_add(None, trials[3])
+    assert asha._reference["t3"] == frozenset({"t0", "t1"})
