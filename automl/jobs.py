@@ -8,6 +8,7 @@ authentication stays on: the client sends the token from ~/.ray/auth_token or RA
 
 from __future__ import annotations
 
+import concurrent.futures
 import shlex
 import shutil
 import tempfile
@@ -22,7 +23,8 @@ from automl.store import Store
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 MAX_UPLOAD_MB = 100.0  # Ray uploads the working_dir through its GCS; keep jobs small
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
-SUBMIT_ATTEMPTS = 45  # x 2 s: a head node that just started needs a while for its job agent
+SUBMIT_ATTEMPTS = 30  # a head node that just started needs a while for its job agent
+SUBMIT_TIMEOUT_S = 30.0
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -107,23 +109,40 @@ def submit(
         shutil.copy2(SearchSpace.load(space, "tabular").source, staging / "space.yaml")
         args += ["--space", "space.yaml"]
         runtime_env = {"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]}
-        jobs_api = client(address)
-        for attempt in range(SUBMIT_ATTEMPTS):
-            try:
-                return jobs_api.submit_job(
-                    entrypoint=" ".join(shlex.quote(a) for a in args),
-                    submission_id=f"automl-{study_id}",
-                    runtime_env=runtime_env,
-                    metadata={"study_id": study_id, "storage": storage},
-                )
-            except RuntimeError as exc:  # a head node that just started has no job agent yet
-                if "try again later" not in str(exc) or attempt == SUBMIT_ATTEMPTS - 1:
-                    raise ConfigError(
-                        f"The Ray Jobs API at {address} refused the job: {str(exc)[:300]}"
-                    ) from None
-                time.sleep(2)
+        request = dict(
+            entrypoint=" ".join(shlex.quote(a) for a in args),
+            submission_id=f"automl-{study_id}",
+            runtime_env=runtime_env,
+            metadata={"study_id": study_id, "storage": storage},
+        )
+        return _submit_with_retries(client(address), address, request)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _submit_with_retries(jobs_api, address: str, request: dict) -> str:
+    """Submit, retrying while a freshly started head node has no job agent (it may refuse the request,
+    or leave it unanswered); a retry that finds the job already there means the first try went through."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=SUBMIT_ATTEMPTS)
+    try:
+        for attempt in range(SUBMIT_ATTEMPTS):
+            future = pool.submit(jobs_api.submit_job, **request)
+            try:
+                return future.result(timeout=SUBMIT_TIMEOUT_S)
+            except concurrent.futures.TimeoutError:
+                reason = f"no answer within {SUBMIT_TIMEOUT_S:.0f} s"
+            except RuntimeError as exc:
+                reason = str(exc)[:300]
+                if "already exists" in reason and attempt > 0:
+                    return request["submission_id"]
+                if "try again later" not in reason:
+                    break
+            time.sleep(2)
+        raise ConfigError(
+            f"The Ray Jobs API at {address} did not take the job: {reason}. Try again in a minute."
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def new_study_id(storage: str, data: str, name: str | None) -> str:
