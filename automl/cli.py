@@ -17,6 +17,7 @@ from automl.dashboard import add_dashboard_parser
 from automl.errors import AutoMLError
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
+DEFAULT_JOBS_ADDRESS = "http://127.0.0.1:8265"  # the head's Jobs API through `ray dashboard`'s tunnel
 
 
 def _err(message: str) -> None:
@@ -350,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (submit, *job_commands):
         command.add_argument(
             "--address",
-            default=os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
+            default=os.environ.get("RAY_API_SERVER_ADDRESS", DEFAULT_JOBS_ADDRESS),
             help="Ray dashboard / Jobs API address (default http://127.0.0.1:8265, e.g. through an SSH tunnel)",
         )
 

@@ -20,7 +20,6 @@ import automl
 from automl.errors import ConfigError, DataError
 from automl.store import Store
 
-DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 MAX_UPLOAD_MB = 100.0  # Ray uploads the working_dir through its GCS; keep jobs small
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 SUBMIT_ATTEMPTS = 30  # a head node that just started needs a while for its job agent

@@ -10,7 +10,6 @@ from automl.errors import invalid_parameter
 from automl.models.registry import register_model
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
-MLP_ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
 
 
 @register_model("mlp")
