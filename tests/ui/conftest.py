@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from automl.config import Resources, StudyConfig
-from automl.search.space import default_space_path
 from automl.store import Store
+from tests.helpers import small_config
 
 PASSWORD = "correct horse battery staple"
 COMPLETED, FAILED, RUNNING = "penguins-ui", "penguins-failed", "penguins-running"
@@ -47,17 +45,8 @@ class UIStore:
         return str(self.root)
 
 
-def _fast_space(folder: Path) -> Path:
-    """The default space with CTGAN/TVAE cut to a few epochs, so any proposal stays quick."""
-    doc = yaml.safe_load(default_space_path("tabular").read_text())
-    doc["parameters"]["synth_epochs"] = {"type": "choice", "values": [2, 4]}
-    path = folder / "space.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
 @pytest.fixture(scope="session")
-def ui_store(ray_session, tmp_path_factory) -> UIStore:
+def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
     from automl.datasets import write
     from automl.study import run_study
 
@@ -65,19 +54,8 @@ def ui_store(ray_session, tmp_path_factory) -> UIStore:
     data = folder / "penguins.csv"
     target = write("penguins", data, n_rows=80)
     root = folder / "store"
-    config = StudyConfig(
-        data=str(data),
-        target=target,
-        trials=3,
-        n_folds=3,
-        n_repeats=1,
-        max_epochs=8,
-        grace_period=3,
-        budget_s=120,
-        space=str(_fast_space(folder)),
-        storage=str(root),
-        name=COMPLETED,
-        resources=Resources(max_concurrent_trials=2),
+    config = small_config(
+        data, target, root, fast_space, trials=3, max_epochs=8, budget_s=120, name=COMPLETED
     )
     run_study(config, log=lambda message: None)
     store = Store(root)
