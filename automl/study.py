@@ -247,12 +247,10 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
     try:
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
         prep.data.synth_pool = SynthesizerPool.options(
-            # Beside the driver, so losing a worker node does not lose the pool; restarted if it dies anyway.
+            # Beside the driver, so losing a worker node does not lose the pool (or the study).
             scheduling_strategy=NodeAffinitySchedulingStrategy(
                 ray.get_runtime_context().get_node_id(), soft=True
             ),
-            max_restarts=3,
-            max_task_retries=3,
         ).remote([data_ref], prep.data.extra["max_synth_ratio"])
         progress = tuning.ProgressLine(
             config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), log
