@@ -25,6 +25,7 @@ from automl.train.loop import TargetScale, model_output
 
 FORMAT_VERSION = 1
 ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
+MODEL_FILES = ("weights.safetensors", "model.json", "preprocessing.json")
 
 
 @dataclass
@@ -84,7 +85,7 @@ class TabularModel:
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], where: str = "model") -> TabularModel:
-        missing = [n for n in ("weights.safetensors", "model.json", "preprocessing.json") if n not in files]
+        missing = [n for n in MODEL_FILES if n not in files]
         if missing:
             raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
         try:

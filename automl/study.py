@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.artifact import TabularModel
+from automl.artifact import MODEL_FILES, TabularModel
 from automl.config import StudyConfig
 from automl.data.splits import Splits, make_splits
 from automl.data.tabular import TabularDataset, coerce_features, load_table
@@ -29,7 +29,7 @@ from automl.search.selection import select
 from automl.search.space import SearchSpace
 from automl.store import Store
 from automl.train.final import PLAIN_EPOCHS, PLAIN_NETWORK, fit_final, majority_output
-from automl.train.trainable import SearchData
+from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
 
 MB = 1024 * 1024
 
@@ -70,20 +70,9 @@ class Study:
         if self._model is None:
             if self.status != "completed":
                 raise StoreError(f"Study {self.study_id!r} has no model (status: {self.status}).")
-            files = {
-                name: self.store.read_bytes(self.study_id, f"model/{name}")
-                for name in ("weights.safetensors", "model.json", "preprocessing.json")
-            }
+            files = {name: self.store.read_bytes(self.study_id, f"model/{name}") for name in MODEL_FILES}
             self._model = TabularModel.from_files(files, f"model of study {self.study_id}")
         return self._model
-
-    @property
-    def model_uri(self) -> str:
-        return f"{self.store.study_uri(self.study_id)}/model"
-
-
-def _objective(metric: Metric, value: float) -> float:
-    return metric.sign() * value
 
 
 def _data_summary(dataset: TabularDataset) -> dict[str, Any]:
@@ -154,7 +143,7 @@ def prepare(config: StudyConfig, log=print) -> Prepared:
         max_epochs=config.max_epochs,
         seed=config.seed,
         extra={
-            "max_synth_ratio": space.max_value("synth_ratio", 2.0),
+            "max_synth_ratio": space.max_value("synth_ratio", MAX_SYNTH_RATIO),
             "cpus_per_trial": config.resources.cpus_per_trial,
             "sizes": {"n_rows": fold_rows, "n_features": dataset.n_features, "n_classes": n_classes},
         },

@@ -24,3 +24,13 @@ def small_config(data: Path, target: str, storage: Path, space: Path, **override
     )
     settings.update(overrides)
     return StudyConfig(**settings)
+
+
+def fails_with(argv: list[str], capsys, message: str) -> None:
+    """`automl ARGV` exits 2 with `message` on stderr, and no traceback."""
+    from automl.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

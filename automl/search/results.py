@@ -17,7 +17,8 @@ from automl.metrics import Metric
 from automl.search.selection import TrialSummary
 
 
-def _trial_status(metrics: dict[str, Any], error: Any) -> str:
+def trial_status(metrics: dict[str, Any], error: Any) -> str:
+    """failed, completed (early stopping or the last epoch) or stopped_early (by ASHA or the budget)."""
     if error is not None or not metrics:
         return "failed"
     if metrics.get("done_early") or metrics.get("epoch", 0) >= metrics.get("max_epochs", np.inf):
@@ -40,7 +41,7 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
     for index, result in enumerate(grid):
         name = f"t{_creation_number(result, index + 1):02d}"
         metrics = result.metrics or {}
-        status = _trial_status(metrics, result.error)
+        status = trial_status(metrics, result.error)
         row = {
             "trial": name,
             "status": status,

@@ -20,6 +20,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from automl.config import StudyConfig
 from automl.search.ordered import OrderedConcurrency
+from automl.search.results import trial_status
 from automl.search.scheduler import ReproducibleASHA
 from automl.train.trainable import SearchData, tune_trainable
 
@@ -52,11 +53,8 @@ class ProgressLine(Callback):
     def _print(self, trials, finished) -> None:
         running = sum(t.status == "RUNNING" and t is not finished for t in trials)
         stopped = sum(
-            1
+            t.status == "TERMINATED" and trial_status(t.last_result or {}, None) == "stopped_early"
             for t in trials
-            if t.status == "TERMINATED"
-            and not (t.last_result or {}).get("done_early")
-            and (t.last_result or {}).get("epoch", 0) < (t.last_result or {}).get("max_epochs", 10**9)
         )
         best = "-" if self.best is None else f"{self.sign * self.best:.4f}"
         used = time.monotonic() - self.start

@@ -27,6 +27,7 @@ from automl.synth.registry import create_synthesizer, synthesizer_class
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
 
 NO_SYNTHESIS = "none"
+MAX_SYNTH_RATIO = 2.0  # synthetic rows per training row when the space does not bound synth_ratio
 
 
 @dataclass
@@ -67,7 +68,7 @@ def synthesize(
     seed: int,
     pre: Preprocessor,
     pooled: Callable[[str, dict], tuple[pd.DataFrame, np.ndarray]] | None = None,
-    max_ratio: float = 2.0,
+    max_ratio: float = MAX_SYNTH_RATIO,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """`n_rows` synthetic rows in the network's input space, from synthesizers fitted on the given
     training rows only: (X, y, seconds spent). `pooled` fetches a shared pre-sampled pool instead
@@ -119,7 +120,7 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
         seed=seed,
         pre=pre,
         pooled=pooled,
-        max_ratio=data.extra.get("max_synth_ratio", 2.0),
+        max_ratio=data.extra.get("max_synth_ratio", MAX_SYNTH_RATIO),
     )
     fit = NetworkFit(
         config,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from automl.cli import main
+from tests.helpers import fails_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_ray")]
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -120,42 +121,15 @@ def test_submit_wait_logs_and_the_study_lands_in_storage(head_node, penguins_csv
 
 def test_submit_errors_are_clear(penguins_csv, tmp_path, capsys):
     path, target = penguins_csv
-    assert (
-        main(
-            [
-                "submit",
-                str(path),
-                "--target",
-                target,
-                "--address",
-                "http://10.1.2.3:8265",
-                "--storage",
-                str(tmp_path),
-            ]
-        )
-        == 2
+    submit = ["submit", str(path), "--target", target, "--storage", str(tmp_path)]
+    fails_with(
+        [*submit, "--address", "http://10.1.2.3:8265"],
+        capsys,
+        "is a local directory, which the nodes of a remote cluster do not share",
     )
-    assert "is a local directory, which the nodes of a remote cluster do not share" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "submit",
-                str(path),
-                "--target",
-                target,
-                "--address",
-                f"http://127.0.0.1:{_free_port()}",
-                "--storage",
-                str(tmp_path),
-            ]
-        )
-        == 2
+    fails_with(
+        [*submit, "--address", f"http://127.0.0.1:{_free_port()}"],
+        capsys,
+        "Cannot reach the Ray Jobs API at http://127.0.0.1:",
     )
-    assert "Cannot reach the Ray Jobs API at http://127.0.0.1:" in capsys.readouterr().err
-    assert (
-        main(
-            ["submit", str(path), "--target", target, "--max-upload-mb", "0.001", "--storage", str(tmp_path)]
-        )
-        == 2
-    )
-    assert "over the 0 MB a job may carry" in capsys.readouterr().err
+    fails_with([*submit, "--max-upload-mb", "0.001"], capsys, "over the 0 MB a job may carry")

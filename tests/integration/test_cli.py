@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -15,7 +17,7 @@ import automl.study as study_module
 from automl.cli import main
 from automl.search.space import default_space_path
 from automl.study import run_study
-from tests.helpers import small_config
+from tests.helpers import fails_with, small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -44,13 +46,15 @@ def cli_study(penguins_csv, fast_space, tmp_path_factory):
         "--name",
         "cli-study",
     ]
-    return storage, argv
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return storage, code, out.getvalue()
 
 
-def test_run_prints_leaderboard_choice_test_report_and_model(cli_study, capsys):
-    storage, argv = cli_study
-    assert main(argv) == 0
-    out = capsys.readouterr().out
+def test_run_prints_leaderboard_choice_test_report_and_model(cli_study):
+    storage, code, out = cli_study
+    assert code == 0
     for text in [
         "study cli-study: completed",
         "(* = chosen)",
@@ -66,7 +70,7 @@ def test_run_prints_leaderboard_choice_test_report_and_model(cli_study, capsys):
 
 
 def test_other_commands(cli_study, penguins_csv, capsys, tmp_path):
-    storage, _ = cli_study
+    storage, _, _ = cli_study
     path, _ = penguins_csv
     assert main(["studies", "--storage", str(storage)]) == 0
     assert "cli-study" in capsys.readouterr().out
@@ -81,34 +85,27 @@ def test_other_commands(cli_study, penguins_csv, capsys, tmp_path):
     assert len(predictions) == 120 and predictions["prediction"].isin(["Adelie", "Chinstrap", "Gentoo"]).all()
 
 
-def _fails_with(argv, capsys, message: str) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err
-
-
 def test_errors_exit_2_with_a_clear_message(cli_study, penguins_csv, capsys, tmp_path):
-    storage, _ = cli_study
+    storage, _, _ = cli_study
     path, _ = penguins_csv
-    _fails_with(["run", "nope.csv", "--target", "y"], capsys, "error: Data file nope.csv does not exist.")
-    _fails_with(["run", str(path), "--target", "specie"], capsys, "Did you mean 'species'?")
-    _fails_with(
+    fails_with(["run", "nope.csv", "--target", "y"], capsys, "error: Data file nope.csv does not exist.")
+    fails_with(["run", str(path), "--target", "specie"], capsys, "Did you mean 'species'?")
+    fails_with(
         ["run", str(path), "--target", "species", "--budget", "soon"],
         capsys,
         "The 'budget' parameter of automl run must be a duration such as 90s, 10m or 1h. Got 'soon' instead.",
     )
-    _fails_with(
+    fails_with(
         ["run", str(path), "--target", "species", "--metric", "rmse"],
         capsys,
         "The 'metric' parameter must be one of accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss for classification. Got 'rmse' instead.",
     )
-    _fails_with(
+    fails_with(
         ["show", "no-such-study", "--storage", str(storage)], capsys, "Study 'no-such-study' is not in"
     )
     broken = tmp_path / "broken.csv"
     pd.read_csv(path).drop(columns=["island"]).to_csv(broken, index=False)
-    _fails_with(
+    fails_with(
         ["predict", "cli-study", str(broken), "--storage", str(storage)],
         capsys,
         "The data lacks the feature column 'island'.",
@@ -118,7 +115,7 @@ def test_errors_exit_2_with_a_clear_message(cli_study, penguins_csv, capsys, tmp
     frame["bill_length_mm"] = frame["bill_length_mm"].astype(object)
     frame.loc[0, "bill_length_mm"] = "long"
     frame.to_csv(typed, index=False)
-    _fails_with(
+    fails_with(
         ["predict", "cli-study", str(typed), "--storage", str(storage)],
         capsys,
         "Column 'bill_length_mm' should hold numbers, but data row 1 holds 'long'.",
@@ -128,7 +125,7 @@ def test_errors_exit_2_with_a_clear_message(cli_study, penguins_csv, capsys, tmp
 def test_a_crashing_study_is_recorded_as_failed_and_nothing_stored_is_lost(
     cli_study, penguins_csv, fast_space, monkeypatch
 ):
-    storage, _ = cli_study
+    storage, _, _ = cli_study
     before = (storage / "cli-study" / "study.json").read_bytes()
     path, target = penguins_csv
 

@@ -12,24 +12,17 @@ from collections.abc import Callable
 import pandas as pd
 
 
-def _ratio(value: float) -> str:
-    if value < 0.01:
-        return "0 (off)"
-    if value < 0.5:
-        return "0.01-0.5"
-    if value < 1.0:
-        return "0.5-1"
-    return "1-2+"
+def _ranges(edges: list[float], labels: list[str]) -> Callable[[float], str]:
+    """Binning by upper edges: labels[i] for values below edges[i], the last label above them all."""
+
+    def binning(value: float) -> str:
+        return next((label for edge, label in zip(edges, labels, strict=False) if value < edge), labels[-1])
+
+    return binning
 
 
-def _dropout(value: float) -> str:
-    if value < 0.01:
-        return "0 (off)"
-    if value < 0.1:
-        return "0.01-0.1"
-    if value < 0.25:
-        return "0.1-0.25"
-    return "0.25-0.5"
+_ratio = _ranges([0.01, 0.5, 1.0], ["0 (off)", "0.01-0.5", "0.5-1", "1-2+"])
+_dropout = _ranges([0.01, 0.1, 0.25], ["0 (off)", "0.01-0.1", "0.1-0.25", "0.25-0.5"])
 
 
 def _decade(value: float) -> str:
