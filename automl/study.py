@@ -227,20 +227,18 @@ def _execute(config, prep, store, study_id, manifest, log, *, restore: bool) -> 
 
 def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool):
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from automl.search import tuner as tuning
-    from automl.synth.pool import SynthesizerPool
+    from automl.synth.pool import HEAD_NODE_RESOURCE, SynthesizerPool
 
     shutdown = tuning.ensure_ray()
     try:
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
-        prep.data.synth_pool = SynthesizerPool.options(
-            # Beside the driver, so losing a worker node does not lose the pool (or the study).
-            scheduling_strategy=NodeAffinitySchedulingStrategy(
-                ray.get_runtime_context().get_node_id(), soft=True
-            ),
-        ).remote([data_ref], prep.data.extra["max_synth_ratio"])
+        # On the head node, so losing a worker node does not lose the pool (a driver can share a
+        # host, and so an IP, with a worker's raylet: its own node is not necessarily the head).
+        prep.data.synth_pool = SynthesizerPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
+            [data_ref], prep.data.extra["max_synth_ratio"]
+        )
         progress = tuning.ProgressLine(
             config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), log
         )

@@ -18,6 +18,8 @@ import ray
 
 from automl.synth.registry import create_synthesizer
 
+HEAD_NODE_RESOURCE = "node:__internal_head__"  # a resource only Ray's head node has
+
 
 def fit_and_sample(
     method: str,

@@ -67,12 +67,12 @@ def synthesize(
     task: str,
     seed: int,
     pre: Preprocessor,
-    pooled: Callable[[str, dict], tuple[pd.DataFrame, np.ndarray]] | None = None,
+    pooled: Callable[[str, dict], tuple[pd.DataFrame, np.ndarray] | None] | None = None,
     max_ratio: float = MAX_SYNTH_RATIO,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """`n_rows` synthetic rows in the network's input space, from synthesizers fitted on the given
     training rows only: (X, y, seconds spent). `pooled` fetches a shared pre-sampled pool instead
-    of fitting an expensive synthesizer here."""
+    of fitting an expensive synthesizer here (None from it: fit here after all)."""
     method = config.get("synth_method", NO_SYNTHESIS)
     if method == NO_SYNTHESIS or n_rows == 0:
         return np.zeros((0, X.shape[1]), np.float32), np.zeros(0, y.dtype), 0.0
@@ -83,8 +83,9 @@ def synthesize(
         synth = create_synthesizer(method, **settings).fit(X, y, task=task, seed=seed)
         X_syn, y_syn = synth.sample(n_rows, seed=seed)
         return np.asarray(X_syn, np.float32), np.asarray(y_syn), time.perf_counter() - start
-    if cls.expensive and pooled is not None:
-        rows, labels = pooled(method, settings)
+    shared = pooled(method, settings) if cls.expensive and pooled is not None else None
+    if shared is not None:
+        rows, labels = shared
     else:  # sample the pool size and take the head, exactly as the shared pool does
         pool_rows = max(n_rows, int(np.ceil(max_ratio * len(frame))))
         rows, labels, _ = fit_and_sample(method, settings, frame, y, task=task, n_rows=pool_rows, seed=seed)
@@ -102,11 +103,14 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
     pooled = None
     if data.synth_pool is not None:
 
-        def pooled(method: str, settings: dict) -> tuple[pd.DataFrame, np.ndarray]:
+        def pooled(method: str, settings: dict) -> tuple[pd.DataFrame, np.ndarray] | None:
             import ray
 
-            ref = ray.get(data.synth_pool.get.remote(fold_index, method, settings, seed))[0]
-            rows, labels, _ = ray.get(ref)
+            try:
+                ref = ray.get(data.synth_pool.get.remote(fold_index, method, settings, seed))[0]
+                rows, labels, _ = ray.get(ref)
+            except ray.exceptions.RayError:  # pool or its rows lost with a node: fit here, same seed
+                return None
             return rows, labels
 
     n_rows = int(round(float(config.get("synth_ratio", 0.0)) * len(train_rows)))

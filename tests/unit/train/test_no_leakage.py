@@ -93,3 +93,24 @@ def test_shared_pool_fits_on_the_fold_training_rows_only(seen):
         rows, labels, _ = _fit_fold._function(data, fold_index, "gaussian_copula", {}, 1.0, 0)
         assert seen["synthesizer"][-1] == set(data.features["row_id"].to_numpy()[train])
         assert len(rows) == len(train) and len(labels) == len(train)
+
+
+def test_a_trial_whose_shared_pool_is_lost_fits_the_same_rows_itself(ray_session):
+    """A lost pool (its node died) must not fail the trial: it fits the synthesizer itself, with the same seed."""
+    import ray
+
+    from automl.synth.pool import HEAD_NODE_RESOURCE, SynthesizerPool
+
+    config = dict(BASE, scaler="standard", synth_method="gaussian_copula")
+    data = _data()
+    data_ref = ray.put(data)
+    data.extra["max_synth_ratio"] = 1.0
+    data.synth_pool = SynthesizerPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([data_ref], 1.0)
+    pooled_reports: list[dict] = []
+    run_trial(config, data, pooled_reports.append)
+    assert ray.get(data.synth_pool.size.remote()) == len(data.folds)
+
+    ray.kill(data.synth_pool)
+    fallback_reports: list[dict] = []
+    run_trial(config, data, fallback_reports.append)
+    assert [r["val_score"] for r in fallback_reports] == [r["val_score"] for r in pooled_reports]
