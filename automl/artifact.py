@@ -111,3 +111,31 @@ class TabularModel:
         directory = Path(directory)
         files = {p.name: p.read_bytes() for p in directory.glob("*") if p.is_file()}
         return cls.from_files(files, str(directory))
+
+
+def model_files_for(model_json: bytes) -> tuple[str, ...]:
+    """The files of a model directory, from its model.json (image models have no preprocessing.json)."""
+    try:
+        modality = json.loads(model_json).get("modality", "tabular")
+    except (ValueError, AttributeError):
+        modality = "tabular"  # let from_files report the broken file
+    if modality == "image":
+        from automl.image.artifact import IMAGE_MODEL_FILES
+
+        return IMAGE_MODEL_FILES
+    return MODEL_FILES
+
+
+def model_from_files(files: dict[str, bytes], where: str = "model") -> Any:
+    """A TabularModel or an ImageModel, whichever model.json describes."""
+    if "model.json" in files and model_files_for(files["model.json"]) != MODEL_FILES:
+        from automl.image.artifact import ImageModel
+
+        return ImageModel.from_files(files, where)
+    return TabularModel.from_files(files, where)
+
+
+def load_model(directory: str | Path) -> Any:
+    directory = Path(directory)
+    files = {p.name: p.read_bytes() for p in directory.glob("*") if p.is_file()}
+    return model_from_files(files, str(directory))

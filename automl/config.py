@@ -57,11 +57,36 @@ class Resources:
 
 
 @dataclass
+class ImageOptions:
+    """Settings of image studies (ignored for tables)."""
+
+    weights_dir: str | None = None  # local pretrained weights: <backbone>.safetensors|.pth, or <backbone>/
+    allow_hub: bool = True  # let timm download pretrained weights (cached) when they are not local
+    image_size: int | None = None  # cap on the backbones' input size (None: each backbone's own)
+    skip_bad: bool = False  # skip unreadable images (reporting the count) instead of stopping
+    max_pixels: int = 50_000_000  # per image: larger ones are refused (decompression bombs)
+    max_archive_mb: float = 2048.0
+
+    def validate(self) -> None:
+        owner = "ImageOptions"
+        if self.image_size is not None and (
+            not isinstance(self.image_size, int) or not 16 <= self.image_size <= 1024
+        ):
+            raise invalid_parameter(
+                "image_size", owner, "an integer from 16 to 1024, or None", self.image_size
+            )
+        if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise invalid_parameter("max_pixels", owner, "a positive integer", self.max_pixels)
+        if not self.max_archive_mb > 0:
+            raise invalid_parameter("max_archive_mb", owner, "a positive number", self.max_archive_mb)
+
+
+@dataclass
 class StudyConfig:
     """Everything that shapes one study, except the search space itself."""
 
     data: str
-    target: str
+    target: str | None = None  # the column to predict (tables); image labels come from folders or `label`
     task: str | None = None  # inferred from the target when None
     metric: str | None = None  # the task's default when None
     trials: int = 30
@@ -79,6 +104,7 @@ class StudyConfig:
     max_file_mb: float = 200.0
     max_trial_retries: int = 2  # a crashing trial is retried this many times, then recorded as failed
     resources: Resources = field(default_factory=Resources)
+    images: ImageOptions = field(default_factory=lambda: ImageOptions())
 
     def validate(self) -> StudyConfig:
         owner = "StudyConfig"
@@ -107,6 +133,7 @@ class StudyConfig:
         if not self.max_file_mb > 0:
             raise invalid_parameter("max_file_mb", owner, "a positive number", self.max_file_mb)
         self.resources.validate()
+        self.images.validate()
         return self
 
     def to_dict(self) -> dict:
@@ -118,4 +145,5 @@ class StudyConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["resources"] = Resources(**values.get("resources", {}))
+        values["images"] = ImageOptions(**values.get("images", {}))
         return cls(**values)

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from automl.artifact import TabularModel
+from automl.artifact import TabularModel, load_model
 from automl.data.tabular import DEFAULT_MAX_FILE_BYTES, coerce_features, read_frame
 from automl.errors import ModelError
 
 
-def resolve_model(where: str, storage: str = "studies") -> TabularModel:
+def resolve_model(where: str, storage: str = "studies") -> Any:
     """`where` is a model directory, a study directory (containing model/), or a study id in `storage`."""
     path = Path(where)
     if (path / "model.json").is_file():
-        return TabularModel.load(path)
+        return load_model(path)
     if (path / "study.json").is_file():
         if not (path / "model" / "model.json").is_file():
             raise ModelError(f"Study directory {where} has no exported model yet (is the study finished?).")
-        return TabularModel.load(path / "model")
+        return load_model(path / "model")
     if path.exists():
         raise ModelError(
             f"{where} is neither a model directory (with model.json) nor a study directory (with study.json)."
@@ -54,3 +55,22 @@ def predict_file(
         out.parent.mkdir(parents=True, exist_ok=True)
         predictions.to_csv(out, index=False)
     return predictions, notes
+
+
+def predict_images(model: Any, source: str, output: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Predictions for every image file under `source` (class subfolders are read too; their names are ignored)."""
+    from automl.data.images import list_image_files, load_image_files
+
+    root = Path(source)
+    if not root.is_dir():
+        raise ModelError(f"{source} is not a folder of images. Give a folder (subfolders are read too).")
+    files = list_image_files(root)
+    if not files:
+        raise ModelError(f"{source} holds no image files (PNG, JPEG, WebP or BMP).")
+    images, paths = load_image_files(files, size=model.image_size, root=root)
+    predictions = model.predict_frame(images, paths)
+    if output:
+        out = Path(output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        predictions.to_csv(out, index=False)
+    return predictions, [f"Predicted {len(paths)} images."]

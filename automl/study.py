@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.artifact import MODEL_FILES, TabularModel
+from automl.artifact import TabularModel, model_files_for, model_from_files
 from automl.config import StudyConfig
 from automl.data.splits import Splits, make_splits
 from automl.data.tabular import TabularDataset, coerce_features, load_table
-from automl.errors import StoreError
+from automl.errors import DataError, StoreError
 from automl.metrics import Metric, default_metric, get_metric
 from automl.report import chance_level, scored, test_report
 from automl.search.results import collect_trials, summaries
@@ -70,8 +70,12 @@ class Study:
         if self._model is None:
             if self.status != "completed":
                 raise StoreError(f"Study {self.study_id!r} has no model (status: {self.status}).")
-            files = {name: self.store.read_bytes(self.study_id, f"model/{name}") for name in MODEL_FILES}
-            self._model = TabularModel.from_files(files, f"model of study {self.study_id}")
+            model_json = self.store.read_bytes(self.study_id, "model/model.json")
+            files = {
+                name: self.store.read_bytes(self.study_id, f"model/{name}")
+                for name in model_files_for(model_json)
+            }
+            self._model = model_from_files(files, f"model of study {self.study_id}")
         return self._model
 
 
@@ -102,17 +106,60 @@ class Prepared:
     metric: Metric
     space: SearchSpace
     splits: Splits
-    features: pd.DataFrame  # all rows, coerced to the schema
-    data: SearchData  # the search rows only: what the trials receive
+    features: pd.DataFrame | None  # all rows, coerced to the schema (None for images)
+    data: Any  # SearchData or ImageSearchData: the search rows only, what the trials receive
 
     @property
     def sizes(self) -> dict[str, float]:
         return self.data.extra["sizes"]
 
+    @property
+    def modality(self) -> str:
+        return getattr(self.data, "modality", "tabular")
+
+    def summary(self) -> dict[str, Any]:
+        if self.modality == "image":
+            from automl.image.prepare import image_summary
+
+            return image_summary(self.dataset)
+        return _data_summary(self.dataset)
+
+    def describe(self) -> str:
+        what = (
+            f"{self.dataset.n_rows} images of {len(self.dataset.classes)} classes"
+            if self.modality == "image"
+            else f"{self.dataset.n_rows} rows, {self.dataset.n_features} features"
+        )
+        return (
+            f"{what}, {self.dataset.task}, metric {self.metric.name}; "
+            f"{len(self.splits.test)} {'images' if self.modality == 'image' else 'rows'} held out for the test report"
+        )
+
+
+def modality_of(config: StudyConfig) -> str:
+    """'image' for a folder, a .zip, or a CSV of `path,label` (unless another --target is named), else 'tabular'."""
+    from automl.data.images import is_image_source
+
+    path = Path(config.data)
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        return "image"
+    if config.target in (None, "label") and path.is_file() and is_image_source(path):
+        return "image"
+    return "tabular"
+
 
 def prepare(config: StudyConfig, log=print) -> Prepared:
     """Validate the config and the data, hold out the test rows, and build what the trials receive."""
     config.validate()
+    if modality_of(config) == "image":
+        from automl.image.prepare import prepare_images
+
+        return prepare_images(config, log)
+    if not config.target:
+        raise DataError(
+            f"{config.data} is read as a table: name the column to predict with --target COLUMN. "
+            "(For images, give a folder with one subfolder per class, a .zip of one, or a CSV of path,label.)"
+        )
     dataset = load_table(config.data, config.target, config.task, max_bytes=int(config.max_file_mb * MB))
     for note in dataset.notes:
         log(f"note: {note}")
@@ -161,9 +208,9 @@ def run_study(config: StudyConfig, log=print) -> Study:
     manifest: dict[str, Any] = {
         "study_id": study_id,
         "status": "running",
-        "modality": "tabular",
+        "modality": prep.modality,
         "created_at": time.time(),
-        "data": _data_summary(prep.dataset),
+        "data": prep.summary(),
         "config": config.to_dict(),
         "metric": {"name": prep.metric.name, "greater_is_better": prep.metric.greater_is_better},
         "splits": prep.splits.to_dict(),
@@ -175,10 +222,9 @@ def run_study(config: StudyConfig, log=print) -> Study:
         "error": None,
     }
     store.write_manifest(study_id, manifest)
-    log(
-        f"study {study_id}: {prep.dataset.n_rows} rows, {prep.dataset.n_features} features, "
-        f"{prep.dataset.task}, metric {prep.metric.name}; {len(prep.splits.test)} rows held out for the test report"
-    )
+    log(f"study {study_id}: {prep.describe()}")
+    if prep.modality == "image":
+        _save_previews(store, study_id, prep)
     return _execute(config, prep, store, study_id, manifest, log, restore=False)
 
 
@@ -229,14 +275,14 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
     import ray
 
     from automl.search import tuner as tuning
-    from automl.synth.pool import HEAD_NODE_RESOURCE, SynthesizerPool
+    from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
 
     shutdown = tuning.ensure_ray()
     try:
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
         # On the head node, so losing a worker node does not lose the pool (a driver can share a
         # host, and so an IP, with a worker's raylet: its own node is not necessarily the head).
-        prep.data.synth_pool = SynthesizerPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
+        prep.data.synth_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
             [data_ref], prep.data.extra["max_synth_ratio"]
         )
         progress = tuning.ProgressLine(
@@ -264,22 +310,9 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         shutdown()
 
 
-def _finish(
-    config, prep: Prepared, store: Store, study_id: str, manifest, grid, search_seconds, log
-) -> TabularModel:
+def _refit_and_test_table(config, prep: Prepared, chosen_config: dict, epochs: int, info: dict):
+    """The chosen configuration refitted on every search row, tested once, with its baselines beside it."""
     dataset, metric, data = prep.dataset, prep.metric, prep.data
-    board, curves = collect_trials(grid, metric)
-    selection = select(summaries(board), config.select)
-    board["chosen"] = board["trial"] == selection.trial_id
-    store.write_table(study_id, "report/trials.parquet", board)
-    store.write_table(study_id, "report/curves.parquet", curves)
-    chosen = board.loc[board["chosen"]].iloc[0]
-    chosen_config = {k.removeprefix("param_"): _plain(v) for k, v in chosen.items() if k.startswith("param_")}
-    log(f"chosen trial {selection.trial_id}: {selection.reason}")
-
-    # Refit on every non-test row, then touch the test rows exactly once.
-    epochs = max(1, int(round(chosen["best_epoch_mean"])))
-    info = {"target": dataset.target_name, "metric": metric.name, "study_id": study_id}
     common = dict(
         schema=dataset.schema, task=dataset.task, classes=dataset.classes, seed=config.seed, info=info
     )
@@ -297,27 +330,94 @@ def _finish(
     )
     report["chance_level"] = chance_level(metric, data.y, n_classes)
     plain, _ = fit_final(PLAIN_NETWORK, data.features, data.y, epochs=PLAIN_EPOCHS, **common)
-    classification = dataset.task == "classification"
     baselines = [
-        {
-            "name": "majority" if classification else "mean",
-            "description": "predicts the training class frequencies"
-            if classification
-            else "predicts the training mean",
-            **scored(
-                metric,
-                y_test,
-                majority_output(data.y, len(y_test), dataset.task, n_classes),
-                n_classes,
-                config.seed,
-            ),
-        },
+        _majority_baseline(metric, data.y, y_test, dataset.task, n_classes, config.seed),
         {
             "name": "plain_network",
             "description": "2x64 ReLU network, no dropout, L1/L2, synthetic data or early stopping, 100 epochs",
             **scored(metric, y_test, plain.predict_output(test_features), n_classes, config.seed),
         },
     ]
+    return model, refit, report, baselines
+
+
+def _refit_and_test_images(config, prep: Prepared, chosen_config: dict, epochs: int, info: dict):
+    from automl.image.final import PLAIN_EPOCHS as PROBE_EPOCHS
+    from automl.image.final import PLAIN_PROBE, fit_final_image, probe_backbone
+
+    dataset, metric, data = prep.dataset, prep.metric, prep.data
+    model, refit = fit_final_image(chosen_config, data, epochs=epochs, seed=config.seed, info=info)
+    test_images, y_test = dataset.images[prep.splits.test], dataset.y[prep.splits.test]
+    report = test_report(
+        metric,
+        y_test,
+        model.predict_output(test_images),
+        task="classification",
+        classes=dataset.classes,
+        seed=config.seed,
+    )
+    report["chance_level"] = chance_level(metric, data.y, data.n_classes)
+    baselines = [_majority_baseline(metric, data.y, y_test, "classification", data.n_classes, config.seed)]
+    backbone = probe_backbone(chosen_config["backbone"], data)
+    if backbone is not None:
+        probe, _ = fit_final_image(
+            {**PLAIN_PROBE, "backbone": backbone}, data, epochs=PROBE_EPOCHS, seed=config.seed, info=info
+        )
+        baselines.append(
+            {
+                "name": "linear_probe",
+                "description": f"logistic regression on frozen {backbone} features, no search, {PROBE_EPOCHS} epochs",
+                **scored(metric, y_test, probe.predict_output(test_images), data.n_classes, config.seed),
+            }
+        )
+    return model, refit, report, baselines
+
+
+def _save_previews(store: Store, study_id: str, prep: Prepared) -> None:
+    """A grid per searched augmentation policy, on real training images (one per class, up to 4)."""
+    from automl.image.augment import preview_grid
+
+    data = prep.data
+    firsts = [int(np.flatnonzero(data.y == c)[0]) for c in range(data.n_classes)][:4]
+    for policy in prep.space.choices("augment"):
+        store.write_bytes(
+            study_id,
+            f"report/augment/{policy}.png",
+            preview_grid(data.images[firsts], policy, seed=prep.data.seed),
+        )
+
+
+def _majority_baseline(metric: Metric, y_train, y_test, task: str, n_classes: int, seed: int) -> dict:
+    classification = task == "classification"
+    return {
+        "name": "majority" if classification else "mean",
+        "description": "predicts the training class frequencies"
+        if classification
+        else "predicts the training mean",
+        **scored(metric, y_test, majority_output(y_train, len(y_test), task, n_classes), n_classes, seed),
+    }
+
+
+def _finish(config, prep: Prepared, store: Store, study_id: str, manifest, grid, search_seconds, log) -> Any:
+    metric = prep.metric
+    board, curves = collect_trials(grid, metric)
+    selection = select(summaries(board), config.select)
+    board["chosen"] = board["trial"] == selection.trial_id
+    store.write_table(study_id, "report/trials.parquet", board)
+    store.write_table(study_id, "report/curves.parquet", curves)
+    chosen = board.loc[board["chosen"]].iloc[0]
+    chosen_config = {k.removeprefix("param_"): _plain(v) for k, v in chosen.items() if k.startswith("param_")}
+    log(f"chosen trial {selection.trial_id}: {selection.reason}")
+
+    # Refit on every non-test row, then touch the test rows exactly once.
+    epochs = max(1, int(round(chosen["best_epoch_mean"])))
+    info = {
+        "target": getattr(prep.dataset, "target_name", "label"),
+        "metric": metric.name,
+        "study_id": study_id,
+    }
+    refit_and_test = _refit_and_test_images if prep.modality == "image" else _refit_and_test_table
+    model, refit, report, baselines = refit_and_test(config, prep, chosen_config, epochs, info)
     for name, payload in model.files().items():
         store.write_bytes(study_id, f"model/{name}", payload)
     store.write_json(study_id, "report/test_report.json", {"model": report, "baselines": baselines})

@@ -7,11 +7,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip install --disable-pip-version-check -q)
-# A CPU-only torch is enough for tabular studies and is much smaller than the default CUDA build.
-# Use a local CPU wheel when the machine has one, else PyPI's CPU index, else plain PyPI.
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  "${PIP[@]}" "torch==2.13.0" 2>/dev/null \
-    || "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null \
-    || "${PIP[@]}" torch
+# torch and torchvision must come from the same build (timm imports torchvision): plain PyPI
+# wheels run on the CPU when there is no GPU. A machine that already has a matching pair keeps it.
+if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
+  "${PIP[@]}" torch torchvision
 fi
 "${PIP[@]}" -e ".[test]"

@@ -33,3 +33,9 @@ def mlp(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
         size = width
     layers.append(nn.Linear(size, n_outputs))
     return nn.Sequential(*layers)
+
+
+@register_model("image_head")
+def image_head(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
+    """The head on pooled image features: dropout on the features, then the MLP (depth 0 = linear)."""
+    return nn.Sequential(nn.Dropout(float(params.get("dropout", 0.0))), mlp(n_inputs, n_outputs, params))

@@ -19,6 +19,7 @@ import yaml
 from automl.errors import ConfigError
 
 TYPES = ("choice", "uniform", "loguniform", "int")
+TRANSFER_POLICIES = ("linear_probe", "partial", "full")  # frozen backbone / first stages frozen / all trained
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 _FUNCS = {"min": min, "max": max}
 
@@ -69,6 +70,7 @@ class SearchSpace:
     parameters: dict[str, dict[str, Any]]
     source: str
     start: list[dict[str, Any]] = field(default_factory=list)
+    modality: str = "tabular"
 
     @classmethod
     def load(cls, path: str | Path | None = None, modality: str = "tabular") -> SearchSpace:
@@ -93,7 +95,7 @@ class SearchSpace:
             raise ConfigError(
                 f"The 'start' points of {str(path)!r} name unknown parameters: {', '.join(unknown)}."
             )
-        space = cls(doc["parameters"], str(path), start)
+        space = cls(doc["parameters"], str(path), start, modality)
         space.validate()
         return space
 
@@ -120,16 +122,29 @@ class SearchSpace:
                 raise ConfigError(
                     f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead."
                 )
-        if "synth_method" in self.parameters:
-            from automl.synth.registry import available_synthesizers
-
-            known = ["none", *available_synthesizers()]
-            unknown = [v for v in self.parameters["synth_method"].get("values", []) if v not in known]
+        for name, (what, known) in _registered(self.modality).items():
+            unknown = [v for v in self.parameters.get(name, {}).get("values", []) if v not in known]
             if unknown:
                 raise ConfigError(
-                    f"Unknown synthesizer(s) {', '.join(map(str, unknown))} in {self.source}. "
-                    f"Valid: {', '.join(known)}."
+                    f"Unknown {what} {', '.join(map(str, unknown))} in {self.source}. Valid: {', '.join(known)}."
                 )
+
+    def without(self, name: str, values: list[Any]) -> SearchSpace:
+        """This space with some values of the choice `name` removed (e.g. backbones without weights)."""
+        spec = self.parameters.get(name)
+        if not spec or spec["type"] != "choice":
+            return self
+        kept = [v for v in spec["values"] if v not in values]
+        if not kept:
+            raise ConfigError(
+                f"No value of {name!r} in {self.source} is usable here (left out: {', '.join(map(str, values))})."
+            )
+        parameters = dict(self.parameters, **{name: dict(spec, values=kept)})
+        return SearchSpace(parameters, self.source, self.start, self.modality)
+
+    def choices(self, name: str) -> list[Any]:
+        spec = self.parameters.get(name)
+        return list(spec["values"]) if spec and spec["type"] == "choice" else []
 
     def resolved(self, task: str, sizes: dict[str, float]) -> dict[str, dict[str, Any]]:
         """Specs with task filters applied and bounds evaluated for this dataset."""
@@ -140,7 +155,7 @@ class SearchSpace:
             spec = dict(spec)
             if spec["type"] == "choice":
                 values = list(spec["values"])
-                if name == "synth_method":
+                if name == "synth_method" and self.modality == "tabular":
                     values = [v for v in values if v == "none" or _supports(v, task)]
                 if "max" in spec:
                     limit = evaluate_bound(spec["max"], sizes)
@@ -213,6 +228,24 @@ def _middle(spec: dict[str, Any]) -> Any:
         return float((spec["low"] * spec["high"]) ** 0.5)
     middle = (spec["low"] + spec["high"]) / 2
     return int(round(middle)) if spec["type"] == "int" else middle
+
+
+def _registered(modality: str) -> dict[str, tuple[str, list[str]]]:
+    """Choice parameters whose values must name a registry entry: name -> (what, known values)."""
+    if modality == "image":
+        from automl.image.augment import available_policies
+        from automl.image.backbones import available_backbones
+        from automl.image.vae import available_image_synthesizers
+
+        return {
+            "backbone": ("backbone(s)", available_backbones()),
+            "augment": ("augmentation policy(ies)", available_policies()),
+            "synth_method": ("image synthesizer(s)", ["none", *available_image_synthesizers()]),
+            "transfer": ("transfer policy(ies)", list(TRANSFER_POLICIES)),
+        }
+    from automl.synth.registry import available_synthesizers
+
+    return {"synth_method": ("synthesizer(s)", ["none", *available_synthesizers()])}
 
 
 def _supports(method: str, task: str) -> bool:

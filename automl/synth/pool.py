@@ -1,4 +1,5 @@
-"""Fit each expensive synthesizer once per (fold, method, settings) and share its rows across trials.
+"""Fit each expensive synthesizer once per (fold, method, settings) and share its rows across trials
+(and, for image studies, compute frozen-backbone features once and share them).
 
 A synthesizer depends only on its fold's training rows and its own settings, never on the
 network a trial trains, so refitting it per trial would waste most of a study on CTGAN/TVAE fits.
@@ -44,6 +45,10 @@ def _fit_fold(data: Any, fold_index: int, method: str, settings: dict, max_ratio
     import torch
 
     torch.set_num_threads(1)
+    if getattr(data, "modality", "tabular") == "image":
+        from automl.image.trainable import fit_image_synthesizer
+
+        return fit_image_synthesizer(data, fold_index, method, settings, max_ratio, seed)
     train_rows = data.folds[fold_index][0]
     frame = data.features.iloc[train_rows].reset_index(drop=True)
     n_rows = int(np.ceil(max_ratio * len(train_rows)))
@@ -53,8 +58,17 @@ def _fit_fold(data: Any, fold_index: int, method: str, settings: dict, max_ratio
 
 
 @ray.remote(num_cpus=0)
-class SynthesizerPool:
-    """Holds one object reference per (fold, method, settings, seed): the sampled synthetic rows."""
+def _extract(data: Any, backbone: str, drop_stages: int):
+    from automl.image.trainable import frozen_features
+
+    return frozen_features(data, backbone, drop_stages)
+
+
+@ray.remote(num_cpus=0)
+class SharedPool:
+    """One object reference per key, computed once per study and shared by every trial on any node:
+    a synthesizer's sampled rows per (fold, method, settings, seed), and frozen-backbone features of
+    the search images per (backbone, kept stages) (the weights are fixed per study)."""
 
     def __init__(self, data_ref: list, max_ratio: float) -> None:
         self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
@@ -67,6 +81,12 @@ class SynthesizerPool:
             self._refs[key] = _fit_fold.remote(
                 self._data_ref, fold_index, method, settings, self._max_ratio, seed
             )
+        return [self._refs[key]]
+
+    def features(self, backbone: str, drop_stages: int) -> list:
+        key = ("features", backbone, drop_stages)
+        if key not in self._refs:
+            self._refs[key] = _extract.remote(self._data_ref, backbone, drop_stages)
         return [self._refs[key]]
 
     def size(self) -> int:

@@ -83,7 +83,8 @@ class NetworkFit:
             self.y = torch.as_tensor(y, dtype=torch.long, device=device)
             weights = class_weights(y, n_classes, params.get("class_weight", "none"))
             self.loss_fn: nn.Module = nn.CrossEntropyLoss(
-                weight=None if weights is None else weights.to(device)
+                weight=None if weights is None else weights.to(device),
+                label_smoothing=float(params.get("label_smoothing", 0.0)),
             )
         else:
             self.y = torch.as_tensor(

@@ -43,8 +43,9 @@ class SearchData:
     metric: str
     max_epochs: int
     seed: int
-    synth_pool: Any = None  # SynthesizerPool actor handle, or None to fit in the trial
+    synth_pool: Any = None  # SharedPool actor handle, or None to fit in the trial
     extra: dict = field(default_factory=dict)
+    modality: str = "tabular"
 
 
 def synth_settings(method: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -148,13 +149,22 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
 
 
 def run_trial(
-    config: dict[str, Any], data: SearchData, report: Callable[[dict[str, Any]], None], device: str = "cpu"
+    config: dict[str, Any],
+    data: Any,
+    report: Callable[[dict[str, Any]], None],
+    device: str = "cpu",
+    fold_setup: Callable[..., dict[str, Any]] | None = None,
 ) -> None:
-    """Train `config` on every fold, reporting fold-averaged metrics after each epoch."""
+    """Train `config` on every fold, reporting fold-averaged metrics after each epoch.
+
+    `fold_setup(data, fold_index, config, device)` gives each fold's fit, early stopping and rows
+    (the tabular one by default; the image modality passes its own). A fold's optional `n_params`
+    and `extra` (numbers averaged over folds into the report) add to what is reported."""
     metric = get_metric(data.metric)
     start = time.perf_counter()
-    folds = [_fold_setup(data, i, config, device) for i in range(len(data.folds))]
+    folds = [(fold_setup or _fold_setup)(data, i, config, device) for i in range(len(data.folds))]
     setup_seconds = time.perf_counter() - start
+    extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     sign = metric.sign()
     for epoch in range(1, data.max_epochs + 1):
         current = []
@@ -187,12 +197,13 @@ def run_trial(
                 "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
                 "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
                 "n_folds": len(folds),
-                "n_params": count_parameters(folds[0]["fit"].model),
+                "n_params": folds[0].get("n_params") or count_parameters(folds[0]["fit"].model),
                 "n_synthetic_mean": float(np.mean([fold["n_synthetic"] for fold in folds])),
                 "synth_seconds": float(sum(fold["synth_seconds"] for fold in folds)),
                 "setup_seconds": setup_seconds,
                 "done_early": all(fold["stop"].stopped for fold in folds),
                 "max_epochs": data.max_epochs,
+                **extra,
             }
         )
         if all(fold["stop"].stopped for fold in folds):
@@ -211,4 +222,9 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
     def report(metrics: dict[str, Any]) -> None:
         tune.report({**metrics, "node_id": node_id, "device": device})
 
-    run_trial(config, data, report, device)
+    if getattr(data, "modality", "tabular") == "image":
+        from automl.image.trainable import image_fold_setup
+
+        run_trial(config, data, report, device, fold_setup=image_fold_setup)
+    else:
+        run_trial(config, data, report, device)

@@ -99,13 +99,13 @@ def test_a_trial_whose_shared_pool_is_lost_fits_the_same_rows_itself(ray_session
     """A lost pool (its node died) must not fail the trial: it fits the synthesizer itself, with the same seed."""
     import ray
 
-    from automl.synth.pool import HEAD_NODE_RESOURCE, SynthesizerPool
+    from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
 
     config = dict(BASE, scaler="standard", synth_method="gaussian_copula")
     data = _data()
     data_ref = ray.put(data)
     data.extra["max_synth_ratio"] = 1.0
-    data.synth_pool = SynthesizerPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([data_ref], 1.0)
+    data.synth_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([data_ref], 1.0)
     pooled_reports: list[dict] = []
     run_trial(config, data, pooled_reports.append)
     assert ray.get(data.synth_pool.size.remote()) == len(data.folds)
