@@ -1,0 +1,469 @@
+"""Read an image classification dataset: class folders, a .zip of them, or a CSV of paths and labels.
+
+Every problem a user can fix is a ``DataError`` that says what is wrong and how to fix it. Images
+are decoded to RGB (transparency on white), turned upright from their EXIF orientation, scaled so
+that the shorter side is ``size`` and center-cropped to ``size`` x ``size``. The input is only read.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import numbers
+import os
+import re
+import shutil
+import stat
+import tempfile
+import warnings
+import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from automl.data.tabular import MIN_ROWS_PER_CLASS, _count, _listing, _size
+from automl.errors import DataError, invalid_parameter
+
+DEFAULT_IMAGE_SIZE = 224  # stored square side in pixels
+DEFAULT_MAX_PIXELS = 50_000_000  # per image (decompression-bomb guard)
+DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+LAYOUT = "root/<class>/<image>"
+_FORMS = (
+    f"a folder with one sub-folder per class ({LAYOUT}), a .zip of such a folder, "
+    "or a CSV file with 'path' and 'label' columns"
+)
+_MAX_BAD_LISTED = 20  # longest list of bad files (or small classes) spelled out in a message
+_MIB = 1024 * 1024
+_WORKERS = min(8, os.cpu_count() or 1)
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+Entry = tuple[str, Path, str]  # (path relative to the dataset root, file, label)
+
+
+@dataclass
+class ImageDataset:
+    """A validated image classification dataset, decoded to equal-sized RGB squares."""
+
+    source: str  # what the user passed
+    paths: list[str]  # per image, its path relative to the dataset root (e.g. "cat/001.png")
+    images: np.ndarray  # (n, size, size, 3) uint8 RGB
+    y: np.ndarray  # (n,) int64 class indices into `classes`
+    classes: list[str]  # sorted class names
+    fingerprint: str  # sha256 over (relative path, label, file bytes) of every used image, sorted
+    notes: list[str]  # human-readable notes (skipped files, colour conversions ...)
+    n_skipped: int = 0
+    task: str = "classification"
+
+    @property
+    def n_rows(self) -> int:
+        """Number of images."""
+        return len(self.images)
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        """Images per class, in `classes` order."""
+        counts = np.bincount(self.y, minlength=len(self.classes))
+        return {label: int(n) for label, n in zip(self.classes, counts, strict=True)}
+
+    @property
+    def image_size(self) -> int:
+        """Side of the stored squares in pixels."""
+        return int(self.images.shape[1])
+
+
+class _TooManyPixels(Exception):
+    """An image over the pixel limit; args: (pixel count or None, "W x H = " or "")."""
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".") and name != "__MACOSX"
+
+
+def _bad_list(items: list[str]) -> str:
+    """Join up to _MAX_BAD_LISTED items with '; ', then 'and N more'."""
+    shown = "; ".join(items[:_MAX_BAD_LISTED])
+    return shown if len(items) <= _MAX_BAD_LISTED else f"{shown}; and {len(items) - _MAX_BAD_LISTED} more"
+
+
+def _check_positive(name: str, value: object, owner: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise invalid_parameter(name, owner, "a positive integer", value)
+
+
+def is_image_source(path: str | os.PathLike) -> bool:
+    """True for a directory, a .zip, or a CSV whose header has `path` and `label` columns (case-insensitive)."""
+    file = Path(path)
+    if file.is_dir() or file.suffix.lower() == ".zip":
+        return True
+    if file.suffix.lower() != ".csv" or not file.is_file():
+        return False
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return {"path", "label"} <= {name.strip().lower() for name in header}
+
+
+def _walk_images(folder: Path) -> list[Path]:
+    """Image files under folder (recursive, hidden and __MACOSX skipped), sorted by relative path."""
+    found = []
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if _visible(d)]
+        found += [Path(top, f) for f in files if _visible(f) and f.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def list_image_files(folder: str | os.PathLike) -> list[Path]:
+    """Every image file under folder, recursively, sorted (hidden files and __MACOSX skipped)."""
+    if not Path(folder).is_dir():
+        raise DataError(
+            f"Image folder {os.fspath(folder)} does not exist or is not a folder. Check the path."
+        )
+    return _walk_images(Path(folder))
+
+
+def _scan_folder(root: Path, where: str) -> tuple[list[Entry], list[str], list[str]]:
+    """Entries, class names (every visible sub-folder) and notes of an ImageFolder tree."""
+    children = sorted(p for p in root.iterdir() if _visible(p.name))
+    class_dirs = [p for p in children if p.is_dir()]
+    loose = [p for p in children if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    layout = f"Put the images of each class in its own sub-folder: {LAYOUT} (e.g. cat/001.png, dog/001.png)."
+    if not class_dirs:
+        found = f"its {_count(len(loose), 'image')} lie directly in it" if loose else "it is empty"
+        raise DataError(f"{where} has no class folders ({found}). {layout}")
+    entries = [(p.relative_to(root).as_posix(), p, d.name) for d in class_dirs for p in _walk_images(d)]
+    if not entries:
+        raise DataError(
+            f"{where} has no image files ({', '.join(IMAGE_SUFFIXES)}) in its class folders "
+            f"{_listing([repr(p.name) for p in class_dirs])}. {layout} Convert other formats to PNG or JPEG."
+        )
+    notes = [f"Ignored {_count(len(loose), 'image')} lying directly in the root, outside class folders."]
+    return entries, [p.name for p in class_dirs], notes[: len(loose)]
+
+
+def _read_csv_listing(file: Path, source: str) -> tuple[list[Entry], list[str]]:
+    """Entries and sorted class names of a CSV with path and label columns."""
+    try:
+        rows = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(
+            f"Cannot read CSV file {source} ({exc}). Check that you may read it, and save it as UTF-8 text."
+        ) from exc
+    header = [name.strip().lower() for name in rows[0]] if rows else []
+    if "path" not in header or "label" not in header:
+        found = _listing([repr(name) for name in rows[0]]) if header else "none"
+        raise DataError(
+            f"CSV file {source} needs a 'path' and a 'label' column (any letter case); found columns: {found}. "
+            "Add a header line 'path,label' and one row per image."
+        )
+    columns = header.index("path"), header.index("label")
+    entries: list[Entry] = []
+    missing = []
+    for line, row in enumerate(rows[1:], start=2):
+        path, label = (row[i].strip() if i < len(row) else "" for i in columns)
+        full = Path(path) if os.path.isabs(path) else file.parent / path
+        if path and label and full.is_file():
+            entries.append((path, full, label))
+        elif any(cell.strip() for cell in row):  # blank lines are fine
+            missing.append(
+                repr(path) if path and label else f"line {line} (no {'label' if path else 'path'})"
+            )
+    if missing:
+        raise DataError(
+            f"CSV file {source} lists {_count(len(missing), 'path')} that do not exist or are empty: "
+            f"{_bad_list(missing)}. Relative paths start from the CSV file's folder ({file.parent}); "
+            "fix the paths or add the files."
+        )
+    if not entries:
+        raise DataError(f"CSV file {source} lists no images. Add one row per image: path,label.")
+    return entries, sorted({label for *_, label in entries})
+
+
+def _entry_problem(info: zipfile.ZipInfo, dest: Path) -> str | None:
+    """Why writing this archive entry could escape dest, or None."""
+    name = info.filename
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "it is a symbolic link"
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "it has an absolute path"
+    if ".." in re.split(r"[/\\]", name):
+        return "it has a '..' component"
+    if not (dest / name).resolve().is_relative_to(dest.resolve()):
+        return "it resolves outside the extraction folder"
+    return None
+
+
+def _extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> Path:
+    """Check the whole archive, unpack it into dest, return the dataset root (a wrapping folder unwrapped).
+
+    Nothing is written when a check fails.
+    """
+    raise_limit = "Raise the limit with --max-archive-mb {mb} (or more), or split the data into smaller zips."
+    damaged = "Check that it was copied completely, or create it again (e.g. `zip -r data.zip data`)."
+    size = file.stat().st_size
+    if size > max_bytes:
+        limit = raise_limit.format(mb=-(-size // _MIB))
+        raise DataError(f"Archive {source} is {_size(size)}, over the limit of {_size(max_bytes)}. {limit}")
+    try:
+        archive = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DataError(f"Archive {source} is not a valid zip file ({exc}). {damaged}") from exc
+    with archive:
+        infos = archive.infolist()
+        for info in infos:
+            problem = _entry_problem(info, dest)
+            if problem:
+                raise DataError(
+                    f"Archive {source} holds the entry {info.filename!r}, which would be written outside the "
+                    f"extraction folder ({problem}). Nothing was extracted. Create the archive again from the "
+                    "dataset folder with relative paths and no links, e.g. `cd data && zip -r ../data.zip .`."
+                )
+        unpacked = sum(info.file_size for info in infos)
+        if unpacked > max_bytes:
+            raise DataError(
+                f"Archive {source} ({_size(size)}) would unpack to {_size(unpacked)}, over the limit of "
+                f"{_size(max_bytes)}. " + raise_limit.format(mb=-(-unpacked // _MIB))
+            )
+        for info in infos:
+            target = dest / info.filename
+            try:
+                (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
+                if not info.is_dir():
+                    with archive.open(info) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, _MIB)
+            except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError, OSError) as exc:
+                raise DataError(
+                    f"Archive {source}: entry {info.filename!r} cannot be unpacked ({exc}). {damaged}"
+                ) from exc
+    children = [p for p in dest.iterdir() if _visible(p.name)]
+    dirs = [p for p in children if p.is_dir()]
+    loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in children)
+    wrapped = len(dirs) == 1 and not loose and any(p.is_dir() and _visible(p.name) for p in dirs[0].iterdir())
+    return dirs[0] if wrapped else dest
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB version of any mode: transparency composited on white, 16/32-bit greyscale rescaled to 8 bits."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # 16-bit (or wider) greyscale: 0..65535 -> 0..255
+        values = np.asarray(im, dtype=np.float64)
+        values = values / 257.0 if im.mode.startswith("I;16") or values.max(initial=0) > 255 else values
+        return Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), "L").convert("RGB")
+    if im.mode != "RGB" and (im.mode in _ALPHA_MODES or "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _decode(source: io.BytesIO, size: int, max_pixels: int) -> tuple[np.ndarray, str]:
+    """(size, size, 3) uint8 RGB array and the original mode; raises _TooManyPixels or Pillow's errors."""
+    try:
+        with Image.open(source) as im:
+            width, height = im.size
+            if width * height > max_pixels:  # from the header: nothing decoded yet
+                raise _TooManyPixels(width * height, f"{width} x {height} = ")
+            mode = im.mode
+            im.draft(None, (size, size))  # JPEG: decode at a reduced scale, never below size
+            rgb = _to_rgb(ImageOps.exif_transpose(im))
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, before ours could look
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _TooManyPixels(int(match.group(1)) if match else None, "") from exc
+    width, height = rgb.size
+    side = min(width, height)
+    left, top = (width - side) / 2, (height - side) / 2  # the center square, scaled to size x size
+    square = rgb.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+    return np.asarray(square, dtype=np.uint8).copy(), mode
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image that can be read: unknown format or corrupt header"
+    return f"corrupt or truncated: {exc}" if isinstance(exc, OSError) else f"cannot decode: {exc}"
+
+
+def _decode_all(
+    items: list[Path] | list[bytes], size: int, max_pixels: int, owner: str
+) -> tuple[np.ndarray, list[str], list[str], dict[int, tuple[str, int | None]]]:
+    """Decode every item (in threads): images, sha256 per file, original modes, failures {i: (reason, pixels)}.
+
+    ``max_pixels`` is the only pixel limit: Pillow's bomb warning is silenced, and its own limit (a
+    module global) is raised to ours while decoding when ours is higher, then put back.
+    """
+    for name, value in (("size", size), ("max_pixels", max_pixels)):
+        _check_positive(name, value, owner)
+    n = len(items)
+    images = np.zeros((n, size, size, 3), dtype=np.uint8)
+    digests, modes, failures = [""] * n, [""] * n, {}
+
+    def work(i: int) -> None:
+        try:
+            data = items[i] if isinstance(items[i], bytes) else items[i].read_bytes()
+            images[i], modes[i] = _decode(io.BytesIO(data), size, max_pixels)
+            digests[i] = hashlib.sha256(data).hexdigest()
+        except _TooManyPixels as exc:
+            pixels, shape = exc.args
+            over = f"{shape}{pixels:,} pixels" if pixels else "too many pixels"
+            failures[i] = (f"{over}, over the limit of {max_pixels:,} pixels", pixels or max_pixels + 1)
+        except Exception as exc:  # any decoder error of a corrupt file
+            failures[i] = (_reason(exc), None)
+
+    before = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")  # e.g. corrupt EXIF
+        if before is not None and max_pixels > before:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with ThreadPoolExecutor(min(_WORKERS, max(n, 1))) as pool:
+                list(pool.map(work, range(n)))
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
+    return images, digests, modes, failures
+
+
+def _bad_files_error(bad: list[tuple[str, str, int | None]], n_total: int, fix: str) -> DataError:
+    listed = _bad_list([f"{name} ({reason})" for name, reason, _ in bad])
+    too_big = [pixels for *_, pixels in bad if pixels]
+    if too_big:
+        fix = f"Downscale the images over the pixel limit, or raise it with --max-pixels {max(too_big)} (or more). {fix}"
+    return DataError(f"Cannot use {_count(len(bad), 'image')} of {n_total}: {listed}. {fix}")
+
+
+def read_image(
+    path_or_bytes: str | os.PathLike | bytes, *, size: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """One image as a (size, size, 3) uint8 RGB array (upright, shorter side scaled, center-cropped)."""
+    raw = isinstance(path_or_bytes, (bytes, bytearray, memoryview))
+    item = bytes(path_or_bytes) if raw else Path(path_or_bytes)
+    images, _, _, failures = _decode_all([item], size, max_pixels, "read_image")
+    if failures:
+        (reason, pixels), name = failures[0], "given as bytes" if raw else os.fspath(path_or_bytes)
+        fix = f"Downscale the image, or raise the limit with --max-pixels {pixels} (or more)."
+        fix = fix if pixels else f"Give a complete image file ({', '.join(IMAGE_SUFFIXES)})."
+        raise DataError(f"Cannot read the image {name}: {reason}. {fix}")
+    return images[0]
+
+
+def load_image_files(
+    paths: list[str | os.PathLike],
+    *,
+    size: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    root: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Decode many files (e.g. for prediction): images and names (relative to root when given).
+
+    Raises one DataError listing every file that cannot be read.
+    """
+    files = [Path(p) for p in paths]
+    names = [Path(os.path.relpath(f, root)).as_posix() if root is not None else os.fspath(f) for f in files]
+    images, _, _, failures = _decode_all(files, size, max_pixels, "load_image_files")
+    if failures:
+        bad = [(names[i], reason, pixels) for i, (reason, pixels) in sorted(failures.items())]
+        raise _bad_files_error(bad, len(files), "Fix or remove those files and run again.")
+    return images, names
+
+
+def _check_classes(counts: dict[str, int], where: str, csv_input: bool) -> None:
+    if len(counts) < 2:
+        what = ", ".join(f"{c!r} ({_count(n, 'image')})" for c, n in counts.items()) or "none"
+        fix = "add rows of other classes" if csv_input else f"add a sub-folder per other class: {LAYOUT}"
+        raise DataError(
+            f"{where} has a single class ({what}); classification needs at least two. Check the labels, or {fix}."
+        )
+    rare = [f"{c!r} ({_count(n, 'image')})" for c, n in counts.items() if n < MIN_ROWS_PER_CLASS]
+    if rare:
+        one = len(rare) == 1
+        raise DataError(
+            f"{where} has too few images of class{'' if one else 'es'} {_bad_list(rare)}; every class needs at "
+            f"least {MIN_ROWS_PER_CLASS} (1 for the held-out test and 2 for 2-fold cross-validation on the rest). "
+            f"Add images of {'that class' if one else 'those classes'}, or remove or merge "
+            f"{'it' if one else 'them'} into a similar class."
+        )
+
+
+def load_images(
+    source: str | os.PathLike,
+    *,
+    size: int = DEFAULT_IMAGE_SIZE,
+    skip_bad: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
+    extract_dir: str | os.PathLike | None = None,
+) -> ImageDataset:
+    """Read and validate an image classification dataset (see the module docstring for the forms).
+
+    All files are decoded before any error about them: unreadable ones are reported together, or
+    skipped with a note when ``skip_bad``. The class-size checks run after skipping. A .zip goes to
+    ``extract_dir`` (kept), or to a temporary folder that is removed once the images are decoded.
+    """
+    for name, value in (("size", size), ("max_pixels", max_pixels), ("max_archive_bytes", max_archive_bytes)):
+        _check_positive(name, value, "load_images")
+    src = os.fspath(source)
+    file, suffix = Path(src), Path(src).suffix.lower()
+    if not file.exists():
+        raise DataError(
+            f"Image data {src} does not exist. Check the path (relative paths start from {os.getcwd()}). "
+            f"Give {_FORMS}."
+        )
+    kind = "Folder" if file.is_dir() else {".zip": "Archive", ".csv": "CSV file"}.get(suffix)
+    if kind is None:
+        raise DataError(f"Image data {src} is not a folder, a .zip or a .csv file. Give {_FORMS}.")
+    where = f"{kind} {src}"
+    temporary = kind == "Archive" and not extract_dir  # else unpack into extract_dir and keep it
+    dest = Path(tempfile.mkdtemp(prefix="automl-images-")) if temporary else Path(extract_dir or ".")
+    try:
+        notes: list[str] = []
+        if kind == "Folder":
+            entries, classes, notes = _scan_folder(file, where)
+        elif kind == "Archive":
+            dest.mkdir(parents=True, exist_ok=True)
+            entries, classes, notes = _scan_folder(_extract_zip(file, src, dest, max_archive_bytes), where)
+        else:
+            entries, classes = _read_csv_listing(file, src)
+        images, digests, modes, failures = _decode_all(
+            [e[1] for e in entries], size, max_pixels, "load_images"
+        )
+    finally:
+        if temporary:
+            shutil.rmtree(dest, ignore_errors=True)
+
+    if failures:
+        bad = [(entries[i][0], reason, pixels) for i, (reason, pixels) in sorted(failures.items())]
+        if not skip_bad:
+            raise _bad_files_error(
+                bad, len(entries), "Fix or remove those files, or pass --skip-bad to leave them out."
+            )
+        notes.append(
+            f"Skipped {_count(len(bad), 'unreadable image')}: {_listing([name for name, *_ in bad])}."
+        )
+        keep = [i for i in range(len(entries)) if i not in failures]
+        entries, images = [entries[i] for i in keep], images[keep]
+        digests, modes = [digests[i] for i in keep], [modes[i] for i in keep]
+
+    index = {label: k for k, label in enumerate(classes)}
+    y = np.array([index[label] for *_, label in entries], dtype=np.int64)
+    counts = np.bincount(y, minlength=len(classes)).tolist()
+    _check_classes(dict(zip(classes, counts, strict=True)), where, kind == "CSV file")
+    converted = Counter(mode for mode in modes if mode != "RGB")
+    if converted:
+        kinds = ", ".join(f"{mode}: {n}" for mode, n in sorted(converted.items()))
+        alpha = any(mode in _ALPHA_MODES or mode == "P" for mode in converted)
+        notes.append(
+            f"Converted {_count(converted.total(), 'image')} to RGB (from {kinds})"
+            + ("; transparency, if any, was composited on white." if alpha else ".")
+        )
+    digest = hashlib.sha256()
+    for name, label, file_hash in sorted((e[0], e[2], h) for e, h in zip(entries, digests, strict=True)):
+        digest.update(f"{name}\0{label}\0{file_hash}\n".encode())
+    paths = [name for name, *_ in entries]
+    return ImageDataset(src, paths, images, y, classes, digest.hexdigest(), notes, n_skipped=len(failures))
