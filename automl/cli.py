@@ -12,7 +12,7 @@ import sys
 import warnings
 from typing import Any
 
-from automl.config import Resources, StudyConfig, parse_duration
+from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.dashboard import add_dashboard_parser
 from automl.errors import AutoMLError
 
@@ -125,10 +125,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             gpus_per_trial=args.gpus_per_trial,
             max_concurrent_trials=args.max_concurrent,
         ),
+        images=ImageOptions(
+            weights_dir=args.weights_dir,
+            allow_hub=not args.no_hub,
+            image_size=args.image_size,
+            skip_bad=args.skip_bad,
+            max_pixels=args.max_pixels,
+            max_archive_mb=args.max_archive_mb,
+        ),
     )
     study = run_study(config, log=lambda m: _err(f"[automl] {m}"))
     print(format_study(study.manifest, study.leaderboard()))
-    print(f"predict with: automl predict {study.store.study_uri(study.study_id)} NEW.csv -o predictions.csv")
+    new_data = "./new_images/" if study.manifest.get("modality") == "image" else "NEW.csv"
+    print(
+        f"predict with: automl predict {study.store.study_uri(study.study_id)} {new_data} -o predictions.csv"
+    )
     return 0
 
 
@@ -197,12 +208,15 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from automl.predict import predict_file, resolve_model
+    from automl.predict import predict_file, predict_images, resolve_model
 
     model = resolve_model(args.model, args.storage)
-    predictions, notes = predict_file(
-        model, args.data, args.output, max_bytes=int(args.max_file_mb * 1024 * 1024)
-    )
+    if model.info.get("modality") == "image":
+        predictions, notes = predict_images(model, args.data, args.output)
+    else:
+        predictions, notes = predict_file(
+            model, args.data, args.output, max_bytes=int(args.max_file_mb * 1024 * 1024)
+        )
     for note in notes:
         _err(f"note: {note}")
     if args.output:
@@ -266,12 +280,19 @@ _FORWARDED = [
     ("--gpus-per-trial", "gpus_per_trial"),
     ("--max-concurrent", "max_concurrent"),
     ("--max-trial-retries", "max_trial_retries"),
+    ("--image-size", "image_size"),
+    ("--max-pixels", "max_pixels"),
+    ("--max-archive-mb", "max_archive_mb"),
 ]
 
 
 def add_study_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("data", help="CSV or Parquet file")
-    run.add_argument("--target", required=True, help="the column to predict")
+    run.add_argument(
+        "data",
+        help="CSV or Parquet file (a table), or images: a folder with one subfolder per class, a .zip of one, "
+        "or a CSV of path,label",
+    )
+    run.add_argument("--target", help="the column to predict (tables; images take their labels from folders)")
     run.add_argument(
         "--task", choices=["classification", "regression"], help="inferred from the target by default"
     )
@@ -307,19 +328,31 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--max-trial-retries", type=int, default=2, help="retries of a crashing trial (default 2)"
     )
+    images = run.add_argument_group("images")
+    images.add_argument(
+        "--weights-dir",
+        help="pretrained backbone weights: <backbone>.safetensors or .pth files, or <backbone>/ folders",
+    )
+    images.add_argument("--no-hub", action="store_true", help="never download weights from the timm/HF hub")
+    images.add_argument("--image-size", type=int, help="cap on the backbones' input size, e.g. 128 on a CPU")
+    images.add_argument("--skip-bad", action="store_true", help="skip unreadable images instead of stopping")
+    images.add_argument(
+        "--max-pixels", type=int, default=50_000_000, help="largest image accepted, in pixels"
+    )
+    images.add_argument("--max-archive-mb", type=float, default=2048.0, help="largest .zip accepted")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automl", description="AutoML for small datasets.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a study on a CSV or Parquet file")
+    run = sub.add_parser("run", help="run a study on a table (CSV, Parquet) or on images (folder, .zip)")
     add_study_options(run)
     run.set_defaults(func=cmd_run)
 
     predict = sub.add_parser("predict", help="predict with a study's model")
     predict.add_argument("model", help="study id, study directory or model directory")
-    predict.add_argument("data", help="CSV or Parquet file with the feature columns")
+    predict.add_argument("data", help="CSV or Parquet file with the feature columns, or a folder of images")
     predict.add_argument("-o", "--output", help="write predictions to this CSV (default: stdout)")
     predict.add_argument("--max-file-mb", type=float, default=200.0)
     predict.set_defaults(func=cmd_predict)

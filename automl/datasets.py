@@ -64,10 +64,15 @@ def _digit_images() -> dict[str, list]:
     return {str(d): [img for img, t in zip(images, digits.target, strict=True) if t == d] for d in range(10)}
 
 
-IMAGE_DATASETS: dict[str, Callable[[], dict[str, list]]] = {"textures": _texture_tiles, "digits": _digit_images}
+IMAGE_DATASETS: dict[str, Callable[[], dict[str, list]]] = {
+    "textures": _texture_tiles,
+    "digits": _digit_images,
+}
 
 
-def write_images(name: str, folder: str | Path, per_class: int | None = None, seed: int = 0, size: int = 64) -> Path:
+def write_images(
+    name: str, folder: str | Path, per_class: int | None = None, seed: int = 0, size: int = 64
+) -> Path:
     """Write image dataset `name` as an ImageFolder tree (`folder/<class>/<i>.png`), `per_class` images
     drawn at random from each class, upscaled to `size` pixels."""
     import numpy as np
@@ -106,7 +111,9 @@ def write(name: str, path: str | Path, n_rows: int | None = None, seed: int = 0)
 
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):
-        print("usage: python -m automl.datasets NAME OUT.csv|OUT_FOLDER [N_ROWS | N_PER_CLASS]", file=sys.stderr)
+        print(
+            "usage: python -m automl.datasets NAME OUT.csv|OUT_FOLDER [N_ROWS | N_PER_CLASS]", file=sys.stderr
+        )
         sys.exit(2)
     count = int(sys.argv[3]) if len(sys.argv) == 4 else None
     if sys.argv[1] in IMAGE_DATASETS:

@@ -55,6 +55,9 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
             "best_epoch_mean": metrics.get("best_epoch_mean", np.nan),
             "n_synthetic_mean": metrics.get("n_synthetic_mean", 0.0),
             "synth_seconds": metrics.get("synth_seconds", 0.0),
+            "synth_recon_loss": metrics.get("synth_recon_loss", np.nan),  # image VAE
+            "feature_seconds": metrics.get("feature_seconds", np.nan),  # image linear probe: frozen features
+            "setup_seconds": metrics.get("setup_seconds", np.nan),
             "seconds": metrics.get("time_total_s", np.nan),
             "node": metrics.get("node_id"),
             "error": None if result.error is None else str(result.error).strip().splitlines()[-1][:500],

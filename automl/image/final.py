@@ -1,0 +1,119 @@
+"""The final image model and its baselines, fitted on every search image, then tested once.
+
+The chosen configuration is refitted for its folds' mean best epoch. A linear probe trains its
+head on the frozen features and is then put on its backbone, so the export is one network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from automl.image.artifact import ImageModel
+from automl.image.augment import build_policy
+from automl.image.backbones import data_config
+from automl.image.fit import ImageFit
+from automl.image.network import build_network, extract_features, uses_feature_cache
+from automl.image.trainable import ImageSearchData, head_config, sample_synthetic, synth_settings
+from automl.train.loop import NetworkFit
+
+# The baseline a practitioner writes first: logistic regression on frozen pretrained features.
+PLAIN_PROBE: dict[str, Any] = {
+    "transfer": "linear_probe",
+    "drop_stages": 0,
+    "head_depth": 0,
+    "dropout": 0.0,
+    "l1": 0.0,
+    "l2": 1e-4,
+    "lr": 3e-3,
+    "batch_size": 16,
+    "augment": "none",
+    "synth_method": "none",
+}
+PLAIN_EPOCHS = 50
+
+
+def fit_final_image(
+    config: dict[str, Any], data: ImageSearchData, *, epochs: int, seed: int, info: dict[str, Any]
+) -> tuple[ImageModel, dict[str, Any]]:
+    """Refit `config` on all search images; returns the model and what the refit did."""
+    images, y = data.images, data.y
+    n_syn = int(round(float(config.get("synth_ratio", 0.0)) * len(images)))
+    syn_images = np.zeros((0, *images.shape[1:]), np.uint8)
+    syn_labels = np.zeros(0, np.int64)
+    synth_seconds = 0.0
+    if config.get("synth_method", "none") != "none" and n_syn > 0:
+        syn_images, syn_labels, synth_seconds, _ = sample_synthetic(
+            config["synth_method"],
+            synth_settings(config),
+            images,
+            y,
+            data.n_classes,
+            n_syn / len(images),
+            seed,
+        )
+        syn_images, syn_labels = syn_images[:n_syn], syn_labels[:n_syn]
+    weights = data.weights_for(config["backbone"])
+    if uses_feature_cache(config):
+        network = build_network(config, data.n_classes, image_size=data.image_size, weights=weights)
+        X = extract_features(network, np.concatenate([images, syn_images]))
+        fit = NetworkFit(
+            head_config(config),
+            X,
+            np.concatenate([y, syn_labels]),
+            task="classification",
+            n_classes=data.n_classes,
+            seed=seed,
+            model_family="image_head",
+        )
+        for _ in range(max(1, epochs)):
+            fit.epoch()
+        network.head.load_state_dict(fit.model.state_dict())
+    else:
+        augmenter = build_policy(
+            config.get("augment", "none"),
+            size=images.shape[1],
+            n_ops=int(config.get("aug_ops", 2)),
+            magnitude=int(config.get("aug_magnitude", 5)),
+            seed=seed,
+        )
+        fit = ImageFit(
+            config,
+            np.concatenate([images, syn_images]),
+            np.concatenate([y, syn_labels]),
+            n_classes=data.n_classes,
+            seed=seed,
+            weights=weights,
+            image_size=data.image_size,
+            augmenter=augmenter,
+        )
+        for _ in range(max(1, epochs)):
+            fit.epoch()
+        network = fit.model
+    network = network.cpu().eval()
+    cfg = data_config(config["backbone"])
+    model_info = dict(
+        info,
+        modality="image",
+        task="classification",
+        classes=data.classes,
+        backbone=config["backbone"],
+        config=config,
+        image_size=int(images.shape[1]),
+        input_size=int(network.normalize.size),
+        mean=list(cfg["mean"]),
+        std=list(cfg["std"]),
+        weights=data.weights.get(config["backbone"]),
+        epochs=int(epochs),
+    )
+    details = {"epochs": int(epochs), "n_synthetic": int(len(syn_images)), "synth_seconds": synth_seconds}
+    return ImageModel(network, model_info), details
+
+
+def probe_backbone(chosen: str, data: ImageSearchData) -> str | None:
+    """The backbone of the plain linear-probe baseline: the chosen one when pretrained, else the first
+    searched backbone that has pretrained weights."""
+    if data.weights.get(chosen):
+        return chosen
+    return next((name for name, found in data.weights.items() if found), None)

@@ -1,0 +1,123 @@
+"""An image study before its search: load and check the images, find pretrained weights, hold out
+the test images, and build what the trials receive. The result has the shape of `study.Prepared`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.config import StudyConfig
+from automl.data.images import ImageDataset, load_images
+from automl.data.splits import make_splits
+from automl.errors import ConfigError
+from automl.image.backbones import backbone_spec, data_config
+from automl.image.trainable import MAX_SYNTH_RATIO, ImageSearchData
+from automl.image.weights import find_weights, no_weights_message
+from automl.metrics import default_metric, get_metric
+from automl.search.space import SearchSpace
+
+MB = 1024 * 1024
+
+
+def stored_size(backbones: list[str], image_size: int | None) -> int:
+    """The square side images are kept at: the largest input any searched backbone takes (capped)."""
+    largest = max(int(data_config(name)["input_size"]) for name in backbones)
+    return min(largest, image_size) if image_size else largest
+
+
+def resolve_weights(
+    space: SearchSpace, config: StudyConfig, log
+) -> tuple[SearchSpace, dict[str, dict | None], list[str]]:
+    """Where each searched backbone's pretrained weights come from; backbones without any are left out
+    of the search (with a note), and a space left with none raises a message saying how to add them."""
+    weights: dict[str, dict | None] = {}
+    missing, notes = [], []
+    for name in space.choices("backbone"):
+        if not backbone_spec(name).pretrained:
+            weights[name] = None
+            continue
+        found = find_weights(name, weights_dir=config.images.weights_dir, allow_hub=config.images.allow_hub)
+        if found is None:
+            missing.append(name)
+        else:
+            weights[name] = {"kind": found.kind, "path": found.path}
+    if missing and len(missing) == len(space.choices("backbone")):
+        raise ConfigError(
+            "None of the searched backbones has pretrained weights here. " + no_weights_message(missing[0])
+        )
+    if missing:
+        notes.append(
+            f"Left out of the search, no pretrained weights reachable: {', '.join(missing)}. "
+            f"To include them: {no_weights_message(missing[0])}"
+        )
+        space = space.without("backbone", missing)
+    for note in notes:
+        log(f"note: {note}")
+    return space, weights, notes
+
+
+def prepare_images(config: StudyConfig, log=print) -> Any:
+    from automl.study import Prepared
+
+    space = SearchSpace.load(config.space, "image")
+    space, weights, weight_notes = resolve_weights(space, config, log)
+    size = stored_size(space.choices("backbone") or ["small_cnn"], config.images.image_size)
+    dataset: ImageDataset = load_images(
+        config.data,
+        size=size,
+        skip_bad=config.images.skip_bad,
+        max_pixels=config.images.max_pixels,
+        max_archive_bytes=int(config.images.max_archive_mb * MB),
+    )
+    dataset.notes.extend(weight_notes)
+    for note in dataset.notes[: len(dataset.notes) - len(weight_notes)]:
+        log(f"note: {note}")
+    metric = get_metric(
+        config.metric or default_metric("classification", dataset.class_counts), "classification"
+    )
+    splits = make_splits(
+        dataset.y,
+        "classification",
+        test_size=config.test_size,
+        n_folds=config.n_folds,
+        n_repeats=config.n_repeats or 1,  # a trained backbone per fold is costly: no repeats by default
+        seed=config.seed,
+        classes=dataset.classes,
+    )
+    for note in splits.notes:
+        log(f"note: {note}")
+    fold_rows = min(len(train) for train, _ in splits.folds)
+    data = ImageSearchData(
+        images=dataset.images[splits.search],
+        y=dataset.y[splits.search],
+        classes=dataset.classes,
+        folds=splits.folds,
+        metric=metric.name,
+        max_epochs=config.max_epochs,
+        seed=config.seed,
+        weights=weights,
+        image_size=config.images.image_size,
+        extra={
+            "max_synth_ratio": space.max_value("synth_ratio", MAX_SYNTH_RATIO),
+            "cpus_per_trial": config.resources.cpus_per_trial,
+            "fingerprint": dataset.fingerprint,
+            "sizes": {"n_rows": fold_rows, "n_features": 0, "n_classes": len(dataset.classes)},
+        },
+    )
+    return Prepared(dataset, metric, space, splits, None, data)
+
+
+def image_summary(dataset: ImageDataset) -> dict[str, Any]:
+    """The manifest's `data` entry of an image study."""
+    return {
+        "source": str(dataset.source),
+        "fingerprint": dataset.fingerprint,
+        "n_rows": dataset.n_rows,
+        "n_images": dataset.n_rows,
+        "image_size": dataset.image_size,
+        "target": "label",
+        "task": "classification",
+        "classes": dataset.classes,
+        "class_counts": dataset.class_counts,
+        "n_skipped": dataset.n_skipped,
+        "notes": dataset.notes,
+    }

@@ -1,0 +1,143 @@
+"""Image studies end to end on package-shipped images (scikit-image textures), with real timm
+backbones, the offline pretrained EfficientNet-Lite0, albumentations and the VAE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from automl.config import ImageOptions, Resources, StudyConfig
+from automl.data.images import load_image_files
+from automl.datasets import write_images
+from automl.predict import predict_images, resolve_model
+from automl.study import Study, run_study
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+# Every dimension of the image space, small enough for 2 CPU cores.
+FAST_IMAGE_SPACE = {
+    "parameters": {
+        "backbone": {"type": "choice", "values": ["tf_efficientnet_lite0", "small_cnn"]},
+        "transfer": {"type": "choice", "values": ["linear_probe", "partial", "full"]},
+        "freeze_stages": {"type": "int", "low": 1, "high": 3},
+        "backbone_lr_mult": {"type": "loguniform", "low": 0.01, "high": 0.3},
+        "drop_stages": {"type": "int", "low": 0, "high": 2},
+        "head_depth": {"type": "int", "low": 0, "high": 2},
+        "head_width": {"type": "choice", "values": [32, 64]},
+        "dropout": {"type": "uniform", "low": 0.0, "high": 0.5},
+        "drop_path": {"type": "uniform", "low": 0.0, "high": 0.2},
+        "l1": {"type": "loguniform", "low": 1.0e-7, "high": 1.0e-3},
+        "l2": {"type": "loguniform", "low": 1.0e-6, "high": 1.0e-1},
+        "label_smoothing": {"type": "uniform", "low": 0.0, "high": 0.2},
+        "patience": {"type": "int", "low": 2, "high": 3},
+        "lr": {"type": "loguniform", "low": 1.0e-3, "high": 1.0e-2},
+        "batch_size": {"type": "choice", "values": [8, 16]},
+        "augment": {"type": "choice", "values": ["none", "light", "medium", "heavy", "randaugment"]},
+        "aug_ops": {"type": "int", "low": 1, "high": 3},
+        "aug_magnitude": {"type": "int", "low": 1, "high": 10},
+        "synth_method": {"type": "choice", "values": ["none", "vae"]},
+        "synth_ratio": {"type": "uniform", "low": 0.0, "high": 1.0},
+        "synth_latent_dim": {"type": "choice", "values": [8, 16]},
+        "synth_epochs": {"type": "choice", "values": [20, 40]},
+    },
+    "start": [
+        {
+            "backbone": "tf_efficientnet_lite0",
+            "transfer": "linear_probe",
+            "augment": "none",
+            "synth_method": "none",
+        },
+        {
+            "backbone": "small_cnn",
+            "transfer": "full",
+            "augment": "light",
+            "synth_method": "vae",
+            "synth_ratio": 0.5,
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def textures(tmp_path_factory):
+    return write_images(
+        "textures", tmp_path_factory.mktemp("images") / "textures", per_class=8, seed=0, size=48
+    )
+
+
+@pytest.fixture(scope="module")
+def image_space(tmp_path_factory):
+    path = tmp_path_factory.mktemp("spaces") / "image_fast.yaml"
+    path.write_text(yaml.safe_dump(FAST_IMAGE_SPACE))
+    return path
+
+
+def image_config(data, storage, space, **overrides) -> StudyConfig:
+    values = dict(
+        data=str(data),
+        trials=6,
+        budget_s=600,
+        n_folds=2,
+        max_epochs=4,
+        grace_period=2,
+        space=str(space),
+        storage=str(storage),
+        name="textures",
+        resources=Resources(cpus_per_trial=1),
+        images=ImageOptions(image_size=48, allow_hub=False),
+    )
+    values.update(overrides)
+    return StudyConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def image_study(textures, image_space, tmp_path_factory) -> Study:
+    storage = tmp_path_factory.mktemp("store")
+    return run_study(image_config(textures, storage, image_space), log=lambda m: None)
+
+
+def test_an_image_study_completes_with_a_tested_exported_model(image_study):
+    assert image_study.status == "completed"
+    manifest = image_study.manifest
+    assert manifest["modality"] == "image"
+    assert manifest["data"]["n_images"] == 32 and manifest["data"]["classes"] == [
+        "brick",
+        "grass",
+        "gravel",
+        "moon",
+    ]
+    board = image_study.leaderboard()
+    assert len(board) == 6 and board["chosen"].sum() == 1
+    report = image_study.test_report
+    assert 0.0 <= report["value"] <= 1.0 and report["n_test"] == 7
+    names = [b["name"] for b in manifest["baselines"]]
+    assert names == ["majority", "linear_probe"]
+    # the start points ran: a cached linear probe and a from-scratch CNN with VAE images
+    assert {"tf_efficientnet_lite0", "small_cnn"} <= set(board["param_backbone"])
+    vae_trials = board[board["param_synth_method"] == "vae"]
+    assert len(vae_trials) and (vae_trials["synth_recon_loss"] > 0).all()
+
+
+def test_augmentation_previews_are_saved_for_each_searched_policy(image_study):
+    for policy in FAST_IMAGE_SPACE["parameters"]["augment"]["values"]:
+        png = image_study.store.read_bytes(image_study.study_id, f"report/augment/{policy}.png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_exported_predictions_equal_in_memory_ones(image_study, textures, tmp_path):
+    model = image_study.best_model
+    loaded = resolve_model(str(image_study.store.local_path(image_study.study_id)))
+    out = tmp_path / "preds.csv"
+    predictions, _ = predict_images(loaded, str(textures), str(out))
+    files = sorted(p for p in textures.rglob("*.png"))
+    images, paths = load_image_files(files, size=model.image_size, root=textures)
+    in_memory = model.predict_output(images)
+    written = pd.read_csv(out)
+    assert list(written["path"]) == paths
+    assert list(written.columns) == ["path", "prediction", *[f"proba_{c}" for c in model.classes]]
+    np.testing.assert_allclose(
+        written[[f"proba_{c}" for c in model.classes]].to_numpy(), in_memory, atol=1e-6
+    )
+    assert list(written["prediction"]) == [model.classes[i] for i in in_memory.argmax(axis=1)]
