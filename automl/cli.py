@@ -30,21 +30,24 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+# The parameters shown beside each trial (those the study's space has), tables' then images'.
+MAIN_PARAMS = (
+    "backbone",
+    "transfer",
+    "augment",
+    "depth",
+    "width",
+    "head_depth",
+    "dropout",
+    "l2",
+    "scaler",
+    "synth_method",
+    "synth_ratio",
+)
+
+
 def format_leaderboard(board, limit: int = 15) -> str:
-    params = [c for c in board.columns if c.startswith("param_")]
-    main = [
-        p
-        for p in (
-            "param_depth",
-            "param_width",
-            "param_dropout",
-            "param_l2",
-            "param_scaler",
-            "param_synth_method",
-            "param_synth_ratio",
-        )
-        if p in params
-    ]
+    main = [f"param_{p}" for p in MAIN_PARAMS if f"param_{p}" in board.columns]
     cols = ["trial", "status", "val_score", "val_std", "gap", "n_params", *main]
     shown = board.head(limit)[cols].copy()
     shown.columns = [c.removeprefix("param_") for c in cols]
@@ -58,10 +61,16 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
     lines = [f"study {manifest['study_id']}: {manifest.get('status')}"]
     data = manifest.get("data", {})
     metric = manifest.get("metric", {}).get("name", "?")
-    lines.append(
-        f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
-        f"{data.get('task')}, target {data.get('target')!r})"
-    )
+    if manifest.get("modality") == "image":
+        lines.append(
+            f"  data: {data.get('source')} ({data.get('n_images')} images of {len(data.get('classes') or [])} "
+            f"classes at {data.get('image_size')} px)"
+        )
+    else:
+        lines.append(
+            f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
+            f"{data.get('task')}, target {data.get('target')!r})"
+        )
     if manifest.get("status") == "failed":
         lines.append(f"  error: {manifest.get('error')}")
         return "\n".join(lines)
@@ -82,7 +91,8 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
     report = manifest.get("test_report")
     if report:
         lines.append("")
-        lines.append(f"held-out test ({report['n_test']} rows never seen by the search):")
+        unit = "images" if manifest.get("modality") == "image" else "rows"
+        lines.append(f"held-out test ({report['n_test']} {unit} never seen by the search):")
         lines.append(
             f"  {metric}: {_fmt(report['value'])}  (95% CI {_fmt(report['ci_low'])} to {_fmt(report['ci_high'])})"
         )

@@ -70,16 +70,10 @@ def submit(
     space: str | None = None,
     max_upload_mb: float = MAX_UPLOAD_MB,
 ) -> str:
-    """Submit `automl run` on `data` as a Ray Job; returns the job id."""
+    """Submit `automl run` on `data` as a Ray Job; returns the job id. A folder of images travels as a .zip."""
     source = Path(data)
-    if not source.is_file():
+    if not source.exists():
         raise DataError(f"Data file {data} does not exist. Check the path.")
-    size_mb = source.stat().st_size / 1024 / 1024
-    if size_mb > max_upload_mb:
-        raise DataError(
-            f"Data file {data} is {size_mb:.1f} MB, over the {max_upload_mb:.0f} MB a job may carry. "
-            "Put the file on storage every node reaches and run `automl run` on the cluster, or raise --max-upload-mb."
-        )
     if "://" not in storage:
         if not _is_loopback(address):
             raise ConfigError(
@@ -89,13 +83,23 @@ def submit(
         storage = str(Path(storage).resolve())
     staging = Path(tempfile.mkdtemp(prefix="automl-job-"))
     try:
-        shutil.copy2(source, staging / source.name)
+        if source.is_dir():  # an image folder: one archive, which `automl run` reads like the folder
+            payload = Path(shutil.make_archive(str(staging / source.name), "zip", root_dir=source))
+        else:
+            payload = Path(shutil.copy2(source, staging / source.name))
+        size_mb = payload.stat().st_size / 1024 / 1024
+        if size_mb > max_upload_mb:
+            raise DataError(
+                f"Data {data} is {size_mb:.1f} MB, over the {max_upload_mb:.0f} MB a job may carry. "
+                "Put it on storage every node reaches and run `automl run` on the cluster, or raise --max-upload-mb."
+            )
+        modality = "image" if payload.suffix.lower() == ".zip" else "tabular"
         args = [
             "python",
             "-m",
             "automl.cli",
             "run",
-            source.name,
+            payload.name,
             *run_args,
             "--storage",
             storage,
@@ -105,7 +109,7 @@ def submit(
         # The search space travels too, so the job searches exactly the space the submitter sees.
         from automl.search.space import SearchSpace
 
-        shutil.copy2(SearchSpace.load(space, "tabular").source, staging / "space.yaml")
+        shutil.copy2(SearchSpace.load(space, modality).source, staging / "space.yaml")
         args += ["--space", "space.yaml"]
         runtime_env = {"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]}
         request = dict(

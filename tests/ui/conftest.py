@@ -4,6 +4,9 @@ Beside the completed study it holds the states the dashboard must explain instea
 a failed study and a running one (copies of the real study with their manifest changed through
 Store.write_manifest; the running one keeps the real Tune experiment and loses its reports), a
 study.json that is not JSON, and a folder with no study.json at all.
+
+A second store holds a REAL tiny image study (textures in class folders), made once per session
+when an image test asks for it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tests.helpers import small_config
 PASSWORD = "correct horse battery staple"
 COMPLETED, FAILED, RUNNING = "penguins-ui", "penguins-failed", "penguins-running"
 UNREADABLE, INCOMPLETE = "broken-json", "half-written"
+IMAGE_STUDY = "textures-ui"
 FAILED_ERROR = "RuntimeError: the cluster went away"
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
@@ -103,3 +107,33 @@ def app_env(ui_store, monkeypatch) -> UIStore:
     monkeypatch.setenv("AUTOML_DASHBOARD_PASSWORD", PASSWORD)
     monkeypatch.delenv("AUTOML_RAY_ADDRESS", raising=False)
     return ui_store
+
+
+@pytest.fixture(scope="session")
+def image_store(ray_session, tmp_path_factory) -> UIStore:
+    """A store with one completed image study: 32 textures of 4 classes, 3 trials (about 25 s on 2 cores)."""
+    import yaml
+
+    from automl.datasets import write_images
+    from automl.study import run_study
+    from tests.integration.test_image_study import FAST_IMAGE_SPACE, image_config
+
+    folder = tmp_path_factory.mktemp("ui-images")
+    images = write_images("textures", folder / "textures", per_class=8, seed=0, size=48)
+    space = folder / "image_space.yaml"
+    space.write_text(yaml.safe_dump(FAST_IMAGE_SPACE))
+    root = folder / "store"
+    config = image_config(
+        images, root, space, name=IMAGE_STUDY, trials=3, max_epochs=2, grace_period=1
+    )  # the two start points (a linear probe, a from-scratch CNN with VAE images) and one more
+    run_study(config, log=lambda message: None)
+    return UIStore(root=root, data=images, target="label", store=Store(root))
+
+
+@pytest.fixture
+def image_env(image_store, monkeypatch) -> UIStore:
+    """Environment of an in-process dashboard run on the image study's store."""
+    monkeypatch.setenv("AUTOML_STORAGE", image_store.location)
+    monkeypatch.setenv("AUTOML_DASHBOARD_PASSWORD", PASSWORD)
+    monkeypatch.delenv("AUTOML_RAY_ADDRESS", raising=False)
+    return image_store

@@ -66,7 +66,7 @@ def test_studies_page_lists_every_study_with_its_state(app_env):
     assert not at.exception
     table = at.dataframe[0].value.set_index("study")
     assert table.loc[COMPLETED, "status"] == "completed"
-    assert table.loc[COMPLETED, "rows"] == 80
+    assert table.loc[COMPLETED, "rows/images"] == 80 and table.loc[COMPLETED, "modality"] == "tabular"
     assert table.loc[COMPLETED, "metric"] == "balanced_accuracy"
     assert "95% CI" in table.loc[COMPLETED, "test score"]
     assert "±" in table.loc[COMPLETED, "best validation"]
