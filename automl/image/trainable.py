@@ -78,18 +78,21 @@ def frozen_features(data: ImageSearchData, backbone: str, drop_stages: int) -> t
 
 
 def _features(data: ImageSearchData, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
+    """The shared frozen features, and the seconds this trial spent getting them (near 0 once cached)."""
+    start = time.perf_counter()
     if data.synth_pool is not None:
         import ray
 
         try:
-            return ray.get(ray.get(data.synth_pool.features.remote(backbone, drop_stages))[0])
+            features, _ = ray.get(ray.get(data.synth_pool.features.remote(backbone, drop_stages))[0])
+            return features, time.perf_counter() - start
         except ray.exceptions.RayError:  # the pool was lost with its node: compute here
             pass
     key = (data.extra.get("fingerprint"), id(data), backbone, drop_stages)
     if key not in _LOCAL_FEATURES:
         _LOCAL_FEATURES.clear()  # one study's features at a time
         _LOCAL_FEATURES[key] = frozen_features(data, backbone, drop_stages)
-    return _LOCAL_FEATURES[key]
+    return _LOCAL_FEATURES[key][0], time.perf_counter() - start
 
 
 def synth_settings(config: dict[str, Any]) -> dict[str, Any]:

@@ -141,3 +141,12 @@ def test_exported_predictions_equal_in_memory_ones(image_study, textures, tmp_pa
         written[[f"proba_{c}" for c in model.classes]].to_numpy(), in_memory, atol=1e-6
     )
     assert list(written["prediction"]) == [model.classes[i] for i in in_memory.argmax(axis=1)]
+
+
+def test_an_image_study_run_twice_with_the_same_seed_gives_the_same_leaderboard(textures, image_space, tmp_path):
+    columns = ["trial", "val_score", "gap", "param_backbone", "param_transfer", "param_augment"]
+    boards = []
+    for run in ("a", "b"):
+        config = image_config(textures, tmp_path / run, image_space, trials=4, name="again")
+        boards.append(run_study(config, log=lambda m: None).leaderboard()[columns])
+    pd.testing.assert_frame_equal(boards[0], boards[1])
