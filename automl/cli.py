@@ -124,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         test_size=args.test_size,
         n_folds=args.folds,
         max_epochs=args.max_epochs,
+        grace_period=min(StudyConfig.grace_period, args.max_epochs),  # ASHA's grace fits in fewer epochs
         select=args.select,
         space=args.space,
         storage=args.storage,

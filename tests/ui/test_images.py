@@ -94,7 +94,9 @@ def test_study_page_of_an_image_study(image_env):
 
     card = _texts(at.tabs[labels.index("Model")], "markdown")
     assert f"Model card: study {IMAGE_STUDY}" in card and f"**Backbone:** `{best['backbone']}`" in card
-    assert "**Pretrained weights:**" in card and "**Transfer:**" in card and "normalized with mean" in card
+    assert (
+        "**Pretrained weights:**" in card and "**Transfer:**" in card and "normalizes them with mean" in card
+    )
     assert at.get("download_button"), "the model zip download is offered"
 
 

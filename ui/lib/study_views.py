@@ -76,8 +76,9 @@ def learning_curves(curves: pd.DataFrame | None, board: pd.DataFrame, manifest: 
     metric = (manifest.get("metric") or {}).get("name", "score")
     st.altair_chart(charts.curves_chart(curves, picked, chosen, metric), width="stretch")
     st.caption(
-        "Solid: validation, dashed: train (real rows only, never synthetic ones); means over the inner folds. "
-        "A fold that stopped early keeps its best epoch's scores. The chosen trial is drawn thicker."
+        f"Solid: validation, dashed: train (real {fmt.examples(manifest)} only, never synthetic ones); means "
+        "over the inner folds. A fold that stopped early keeps its best epoch's scores. The chosen trial is "
+        "drawn thicker."
     )
 
 
@@ -105,7 +106,7 @@ def what_helped(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
     """Validation score by technique, and fANOVA parameter importance."""
     metric = manifest.get("metric") or {}
     name, greater = metric.get("name", "score"), bool(metric.get("greater_is_better", True))
-    groups = techniques.technique_groups(board)
+    groups = techniques.technique_groups(board, manifest.get("modality", "tabular"))
     if groups.empty:
         st.info("No scored trials to compare.")
         return

@@ -1,7 +1,8 @@
 """'What helped': trials grouped by technique (synthesis, depth, regularization ...), binned for reading.
 
 Continuous settings are binned so that a handful of trials still gives readable groups:
-ratios and dropout by range, L1/L2 by power of ten.
+ratios and dropout by range, L1/L2 by power of ten. One table serves every modality: a technique
+whose column a study's leaderboard lacks is left out (image studies have a backbone, tables a scaler).
 """
 
 from __future__ import annotations
@@ -35,11 +36,23 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
+def _group(value: object, binning: Callable[[float], str] | None) -> str:
+    """The group of one cell; a missing value (a parameter a trial did not use) is 'n/a'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return binning(value) if binning else _as_text(value)
+
+
 # (leaderboard column, label, binning); a None binning keeps the values as they are
 TECHNIQUES: list[tuple[str, str, Callable[[float], str] | None]] = [
+    ("param_backbone", "backbone", None),
+    ("param_transfer", "transfer policy", None),
+    ("param_augment", "augmentation policy", None),
     ("param_synth_method", "synthetic data method", None),
     ("param_synth_ratio", "synthetic rows per real row", _ratio),
     ("param_depth", "network depth (0 = linear)", None),
+    ("param_drop_stages", "backbone stages dropped", None),
+    ("param_head_depth", "head depth (0 = linear head)", None),
     ("param_width", "width", None),
     ("param_dropout", "dropout", _dropout),
     ("param_l1", "L1 penalty", _decade),
@@ -49,17 +62,20 @@ TECHNIQUES: list[tuple[str, str, Callable[[float], str] | None]] = [
     ("param_batch_norm", "batch norm", None),
     ("param_activation", "activation", None),
 ]
+# labels that read differently for image studies
+IMAGE_LABELS = {"param_synth_ratio": "synthetic images per real image"}
 
 
-def technique_groups(board: pd.DataFrame) -> pd.DataFrame:
+def technique_groups(board: pd.DataFrame, modality: str = "tabular") -> pd.DataFrame:
     """Long table: technique, group, trial, val_score, chosen - one row per scored trial and technique."""
     scored = board.dropna(subset=["val_score"])
     parts = []
     for column, label, binning in TECHNIQUES:
         if column not in scored:
             continue
-        values = scored[column]
-        groups = values.map(binning) if binning else values.map(_as_text)
+        if modality == "image":
+            label = IMAGE_LABELS.get(column, label)
+        groups = scored[column].map(lambda v, binning=binning: _group(v, binning))
         parts.append(
             pd.DataFrame(
                 {

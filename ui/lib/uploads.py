@@ -1,9 +1,10 @@
-"""Uploaded tables for new studies: kept inside the study store, named safely, validated like the CLI does.
+"""Uploaded data for new studies: kept inside the study store, named safely, validated like the CLI does.
 
-An upload lands in `<storage>/_uploads/<random>/<sanitized name>` and nowhere else; the name
-cannot leave that folder. Validation is `automl.data.tabular.load_table`, so a bad file gives the
-exact DataError message `automl run` prints. Uploads need a local store for now: a study process
-reads its data file from local disk.
+An upload is a table (CSV, Parquet) or a .zip of an image folder (one sub-folder per class). It
+lands in `<storage>/_uploads/<random>/<sanitized name>` and nowhere else; the name cannot leave
+that folder. Validation is `automl.data.tabular.load_table` for a table and
+`automl.data.images.load_images` for a zip, so a bad file gives the exact DataError message
+`automl run` prints. Uploads need a local store for now: a study process reads its data from local disk.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from automl.config import StudyConfig
+from automl.data.images import ImageDataset, load_images
 from automl.data.tabular import PARQUET_EXTENSIONS, TabularDataset, load_table
 from automl.errors import DataError, StoreError
 from automl.metrics import get_metric
@@ -27,6 +29,8 @@ MB = 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TOKEN = re.compile(r"^[0-9a-f]{8,64}$")
 MAX_NAME = 80
+IMAGE_EXTENSIONS = (".zip",)  # a zipped image folder: root/<class>/<image>
+VALIDATION_IMAGE_SIZE = 64  # images are decoded at this side to check them (the study picks its own size)
 
 
 @dataclass
@@ -35,8 +39,12 @@ class Upload:
 
     token: str  # the random folder under _uploads/
     path: Path  # the saved file
-    dataset: TabularDataset
+    dataset: TabularDataset | ImageDataset
     study_id: str
+
+    @property
+    def modality(self) -> str:
+        return "image" if isinstance(self.dataset, ImageDataset) else "tabular"
 
     @property
     def folder(self) -> Path:
@@ -52,6 +60,11 @@ def sanitize_filename(name: str) -> str:
     stem = _UNSAFE.sub("_", stem).strip("._-")[: MAX_NAME - 10] or "upload"
     ext = _UNSAFE.sub("", ext).lower()[:8]
     return f"{stem}.{ext}" if ext else stem
+
+
+def is_image_upload(filename: str) -> bool:
+    """Whether an uploaded file is a zipped image folder (by its name, as the CLI decides by its path)."""
+    return Path(sanitize_filename(filename)).suffix in IMAGE_EXTENSIONS
 
 
 def peek_columns(filename: str, data: bytes) -> list[str]:
@@ -109,13 +122,31 @@ def discard_upload(store: Store, token: str) -> None:
 
 def validate(
     path: Path,
-    target: str,
+    target: str | None,
     task: str | None,
     config: StudyConfig,
-) -> TabularDataset:
-    """The checks `automl run` makes before its search: the table, the target, the metric and the settings."""
+) -> TabularDataset | ImageDataset:
+    """The checks `automl run` makes before its search: the data (and target), the metric and the settings.
+
+    A .zip is read as images, whose labels come from the class folders: `target` and `task` do not apply.
+    """
     config.validate()
-    dataset = load_table(path, target, task, max_bytes=int(MAX_UPLOAD_MB * MB))
+    if is_image_upload(path.name):
+        images = config.images
+        dataset: TabularDataset | ImageDataset = load_images(
+            path,
+            size=VALIDATION_IMAGE_SIZE,
+            skip_bad=images.skip_bad,
+            max_pixels=images.max_pixels,
+            max_archive_bytes=int(images.max_archive_mb * MB),
+        )
+    elif target is None:
+        raise DataError(
+            f"{path.name} is read as a table: name the column to predict. "
+            "(For images, upload a .zip of a folder with one sub-folder per class.)"
+        )
+    else:
+        dataset = load_table(path, target, task, max_bytes=int(MAX_UPLOAD_MB * MB))
     if config.metric:
         get_metric(config.metric, dataset.task)
     return dataset

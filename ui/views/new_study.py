@@ -1,7 +1,8 @@
-"""New study page: upload a table, choose the target and a budget, start `automl run` in the background.
+"""New study page: upload a table (and choose its target) or a zip of images, set a budget, start `automl run`.
 
 The file is stored inside the study store (`_uploads/`), validated exactly as the CLI validates it,
-and the study then appears on the Studies page with live progress.
+and the study then appears on the Studies page with live progress. A zip is an image folder with one
+sub-folder per class: its labels come from the folder names, so there is no target to choose.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import os
 
 import streamlit as st
 
-from automl.config import Resources, StudyConfig, parse_duration
+from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.data.tabular import SUPPORTED_EXTENSIONS
 from automl.errors import AutoMLError, StoreError
-from automl.metrics import METRICS
+from automl.metrics import METRICS, metrics_for
 from ui.lib import launcher, loaders, uploads
 from ui.lib.settings import MAX_UPLOAD_MB, RAY_ADDRESS_ENV, storage
 
@@ -29,12 +30,13 @@ if not store.local:
     st.stop()
 
 st.caption(
-    f"Upload a CSV or Parquet table (up to {MAX_UPLOAD_MB} MB) with one row per example and the column to "
-    "predict. It is saved inside the study store and checked like `automl run` checks it."
+    f"Upload (up to {MAX_UPLOAD_MB} MB) a CSV or Parquet table with one row per example and the column to "
+    "predict, or a .zip of an image folder with one sub-folder per class (`<class>/<image>`: the folder "
+    "names are the labels). It is saved inside the study store and checked like `automl run` checks it."
 )
 upload = st.file_uploader(
-    "Table",
-    type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS],
+    "Table, or zip of images",
+    type=[ext.lstrip(".") for ext in (*SUPPORTED_EXTENSIONS, *uploads.IMAGE_EXTENSIONS)],
     key="upload",
     max_upload_size=MAX_UPLOAD_MB,
 )
@@ -43,11 +45,18 @@ if upload is None:
     st.stop()
 
 data = upload.getvalue()
-columns = uploads.peek_columns(upload.name, data)
+image = uploads.is_image_upload(upload.name)
+columns = [] if image else uploads.peek_columns(upload.name, data)
 last = st.session_state.get("last_started")
 
 with st.form("new_study"):
-    if columns:
+    target: str | None = None
+    if image:
+        st.markdown(
+            "**Images**: an image classification study. The labels come from the class folders in the zip, "
+            "so there is no target column to choose."
+        )
+    elif columns:
         target = st.selectbox(
             "Target column (what to predict)", columns, index=len(columns) - 1, key="target"
         )
@@ -56,8 +65,13 @@ with st.form("new_study"):
             "Target column (the header could not be read; type its name)", key="target_text"
         )
     left, right = st.columns(2)
-    task = left.selectbox("Task", ["infer from the target", "classification", "regression"], key="task")
-    metric = right.selectbox("Metric", ["default for the task", *METRICS], key="metric")
+    if image:
+        task = "classification"
+        metrics = [m.name for m in metrics_for("classification")]
+    else:
+        task = left.selectbox("Task", ["infer from the target", "classification", "regression"], key="task")
+        metrics = list(METRICS)
+    metric = right.selectbox("Metric", ["default for the task", *metrics], key="metric")
     budget = left.text_input(
         "Budget (wall clock of the search)", value="5m", key="budget", help="e.g. 90s, 10m, 1h"
     )
@@ -75,14 +89,27 @@ with st.form("new_study"):
             "Trials at once (0: as many as CPUs allow)", min_value=0, value=0, key="concurrent"
         )
         name = a.text_input("Study name (optional)", key="name")
+        image_size = (
+            b.number_input(
+                "Largest image side in pixels (0: each backbone's own)",
+                min_value=0,
+                max_value=1024,
+                value=0,
+                step=16,
+                key="image_size",
+                help="e.g. 128 to keep a CPU-only search quick",
+            )
+            if image
+            else 0
+        )
     submitted = st.form_submit_button("Start study", type="primary")
 
 if submitted:
     try:
         config = StudyConfig(
             data="",
-            target=str(target).strip(),
-            task=None if task.startswith("infer") else task,
+            target=None if image else str(target).strip(),
+            task=None if image or task.startswith("infer") else task,
             metric=None if metric.startswith("default") else metric,
             trials=int(trials),
             budget_s=parse_duration(budget),
@@ -95,6 +122,7 @@ if submitted:
             storage=location,
             name=uploads.sanitize_filename(name) if name.strip() else None,
             resources=Resources(max_concurrent_trials=int(concurrent) or None),
+            images=ImageOptions(image_size=int(image_size) or None),
         )
         if config.name and store.exists(config.name):
             raise StoreError(f"Study {config.name!r} already exists in {store.uri}. Choose another name.")

@@ -56,7 +56,8 @@ def studies_table() -> None:
     if not entries:
         st.info(
             f"No studies in `{location}` yet. Start one on the **New study** page, or with "
-            f"`automl run data.csv --target COLUMN --storage {location}`."
+            f"`automl run data.csv --target COLUMN --storage {location}` (or, for images, "
+            f"`automl run ./photos/ --storage {location}` on a folder with one sub-folder per class)."
         )
         return
     frame = _rows(entries)

@@ -1,5 +1,7 @@
 """Study page: one study's leaderboard, curves, choice, what helped, test report, synthetic data and model.
 
+Image studies show their augmentation previews (and the VAE's loss) where tables show synthetic data quality.
+
 A broken, failed or running study shows its state (and whatever it stored) instead of the sections.
 """
 
@@ -9,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from automl.errors import AutoMLError
-from ui.lib import catalog, loaders, report_views, study_views
+from ui.lib import catalog, image_views, loaders, report_views, study_views
 from ui.lib import formatting as fmt
 from ui.lib.settings import REFRESH_SECONDS, storage
 
@@ -43,9 +45,19 @@ if entry.state in ("unreadable", "incomplete"):
     st.error(f"**{entry.state.capitalize()}.** {entry.message}")
     st.stop()
 
+if fmt.is_image(manifest):
+    size = data.get("image_size")
+    described = (
+        f"classification of {len(data.get('classes') or [])} classes from folders · "
+        f"{data.get('n_images', data.get('n_rows', '?'))} images" + (f" ({size} px)" if size else "")
+    )
+else:
+    described = (
+        f"{data.get('task', '?')} of `{data.get('target', '?')}` · "
+        f"{data.get('n_rows', '?')} rows, {data.get('n_features', '?')} features"
+    )
 st.caption(
-    f"{entry.state} · {manifest.get('modality', '?')} · {data.get('task', '?')} of `{data.get('target', '?')}` · "
-    f"{data.get('n_rows', '?')} rows, {data.get('n_features', '?')} features · metric {metric.get('name', '?')} · "
+    f"{entry.state} · {manifest.get('modality', '?')} · {described} · metric {metric.get('name', '?')} · "
     f"started {fmt.timestamp(manifest.get('created_at'))}"
 )
 
@@ -134,6 +146,7 @@ cols[3].metric("duration", fmt.duration(manifest.get("duration_s")))
 study_views.selection_note(manifest)
 
 store = loaders.store(location)
+image = fmt.is_image(manifest)
 tabs = st.tabs(
     [
         "Leaderboard",
@@ -141,7 +154,7 @@ tabs = st.tabs(
         "Validation vs gap",
         "What helped",
         "Test report",
-        "Synthetic data",
+        "Augmentation previews" if image else "Synthetic data",
         "Model",
     ]
 )
@@ -156,6 +169,9 @@ with tabs[3]:
 with tabs[4]:
     report_views.test_report(manifest)
 with tabs[5]:
-    report_views.synthetic_quality(manifest)
+    if image:
+        image_views.augmentation_previews(store, manifest, board)
+    else:
+        report_views.synthetic_quality(manifest)
 with tabs[6]:
     report_views.model_section(store, manifest)
