@@ -164,9 +164,24 @@ def find_weights(
             return WeightsSource("package", package_file)
     if _hub_cached(timm_name):
         return WeightsSource("hub")
-    if allow_hub and not _hub_offline() and hub_reachable():
+    if allow_hub and not _hub_offline() and hub_reachable() and _hub_download(timm_name):
         return WeightsSource("hub")
     return None
+
+
+def _hub_download(timm_name: str) -> bool:
+    """Fetch the hub file into the local cache now, once, rather than in every trial at the same time."""
+    hub_id = _hf_hub_id(timm_name)
+    if not hub_id:
+        return False
+    try:
+        from huggingface_hub import hf_hub_download
+
+        repo_id, _, revision = hub_id.partition("@")
+        hf_hub_download(repo_id, "model.safetensors", revision=revision or None)
+    except Exception:  # unreachable after all, or no such file: no hub weights
+        return False
+    return True
 
 
 def no_weights_message(name: str) -> str:
