@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -285,8 +286,14 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         prep.data.synth_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
             [data_ref], prep.data.extra["max_synth_ratio"]
         )
+        stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
+
+        def progress_log(message: str) -> None:
+            with contextlib.redirect_stdout(stdout):
+                log(message)
+
         progress = tuning.ProgressLine(
-            config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), log
+            config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), progress_log
         )
         if restore:
             tuner = tuning.restore_tuner(config, prep.data, store.tune_storage(study_id))

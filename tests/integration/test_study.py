@@ -108,3 +108,10 @@ def test_regression_study(ray_session, diabetes_csv, fast_space, tmp_path):
     assert study.manifest["baselines"][0]["name"] == "mean"
     out = study.best_model.predict_frame(coerce_features(read_frame(path), study.best_model.info["schema"]))
     assert list(out.columns) == ["prediction"] and np.isfinite(out["prediction"]).all()
+
+
+def test_progress_reaches_a_print_log_from_python(ray_session, penguins_csv, fast_space, tmp_path, capsys):
+    path, target = penguins_csv
+    run_study(small_config(path, target, tmp_path, fast_space, trials=2), log=print)
+    out = capsys.readouterr().out
+    assert "trials 1/2 done" in out and "trials 2/2 done" in out
