@@ -314,6 +314,9 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         del data_ref
         return grid, search_seconds
     finally:
+        if prep.data.synth_pool is not None:  # its shared rows and features die with it, in a shared Ray too
+            ray.kill(prep.data.synth_pool)
+            prep.data.synth_pool = None
         shutdown()
 
 

@@ -143,7 +143,9 @@ def test_exported_predictions_equal_in_memory_ones(image_study, textures, tmp_pa
     assert list(written["prediction"]) == [model.classes[i] for i in in_memory.argmax(axis=1)]
 
 
-def test_an_image_study_run_twice_with_the_same_seed_gives_the_same_leaderboard(textures, image_space, tmp_path):
+def test_an_image_study_run_twice_with_the_same_seed_gives_the_same_leaderboard(
+    textures, image_space, tmp_path
+):
     columns = ["trial", "val_score", "gap", "param_backbone", "param_transfer", "param_augment"]
     boards = []
     for run in ("a", "b"):

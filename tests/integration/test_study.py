@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -115,3 +116,20 @@ def test_progress_reaches_a_print_log_from_python(ray_session, penguins_csv, fas
     run_study(small_config(path, target, tmp_path, fast_space, trials=2), log=print)
     out = capsys.readouterr().out
     assert "trials 1/2 done" in out and "trials 2/2 done" in out
+
+
+def test_a_finished_study_leaves_no_pool_actor_behind(ray_session, penguins_csv, fast_space, tmp_path):
+    from ray._private import state  # the GCS's actor table (the state API needs Ray's dashboard)
+
+    def alive_pools() -> int:
+        return sum(
+            a["ActorClassName"] == "SharedPool" and a["State"] == "ALIVE" for a in state.actors().values()
+        )
+
+    path, target = penguins_csv
+    before = alive_pools()
+    run_study(small_config(path, target, tmp_path, fast_space, trials=2), log=lambda m: None)
+    deadline = time.monotonic() + 10  # ray.kill is asynchronous
+    while alive_pools() > before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive_pools() == before
