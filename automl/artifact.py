@@ -77,33 +77,20 @@ class TabularModel:
         }
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in self.files().items():
-            (directory / name).write_bytes(data)
-        return directory
+        return save_files(self.files(), directory)
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], where: str = "model") -> TabularModel:
-        missing = [n for n in MODEL_FILES if n not in files]
-        if missing:
-            raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
+        info, state = read_model_files(files, MODEL_FILES, where, FORMAT_VERSION)
         try:
-            info = json.loads(files["model.json"])
             pre = Preprocessor.from_dict(json.loads(files["preprocessing.json"]))
-            state = load_safetensors(files["weights.safetensors"])
-        except Exception as exc:  # corrupt JSON / tensors
+        except Exception as exc:  # corrupt JSON
             raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
-        if info.get("format_version") != FORMAT_VERSION:
-            raise ModelError(
-                f"{where} has format version {info.get('format_version')}; this automl reads {FORMAT_VERSION}."
-            )
         n_outputs = len(info["classes"]) if info["task"] == "classification" else 1
         network = build_model(info["family"], info["n_inputs"], n_outputs, info["architecture"])
         network.load_state_dict(state)
         network.eval()
         scale = TargetScale(**info.pop("target_scale"))
-        info.pop("format_version")
         return cls(pre, network, scale, info)
 
     @classmethod
@@ -111,6 +98,36 @@ class TabularModel:
         directory = Path(directory)
         files = {p.name: p.read_bytes() for p in directory.glob("*") if p.is_file()}
         return cls.from_files(files, str(directory))
+
+
+def save_files(files: dict[str, bytes], directory: str | Path) -> Path:
+    """Write a model directory's files."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    return directory
+
+
+def read_model_files(
+    files: dict[str, bytes], names: tuple[str, ...], where: str, version: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """model.json (without its format version) and the weights of a model directory, with a clear
+    ModelError when a file is missing or broken, or written by another format version."""
+    missing = [n for n in names if n not in files]
+    if missing:
+        raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
+    try:
+        info = json.loads(files["model.json"])
+        state = load_safetensors(files["weights.safetensors"])
+    except Exception as exc:  # corrupt JSON / tensors
+        raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
+    if info.get("format_version") != version:
+        raise ModelError(
+            f"{where} has format version {info.get('format_version')}; this automl reads {version}."
+        )
+    info.pop("format_version")
+    return info, state
 
 
 def model_files_for(model_json: bytes) -> tuple[str, ...]:

@@ -283,7 +283,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
         # On the head node, so losing a worker node does not lose the pool (a driver can share a
         # host, and so an IP, with a worker's raylet: its own node is not necessarily the head).
-        prep.data.synth_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
+        prep.data.shared_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
             [data_ref], prep.data.extra["max_synth_ratio"]
         )
         stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
@@ -314,9 +314,9 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         del data_ref
         return grid, search_seconds
     finally:
-        if prep.data.synth_pool is not None:  # its shared rows and features die with it, in a shared Ray too
-            ray.kill(prep.data.synth_pool)
-            prep.data.synth_pool = None
+        if prep.data.shared_pool is not None:  # its shared rows and features die with it, in a shared Ray too
+            ray.kill(prep.data.shared_pool)
+            prep.data.shared_pool = None
         shutdown()
 
 

@@ -232,7 +232,7 @@ def bench_linear_probe(images: Images, setup: Setup, log=print) -> dict[str, Any
     cold, warm, uncached, feature_seconds = [], [], [], []
     scores: dict[str, float] = {}
     for repeat in range(setup.repeats):
-        image_trainable._LOCAL_FEATURES.clear()
+        image_trainable.clear_caches()
         seconds, last = timed_trial(config, data)
         cold.append(seconds)
         feature_seconds.append(cached_feature_seconds())
@@ -247,7 +247,7 @@ def bench_linear_probe(images: Images, setup: Setup, log=print) -> dict[str, Any
             f"  repeat {repeat + 1}/{setup.repeats}: cold {cold[-1]:.2f} s, warm {warm[-1]:.2f} s, "
             f"uncached {uncached[-1]:.2f} s"
         )
-    image_trainable._LOCAL_FEATURES.clear()
+    image_trainable.clear_caches()
     med = {
         name: statistics.median(runs)
         for name, runs in (("cold", cold), ("warm", warm), ("uncached", uncached))

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from automl.artifact import read_model_files, save_files
 from automl.errors import ModelError
 from automl.image.fit import network_output
 from automl.image.network import ImageClassifier, build_network
@@ -63,27 +63,11 @@ class ImageModel:
         }
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in self.files().items():
-            (directory / name).write_bytes(data)
-        return directory
+        return save_files(self.files(), directory)
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], where: str = "model") -> ImageModel:
-        missing = [n for n in IMAGE_MODEL_FILES if n not in files]
-        if missing:
-            raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
-        try:
-            info = json.loads(files["model.json"])
-            state = load_safetensors(files["weights.safetensors"])
-        except Exception as exc:  # corrupt JSON / tensors
-            raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
-        if info.get("format_version") != FORMAT_VERSION:
-            raise ModelError(
-                f"{where} has format version {info.get('format_version')}; this automl reads {FORMAT_VERSION}."
-            )
-        info.pop("format_version")
+        info, state = read_model_files(files, IMAGE_MODEL_FILES, where, FORMAT_VERSION)
         network = build_network(
             info["config"], len(info["classes"]), image_size=info.get("input_size"), pretrained=False
         )

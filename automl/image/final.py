@@ -11,11 +11,17 @@ from typing import Any
 import numpy as np
 
 from automl.image.artifact import ImageModel
-from automl.image.augment import build_policy
 from automl.image.backbones import data_config
 from automl.image.fit import ImageFit
 from automl.image.network import build_network, extract_features, uses_feature_cache
-from automl.image.trainable import ImageSearchData, head_config, sample_synthetic, synth_settings
+from automl.image.trainable import (
+    NO_SYNTHESIS,
+    ImageSearchData,
+    augmenter_for,
+    head_config,
+    sample_synthetic,
+    synth_settings,
+)
 from automl.train.loop import NetworkFit
 
 # The baseline a practitioner writes first: logistic regression on frozen pretrained features.
@@ -43,7 +49,7 @@ def fit_final_image(
     syn_images = np.zeros((0, *images.shape[1:]), np.uint8)
     syn_labels = np.zeros(0, np.int64)
     synth_seconds = 0.0
-    if config.get("synth_method", "none") != "none" and n_syn > 0:
+    if config.get("synth_method", NO_SYNTHESIS) != NO_SYNTHESIS and n_syn > 0:
         syn_images, syn_labels, synth_seconds, _ = sample_synthetic(
             config["synth_method"],
             synth_settings(config),
@@ -71,13 +77,6 @@ def fit_final_image(
             fit.epoch()
         network.head.load_state_dict(fit.model.state_dict())
     else:
-        augmenter = build_policy(
-            config.get("augment", "none"),
-            size=images.shape[1],
-            n_ops=int(config.get("aug_ops", 2)),
-            magnitude=int(config.get("aug_magnitude", 5)),
-            seed=seed,
-        )
         fit = ImageFit(
             config,
             np.concatenate([images, syn_images]),
@@ -86,7 +85,7 @@ def fit_final_image(
             seed=seed,
             weights=weights,
             image_size=data.image_size,
-            augmenter=augmenter,
+            augmenter=augmenter_for(config, images.shape[1], seed),
         )
         for _ in range(max(1, epochs)):
             fit.epoch()

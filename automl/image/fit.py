@@ -19,7 +19,7 @@ from automl.image.augment import Augmenter
 from automl.image.backbones import backbone_spec
 from automl.image.network import autocast, build_network, frozen_stages, to_tensor, trains_backbone
 from automl.image.weights import WeightsSource
-from automl.train.loop import TargetScale
+from automl.train.loop import TargetScale, shuffled_pass
 
 EVAL_BATCH = 64
 
@@ -87,24 +87,18 @@ class ImageFit:
     def epoch(self) -> float:
         """One shuffled, augmented pass over the training images; returns the mean training loss."""
         self.model.train()
-        order = torch.randperm(len(self.images), generator=self.generator)
-        total, batches = 0.0, 0
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            if len(idx) < 2 and len(order) > 1:  # a single image breaks batch norm and adds only noise
-                continue
+
+        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
             with autocast(self.device):
                 out = self.model(self._batch(idx))
             loss = self.loss_fn(out.float(), self.y[idx.to(self.device)])
-            if self.l1 > 0:
-                loss = loss + self._l1_penalty()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item()
-            batches += 1
+            return loss + self._l1_penalty() if self.l1 > 0 else loss
+
+        mean_loss = shuffled_pass(
+            len(self.images), self.batch_size, self.generator, self.optimizer, batch_loss
+        )
         self.epochs_done += 1
-        return total / max(batches, 1)
+        return mean_loss
 
     @torch.no_grad()
     def output(self, images: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The image side of the trainable: what a trial receives, and one fold's setup.
 
 The fold loop, early stopping and the reported metrics are the tabular ones (train/trainable.py,
-`run_trial(..., fold_setup=image_fold_setup)`). Per fold:
+`ImageSearchData.setup_fold`, which `run_trial` calls). Per fold:
 - a linear probe without augmentation trains the head on frozen-backbone features, computed once per
   (backbone, kept stages) for every search image and shared by all folds and trials (no fitting is
   involved, so sharing them leaks nothing);
@@ -19,15 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from automl.image.augment import build_policy
+from automl.image.augment import Augmenter, build_policy
 from automl.image.fit import ImageFit
 from automl.image.network import build_network, extract_features, head_params, uses_feature_cache
 from automl.image.vae import create_image_synthesizer
 from automl.image.weights import WeightsSource
 from automl.models import count_parameters
+from automl.synth.pool import fetch_shared
 from automl.train.loop import EarlyStopping, NetworkFit
+from automl.train.trainable import NO_SYNTHESIS
 
-NO_SYNTHESIS = "none"
 MAX_SYNTH_RATIO = 1.0  # synthetic images per training image when the space does not bound synth_ratio
 _SYNTH_SETTINGS = {"synth_latent_dim": "latent_dim", "synth_epochs": "epochs"}  # trial key -> VAE setting
 
@@ -45,7 +46,7 @@ class ImageSearchData:
     seed: int
     weights: dict[str, dict | None]  # backbone -> WeightsSource fields (None: trained from scratch)
     image_size: int | None = None  # cap on the backbones' input size
-    synth_pool: Any = None
+    shared_pool: Any = None  # SharedPool actor handle, or None to compute in the trial
     extra: dict = field(default_factory=dict)
     task: str = "classification"
     modality: str = "image"
@@ -58,56 +59,70 @@ class ImageSearchData:
         found = self.weights.get(backbone)
         return WeightsSource(**found) if found else None
 
+    def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
+        return image_fold_setup(self, fold_index, config, device)
+
+    def fit_fold_synthesizer(
+        self, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """For the shared pool: fit on the fold's training images only, sample `max_ratio` of their count:
+        (images, labels, fit seconds, reconstruction loss)."""
+        train = self.folds[fold_index][0]
+        return sample_synthetic(
+            method, settings, self.images[train], self.y[train], self.n_classes, max_ratio, seed
+        )
+
+    def frozen_features(self, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
+        """Pooled features of every search image through the frozen pretrained backbone: (features, seconds)."""
+        import torch
+
+        start = time.perf_counter()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        network = frozen_network(self, backbone, drop_stages).to(device)
+        return extract_features(network, self.images, device=device), time.perf_counter() - start
+
 
 _LOCAL_FEATURES: dict[tuple, tuple[np.ndarray, float]] = {}  # per process, when there is no shared pool
+_FROZEN_NETWORKS: dict[tuple, Any] = {}  # per process: a frozen pretrained network is never trained
 
 
-def frozen_features(data: ImageSearchData, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
-    """Pooled features of every search image through the frozen pretrained backbone: (features, seconds)."""
+def clear_caches() -> None:
+    """Forget this process's frozen features and networks (a benchmark's cold start)."""
+    _LOCAL_FEATURES.clear()
+    _FROZEN_NETWORKS.clear()
+
+
+def frozen_network(data: ImageSearchData, backbone: str, drop_stages: int) -> Any:
+    """The pretrained network of a linear probe, built (and its weights read) once per process."""
     import torch
 
-    start = time.perf_counter()
-    config = {"backbone": backbone, "drop_stages": drop_stages, "transfer": "linear_probe"}
-    with torch.random.fork_rng(devices=[]):
-        network = build_network(
-            config, data.n_classes, image_size=data.image_size, weights=data.weights_for(backbone)
-        )
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    features = extract_features(network.to(device), data.images, device=device)
-    return features, time.perf_counter() - start
+    key = (backbone, drop_stages, data.image_size, str(data.weights.get(backbone)), data.n_classes)
+    if key not in _FROZEN_NETWORKS:
+        config = {"backbone": backbone, "drop_stages": drop_stages, "transfer": "linear_probe"}
+        with torch.random.fork_rng(devices=[]):  # built or not, the caller's RNG is the same
+            network = build_network(
+                config, data.n_classes, image_size=data.image_size, weights=data.weights_for(backbone)
+            )
+        _FROZEN_NETWORKS.clear()  # one at a time: they are large
+        _FROZEN_NETWORKS[key] = network.eval()
+    return _FROZEN_NETWORKS[key]
 
 
 def _features(data: ImageSearchData, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
     """The shared frozen features, and the seconds this trial spent getting them (near 0 once cached)."""
     start = time.perf_counter()
-    if data.synth_pool is not None:
-        import ray
-
-        try:
-            features, _ = ray.get(ray.get(data.synth_pool.features.remote(backbone, drop_stages))[0])
-            return features, time.perf_counter() - start
-        except ray.exceptions.RayError:  # the pool was lost with its node: compute here
-            pass
+    shared = fetch_shared(data.shared_pool, "features", backbone, drop_stages)
+    if shared is not None:
+        return shared[0], time.perf_counter() - start
     key = (data.extra.get("fingerprint"), id(data), backbone, drop_stages)
     if key not in _LOCAL_FEATURES:
         _LOCAL_FEATURES.clear()  # one study's features at a time
-        _LOCAL_FEATURES[key] = frozen_features(data, backbone, drop_stages)
+        _LOCAL_FEATURES[key] = data.frozen_features(backbone, drop_stages)
     return _LOCAL_FEATURES[key][0], time.perf_counter() - start
 
 
 def synth_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {setting: config[key] for key, setting in _SYNTH_SETTINGS.items() if key in config}
-
-
-def fit_image_synthesizer(
-    data: ImageSearchData, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Fit the synthesizer on the fold's training images only and sample `max_ratio` of their count:
-    (images, labels, fit seconds, reconstruction loss)."""
-    train = data.folds[fold_index][0]
-    return sample_synthetic(
-        method, settings, data.images[train], data.y[train], data.n_classes, max_ratio, seed
-    )
 
 
 def sample_synthetic(
@@ -137,16 +152,9 @@ def synthetic_images(
     start = time.perf_counter()
     settings = synth_settings(config)
     max_ratio = data.extra.get("max_synth_ratio", MAX_SYNTH_RATIO)
-    result = None
-    if data.synth_pool is not None:
-        import ray
-
-        try:
-            result = ray.get(ray.get(data.synth_pool.get.remote(fold_index, method, settings, seed))[0])
-        except ray.exceptions.RayError:  # the pool was lost with its node: fit here, same seed
-            result = None
-    if result is None:
-        result = fit_image_synthesizer(data, fold_index, method, settings, max_ratio, seed)
+    result = fetch_shared(data.shared_pool, "get", fold_index, method, settings, seed)
+    if result is None:  # no pool, or lost with its node: fit here, same seed
+        result = data.fit_fold_synthesizer(fold_index, method, settings, max_ratio, seed)
     images, labels, _, recon = result
     return images[:n], np.asarray(labels)[:n], time.perf_counter() - start, recon
 
@@ -167,17 +175,15 @@ def image_fold_setup(
     extra: dict[str, float] = {}
     if recon is not None:
         extra["synth_recon_loss"] = recon
-    weights = data.weights_for(config["backbone"])
     if uses_feature_cache(config):
         drop = int(config.get("drop_stages", 0))
         features, feature_seconds = _features(data, config["backbone"], drop)
         X_train, X_val = features[train], features[val]
         X_fit, y_fit = X_train, y_train
-        network = None
+        frozen = frozen_network(data, config["backbone"], drop)
         if len(syn_images):
-            network = build_network(config, data.n_classes, image_size=data.image_size, weights=weights)
-            X_fit = np.vstack([X_train, extract_features(network.to(device), syn_images, device=device)])
-            y_fit = np.concatenate([y_train, syn_labels])
+            synthetic = extract_features(frozen.to(device), syn_images, device=device)
+            X_fit, y_fit = np.vstack([X_train, synthetic]), np.concatenate([y_train, syn_labels])
         fit: Any = NetworkFit(
             head_config(config),
             X_fit,
@@ -189,24 +195,18 @@ def image_fold_setup(
             device=device,
         )
         extra["feature_seconds"] = feature_seconds
-        n_params = _network_size(config, data, weights) if fold_index == 0 else None
+        # the exported network: the frozen backbone and this head
+        n_params = count_parameters(frozen.backbone) + count_parameters(fit.model)
     else:
-        augmenter = build_policy(
-            config.get("augment", "none"),
-            size=data.images.shape[1],
-            n_ops=int(config.get("aug_ops", 2)),
-            magnitude=int(config.get("aug_magnitude", 5)),
-            seed=seed,
-        )
         fit = ImageFit(
             config,
             np.concatenate([data.images[train], syn_images]) if len(syn_images) else data.images[train],
             np.concatenate([y_train, syn_labels]) if len(syn_images) else y_train,
             n_classes=data.n_classes,
             seed=data.seed * 1000 + fold_index,
-            weights=weights,
+            weights=data.weights_for(config["backbone"]),
             image_size=data.image_size,
-            augmenter=augmenter,
+            augmenter=augmenter_for(config, data.images.shape[1], seed),
             device=device,
         )
         X_train, X_val = data.images[train], data.images[val]
@@ -225,8 +225,12 @@ def image_fold_setup(
     }
 
 
-def _network_size(config: dict[str, Any], data: ImageSearchData, weights: WeightsSource | None) -> int:
-    """Parameters of the whole network a linear probe exports (backbone + head), without loading weights."""
-    return count_parameters(
-        build_network(config, data.n_classes, image_size=data.image_size, pretrained=False)
+def augmenter_for(config: dict[str, Any], size: int, seed: int) -> Augmenter:
+    """The trial's augmentation policy, for its training images."""
+    return build_policy(
+        config.get("augment", "none"),
+        size=size,
+        n_ops=int(config.get("aug_ops", 2)),
+        magnitude=int(config.get("aug_magnitude", 5)),
+        seed=seed,
     )

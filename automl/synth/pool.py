@@ -45,23 +45,23 @@ def _fit_fold(data: Any, fold_index: int, method: str, settings: dict, max_ratio
     import torch
 
     torch.set_num_threads(1)
-    if getattr(data, "modality", "tabular") == "image":
-        from automl.image.trainable import fit_image_synthesizer
-
-        return fit_image_synthesizer(data, fold_index, method, settings, max_ratio, seed)
-    train_rows = data.folds[fold_index][0]
-    frame = data.features.iloc[train_rows].reset_index(drop=True)
-    n_rows = int(np.ceil(max_ratio * len(train_rows)))
-    return fit_and_sample(
-        method, settings, frame, data.y[train_rows], task=data.task, n_rows=n_rows, seed=seed
-    )
+    return data.fit_fold_synthesizer(fold_index, method, settings, max_ratio, seed)
 
 
 @ray.remote(num_cpus=0)
 def _extract(data: Any, backbone: str, drop_stages: int):
-    from automl.image.trainable import frozen_features
+    return data.frozen_features(backbone, drop_stages)
 
-    return frozen_features(data, backbone, drop_stages)
+
+def fetch_shared(pool: Any, kind: str, *key: Any) -> Any | None:
+    """The pool's shared result for `key` (`kind`: "get" or "features"), or None when the pool or
+    the result was lost with its node: the caller then computes it itself."""
+    if pool is None:
+        return None
+    try:
+        return ray.get(ray.get(getattr(pool, kind).remote(*key))[0])
+    except ray.exceptions.RayError:
+        return None
 
 
 @ray.remote(num_cpus=0)

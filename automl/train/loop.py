@@ -107,26 +107,43 @@ class NetworkFit:
     def epoch(self) -> float:
         """One shuffled pass over the training rows; returns the mean training loss."""
         self.model.train()
-        order = torch.randperm(len(self.X), generator=self.generator).to(self.device)
-        total, batches = 0.0, 0
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            if len(idx) < 2 and len(order) > 1:  # a single row breaks batch norm and adds only noise
-                continue
+
+        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+            idx = idx.to(self.device)
             out = self.model(self.X[idx])
             loss = self.loss_fn(out if self.task == "classification" else out[:, 0], self.y[idx])
-            if self.l1 > 0:
-                loss = loss + self._l1_penalty()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item()
-            batches += 1
+            return loss + self._l1_penalty() if self.l1 > 0 else loss
+
+        mean_loss = shuffled_pass(len(self.X), self.batch_size, self.generator, self.optimizer, batch_loss)
         self.epochs_done += 1
-        return total / max(batches, 1)
+        return mean_loss
 
     def output(self, X: np.ndarray) -> np.ndarray:
         return model_output(self.model, X, self.task, self.scale, self.device)
+
+
+def shuffled_pass(
+    n: int,
+    batch_size: int,
+    generator: torch.Generator,
+    optimizer: torch.optim.Optimizer,
+    batch_loss,
+) -> float:
+    """One optimizer step per shuffled mini-batch of `n` rows; returns the mean loss.
+    `batch_loss(idx)` gives the loss of the rows `idx` (a CPU index tensor)."""
+    order = torch.randperm(n, generator=generator)
+    total, batches = 0.0, 0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        if len(idx) < 2 and n > 1:  # a single row breaks batch norm and adds only noise
+            continue
+        loss = batch_loss(idx)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        batches += 1
+    return total / max(batches, 1)
 
 
 class EarlyStopping:

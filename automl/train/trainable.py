@@ -22,7 +22,7 @@ from automl.data.preprocess import Preprocessor
 from automl.metrics import get_metric
 from automl.models import count_parameters
 from automl.synth.base import setting_names
-from automl.synth.pool import fit_and_sample
+from automl.synth.pool import fetch_shared, fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
 
@@ -43,9 +43,23 @@ class SearchData:
     metric: str
     max_epochs: int
     seed: int
-    synth_pool: Any = None  # SharedPool actor handle, or None to fit in the trial
+    shared_pool: Any = None  # SharedPool actor handle, or None to fit in the trial
     extra: dict = field(default_factory=dict)
     modality: str = "tabular"
+
+    def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
+        return _fold_setup(self, fold_index, config, device)
+
+    def fit_fold_synthesizer(
+        self, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int
+    ) -> tuple[pd.DataFrame, np.ndarray, float]:
+        """For the shared pool: fit on the fold's training rows only, sample `max_ratio` of their count."""
+        train_rows = self.folds[fold_index][0]
+        frame = self.features.iloc[train_rows].reset_index(drop=True)
+        n_rows = int(np.ceil(max_ratio * len(train_rows)))
+        return fit_and_sample(
+            method, settings, frame, self.y[train_rows], task=self.task, n_rows=n_rows, seed=seed
+        )
 
 
 def synth_settings(method: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -101,18 +115,10 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
     X_val = pre.transform(data.features.iloc[val_rows])
     y_train, y_val = data.y[train_rows], data.y[val_rows]
     seed = data.seed + fold_index
-    pooled = None
-    if data.synth_pool is not None:
 
-        def pooled(method: str, settings: dict) -> tuple[pd.DataFrame, np.ndarray] | None:
-            import ray
-
-            try:
-                ref = ray.get(data.synth_pool.get.remote(fold_index, method, settings, seed))[0]
-                rows, labels, _ = ray.get(ref)
-            except ray.exceptions.RayError:  # pool or its rows lost with a node: fit here, same seed
-                return None
-            return rows, labels
+    def pooled(method: str, settings: dict) -> tuple[pd.DataFrame, np.ndarray] | None:
+        shared = fetch_shared(data.shared_pool, "get", fold_index, method, settings, seed)
+        return None if shared is None else shared[:2]  # None: no pool, or lost with a node: fit here
 
     n_rows = int(round(float(config.get("synth_ratio", 0.0)) * len(train_rows)))
     X_syn, y_syn, synth_seconds = synthesize(
@@ -157,12 +163,15 @@ def run_trial(
 ) -> None:
     """Train `config` on every fold, reporting fold-averaged metrics after each epoch.
 
-    `fold_setup(data, fold_index, config, device)` gives each fold's fit, early stopping and rows
-    (the tabular one by default; the image modality passes its own). A fold's optional `n_params`
-    and `extra` (numbers averaged over folds into the report) add to what is reported."""
+    `data.setup_fold(fold_index, config, device)` gives each fold's fit, early stopping and rows
+    (`fold_setup(data, fold_index, config, device)` replaces it, for benchmarks). A fold's optional
+    `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported."""
     metric = get_metric(data.metric)
     start = time.perf_counter()
-    folds = [(fold_setup or _fold_setup)(data, i, config, device) for i in range(len(data.folds))]
+    folds = [
+        fold_setup(data, i, config, device) if fold_setup else data.setup_fold(i, config, device)
+        for i in range(len(data.folds))
+    ]
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     sign = metric.sign()
@@ -222,9 +231,4 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
     def report(metrics: dict[str, Any]) -> None:
         tune.report({**metrics, "node_id": node_id, "device": device})
 
-    if getattr(data, "modality", "tabular") == "image":
-        from automl.image.trainable import image_fold_setup
-
-        run_trial(config, data, report, device, fold_setup=image_fold_setup)
-    else:
-        run_trial(config, data, report, device)
+    run_trial(config, data, report, device)

@@ -105,12 +105,12 @@ def test_a_trial_whose_shared_pool_is_lost_fits_the_same_rows_itself(ray_session
     data = _data()
     data_ref = ray.put(data)
     data.extra["max_synth_ratio"] = 1.0
-    data.synth_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([data_ref], 1.0)
+    data.shared_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([data_ref], 1.0)
     pooled_reports: list[dict] = []
     run_trial(config, data, pooled_reports.append)
-    assert ray.get(data.synth_pool.size.remote()) == len(data.folds)
+    assert ray.get(data.shared_pool.size.remote()) == len(data.folds)
 
-    ray.kill(data.synth_pool)
+    ray.kill(data.shared_pool)
     fallback_reports: list[dict] = []
     run_trial(config, data, fallback_reports.append)
     assert [r["val_score"] for r in fallback_reports] == [r["val_score"] for r in pooled_reports]
