@@ -5,19 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 
 import automl.study as study_module
 from automl.cli import main
-from automl.search.space import default_space_path
 from automl.study import run_study
-from tests.helpers import fails_with, small_config
+from tests.helpers import assert_every_dimension_varies, fails_with, run_cli, small_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -154,38 +149,12 @@ def test_twenty_trials_on_100_rows_within_five_minutes_cover_the_space(tmp_path)
 
     data = tmp_path / "penguins100.csv"
     target = write("penguins", data, n_rows=100, seed=0)
-    start = time.monotonic()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "automl.cli",
-            "run",
-            str(data),
-            "--target",
-            target,
-            "--trials",
-            "20",
-            "--budget",
-            "5m",
-            "--storage",
-            str(tmp_path / "store"),
-            "--name",
-            "acceptance",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=420,
-        env=dict(os.environ, RAY_ADDRESS=""),
+    argv = ["run", str(data), "--target", target, "--trials", "20", "--budget", "5m"]
+    proc, elapsed = run_cli(
+        [*argv, "--storage", str(tmp_path / "store"), "--name", "acceptance"], timeout=420
     )
-    elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert elapsed < 300, f"took {elapsed:.0f}s"
     board = pd.read_parquet(tmp_path / "store" / "acceptance" / "report" / "trials.parquet")
     assert len(board) == 20
-    import yaml
-
-    dimensions = yaml.safe_load(default_space_path().read_text())["parameters"]
-    for name in dimensions:
-        values = board[f"param_{name}"].dropna().astype(str).unique()
-        assert len(values) > 1, f"{name} took only {values}"
+    assert_every_dimension_varies(board, "tabular")

@@ -6,58 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from automl.config import ImageOptions, Resources, StudyConfig
 from automl.data.images import load_image_files
 from automl.datasets import write_images
 from automl.predict import predict_images, resolve_model
 from automl.study import Study, run_study
+from tests.helpers import FAST_IMAGE_SPACE, small_image_config, write_image_space
 
 pytestmark = pytest.mark.usefixtures("ray_session")
-
-# Every dimension of the image space, small enough for 2 CPU cores.
-FAST_IMAGE_SPACE = {
-    "parameters": {
-        "backbone": {"type": "choice", "values": ["tf_efficientnet_lite0", "small_cnn"]},
-        "transfer": {"type": "choice", "values": ["linear_probe", "partial", "full"]},
-        "freeze_stages": {"type": "int", "low": 1, "high": 3},
-        "backbone_lr_mult": {"type": "loguniform", "low": 0.01, "high": 0.3},
-        "drop_stages": {"type": "int", "low": 0, "high": 2},
-        "head_depth": {"type": "int", "low": 0, "high": 2},
-        "head_width": {"type": "choice", "values": [32, 64]},
-        "dropout": {"type": "uniform", "low": 0.0, "high": 0.5},
-        "drop_path": {"type": "uniform", "low": 0.0, "high": 0.2},
-        "l1": {"type": "loguniform", "low": 1.0e-7, "high": 1.0e-3},
-        "l2": {"type": "loguniform", "low": 1.0e-6, "high": 1.0e-1},
-        "label_smoothing": {"type": "uniform", "low": 0.0, "high": 0.2},
-        "patience": {"type": "int", "low": 2, "high": 3},
-        "lr": {"type": "loguniform", "low": 1.0e-3, "high": 1.0e-2},
-        "batch_size": {"type": "choice", "values": [8, 16]},
-        "augment": {"type": "choice", "values": ["none", "light", "medium", "heavy", "randaugment"]},
-        "aug_ops": {"type": "int", "low": 1, "high": 3},
-        "aug_magnitude": {"type": "int", "low": 1, "high": 10},
-        "synth_method": {"type": "choice", "values": ["none", "vae"]},
-        "synth_ratio": {"type": "uniform", "low": 0.0, "high": 1.0},
-        "synth_latent_dim": {"type": "choice", "values": [8, 16]},
-        "synth_epochs": {"type": "choice", "values": [20, 40]},
-    },
-    "start": [
-        {
-            "backbone": "tf_efficientnet_lite0",
-            "transfer": "linear_probe",
-            "augment": "none",
-            "synth_method": "none",
-        },
-        {
-            "backbone": "small_cnn",
-            "transfer": "full",
-            "augment": "light",
-            "synth_method": "vae",
-            "synth_ratio": 0.5,
-        },
-    ],
-}
 
 
 @pytest.fixture(scope="module")
@@ -69,33 +25,13 @@ def textures(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def image_space(tmp_path_factory):
-    path = tmp_path_factory.mktemp("spaces") / "image_fast.yaml"
-    path.write_text(yaml.safe_dump(FAST_IMAGE_SPACE))
-    return path
-
-
-def image_config(data, storage, space, **overrides) -> StudyConfig:
-    values = dict(
-        data=str(data),
-        trials=6,
-        budget_s=600,
-        n_folds=2,
-        max_epochs=4,
-        grace_period=2,
-        space=str(space),
-        storage=str(storage),
-        name="textures",
-        resources=Resources(cpus_per_trial=1),
-        images=ImageOptions(image_size=48, allow_hub=False),
-    )
-    values.update(overrides)
-    return StudyConfig(**values)
+    return write_image_space(tmp_path_factory.mktemp("spaces") / "image_fast.yaml")
 
 
 @pytest.fixture(scope="module")
 def image_study(textures, image_space, tmp_path_factory) -> Study:
     storage = tmp_path_factory.mktemp("store")
-    return run_study(image_config(textures, storage, image_space), log=lambda m: None)
+    return run_study(small_image_config(textures, storage, image_space), log=lambda m: None)
 
 
 def test_an_image_study_completes_with_a_tested_exported_model(image_study):
@@ -149,6 +85,6 @@ def test_an_image_study_run_twice_with_the_same_seed_gives_the_same_leaderboard(
     columns = ["trial", "val_score", "gap", "param_backbone", "param_transfer", "param_augment"]
     boards = []
     for run in ("a", "b"):
-        config = image_config(textures, tmp_path / run, image_space, trials=4, name="again")
+        config = small_image_config(textures, tmp_path / run, image_space, trials=4, name="again")
         boards.append(run_study(config, log=lambda m: None).leaderboard()[columns])
     pd.testing.assert_frame_equal(boards[0], boards[1])

@@ -112,18 +112,15 @@ def app_env(ui_store, monkeypatch) -> UIStore:
 @pytest.fixture(scope="session")
 def image_store(ray_session, tmp_path_factory) -> UIStore:
     """A store with one completed image study: 32 textures of 4 classes, 3 trials (about 25 s on 2 cores)."""
-    import yaml
-
     from automl.datasets import write_images
     from automl.study import run_study
-    from tests.integration.test_image_study import FAST_IMAGE_SPACE, image_config
+    from tests.helpers import small_image_config, write_image_space
 
     folder = tmp_path_factory.mktemp("ui-images")
     images = write_images("textures", folder / "textures", per_class=8, seed=0, size=48)
-    space = folder / "image_space.yaml"
-    space.write_text(yaml.safe_dump(FAST_IMAGE_SPACE))
+    space = write_image_space(folder / "image_space.yaml")
     root = folder / "store"
-    config = image_config(
+    config = small_image_config(
         images, root, space, name=IMAGE_STUDY, trials=3, max_epochs=2, grace_period=1
     )  # the two start points (a linear probe, a from-scratch CNN with VAE images) and one more
     run_study(config, log=lambda message: None)

@@ -15,7 +15,7 @@ from automl.config import ImageOptions, StudyConfig
 from automl.data.images import load_images
 from automl.errors import DataError
 from automl.store import Store
-from tests.integration.test_image_study import FAST_IMAGE_SPACE
+from tests.helpers import FAST_IMAGE_SPACE
 from tests.ui.conftest import APP, IMAGE_STUDY
 from ui.lib import image_views, importance, launcher, leaderboard, model_card, techniques, uploads
 from ui.lib.auth import SESSION_KEY
