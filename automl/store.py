@@ -23,9 +23,15 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from automl.errors import StoreError
+from automl.names import MAX_STUDY_ID, check_study_id, is_study_id
 
 MANIFEST = "study.json"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_PROBE = ".automl-write-check"
+STORAGE_FIX = (
+    "Give --storage a directory this user may create and write (it is created if missing), "
+    "with free space, or an s3:// URI with credentials."
+)
 
 
 def _is_uri(location: str) -> bool:
@@ -50,11 +56,35 @@ class Store:
             self.local = False
         else:
             path = Path(location.removeprefix("file://")).expanduser().resolve()
+            if path.exists() and not path.is_dir():
+                raise StoreError(f"The storage {str(path)!r} is a file, not a directory. {STORAGE_FIX}")
             self.fs, self.root, self.uri, self.local = pafs.LocalFileSystem(), str(path), str(path), True
 
     # ---- paths -------------------------------------------------------------------------------
-    def _path(self, *parts: str) -> str:
-        return "/".join([self.root, *parts])
+    def _path(self, study_id: str, *parts: str) -> str:
+        """The location of `parts` inside the study's folder; refuses any id or key that would leave it."""
+        check_study_id(study_id, "study_id", "Store", error=StoreError)
+        keys = [k for part in parts for k in str(part).split("/")]
+        if any(k in ("", ".", "..") or "\\" in k or "\0" in k for k in keys):
+            raise StoreError(
+                f"Refusing the path {'/'.join(map(str, parts))!r} of study {study_id!r}: "
+                "it would resolve outside the study's folder."
+            )
+        path = "/".join([self.root, study_id, *keys])
+        if self.local:  # a symlink inside the store must not lead out of it either
+            root = os.path.realpath(self.root)
+            folder = os.path.realpath(os.path.join(self.root, study_id))
+            if os.path.commonpath([root, folder]) != root or folder == root:
+                raise StoreError(
+                    f"Refusing study {study_id!r}: its folder resolves to {folder}, outside the store {self.uri}."
+                )
+            real = os.path.realpath(path)
+            if os.path.commonpath([folder, real]) != folder:
+                raise StoreError(
+                    f"Refusing the path {'/'.join(keys)!r} of study {study_id!r}: it resolves to "
+                    f"{real}, outside the study's folder in {self.uri}."
+                )
+        return path
 
     def study_uri(self, study_id: str) -> str:
         """The study's location, as shown to people (a plain path for local storage)."""
@@ -72,28 +102,60 @@ class Store:
         return Path(self._path(study_id, *parts))
 
     def new_study_id(self, stem: str) -> str:
-        stem = _SAFE.sub("-", stem).strip("-")[:40] or "study"
-        return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        stem = _SAFE.sub("-", stem).strip("-.")[:40].strip("-.") or "study"
+        study_id = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        assert len(study_id) <= MAX_STUDY_ID
+        return study_id
+
+    # ---- storage errors ----------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Create the storage if missing and write (then remove) a probe file, so that an unusable store
+        stops a study before any work, with one message naming the path and the fix."""
+        probe = f"{self.root}/{_PROBE}-{secrets.token_hex(4)}"
+        try:
+            self.fs.create_dir(self.root, recursive=True)
+            with self.fs.open_output_stream(probe) as handle:
+                handle.write(b"ok")
+            self.fs.delete_file(probe)
+        except Exception as exc:  # OSError locally; pyarrow's own errors for object stores (credentials ...)
+            raise self._error("write to", self.uri, exc) from None
+
+    def _error(self, action: str, where: str, exc: BaseException) -> StoreError:
+        errno = getattr(exc, "errno", None)
+        reason = (
+            os.strerror(errno) if errno else (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        )
+        return StoreError(f"Cannot {action} the storage {where}: {reason}. {STORAGE_FIX}")
 
     # ---- bytes and JSON ----------------------------------------------------------------------
     def write_bytes(self, study_id: str, relpath: str, data: bytes) -> None:
         """Write a file; on local disk through a temporary file and a rename, so readers never see half of it."""
         target = self._path(study_id, relpath)
-        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        if self.local:
-            tmp = f"{target}.tmp-{secrets.token_hex(4)}"
+        try:
+            self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+            if self.local:
+                self._replace_local(target, data)
+            else:  # object stores publish an object only when its upload completes
+                with self.fs.open_output_stream(target) as handle:
+                    handle.write(data)
+        except StoreError:
+            raise
+        except Exception as exc:  # a full disk, a read-only or vanished folder, missing credentials
+            raise self._error(f"write {relpath} of study {study_id!r} to", self.uri, exc) from None
+
+    @staticmethod
+    def _replace_local(target: str, data: bytes) -> None:
+        """Write a temporary file, then rename it over `target`: the old content survives any failure whole."""
+        tmp = f"{target}.tmp-{secrets.token_hex(4)}"
+        try:
             with open(tmp, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            try:
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:  # object stores publish an object only when its upload completes
-            with self.fs.open_output_stream(target) as handle:
-                handle.write(data)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     def read_bytes(self, study_id: str, relpath: str) -> bytes:
         path = self._path(study_id, relpath)
@@ -104,7 +166,11 @@ class Store:
             raise StoreError(f"Cannot read {relpath} of study {study_id!r} in {self.uri}: {exc}") from None
 
     def exists(self, study_id: str, relpath: str = MANIFEST) -> bool:
-        return self.fs.get_file_info(self._path(study_id, relpath)).type != pafs.FileType.NotFound
+        path = self._path(study_id, relpath)
+        try:
+            return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+        except Exception as exc:  # e.g. object-store credentials
+            raise self._error("read", self.uri, exc) from None
 
     def write_json(self, study_id: str, relpath: str, obj: Any) -> None:
         """Strict JSON: NaN and infinities become null."""
@@ -115,8 +181,11 @@ class Store:
         raw = self.read_bytes(study_id, relpath)
         try:
             return json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{relpath} of study {study_id!r} is not valid JSON ({exc}).") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise StoreError(
+                f"{relpath} of study {study_id!r} is not valid JSON ({exc}). The file {self._path(study_id, relpath)} "
+                "is damaged; restore it or start a new study."
+            ) from None
 
     def write_table(self, study_id: str, relpath: str, frame: pd.DataFrame) -> None:
         buffer = io.BytesIO()
@@ -124,7 +193,14 @@ class Store:
         self.write_bytes(study_id, relpath, buffer.getvalue())
 
     def read_table(self, study_id: str, relpath: str) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(self.read_bytes(study_id, relpath)))
+        raw = self.read_bytes(study_id, relpath)
+        try:
+            return pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:  # pyarrow's errors for a truncated or foreign file
+            raise StoreError(
+                f"{relpath} of study {study_id!r} is not a readable Parquet table ({str(exc)[:200]}). "
+                f"The file {self._path(study_id, relpath)} is damaged; restore it or start a new study."
+            ) from None
 
     # ---- manifests ---------------------------------------------------------------------------
     def write_manifest(self, study_id: str, manifest: dict[str, Any]) -> None:
@@ -138,7 +214,13 @@ class Store:
                 f"Study {study_id!r} is not in {self.uri}. Recent studies there: {known}. "
                 "List them with `automl studies --storage ...`."
             )
-        return self.read_json(study_id, MANIFEST)
+        manifest = self.read_json(study_id, MANIFEST)
+        if not isinstance(manifest, dict):
+            raise StoreError(
+                f"{MANIFEST} of study {study_id!r} is not a JSON object (it holds a {type(manifest).__name__}). "
+                f"The file {self._path(study_id, MANIFEST)} is damaged; restore it or start a new study."
+            )
+        return manifest
 
     def update_manifest(self, study_id: str, **fields: Any) -> dict[str, Any]:
         manifest = self.read_manifest(study_id)
@@ -147,19 +229,27 @@ class Store:
         return manifest
 
     def study_ids(self) -> list[str]:
-        info = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
-        ids = [i.base_name for i in info if i.type == pafs.FileType.Directory]
-        return sorted(i for i in ids if self.exists(i))
+        """The studies here: folders with a manifest whose name follows the study-id rule."""
+        try:
+            info = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
+        except Exception as exc:
+            raise self._error("list", self.uri, exc) from None
+        ids = [i.base_name for i in info if i.type == pafs.FileType.Directory and is_study_id(i.base_name)]
+        return sorted(i for i in ids if self._inside(i) and self.exists(i))
+
+    def _inside(self, study_id: str) -> bool:
+        try:
+            self._path(study_id)
+        except StoreError:
+            return False
+        return True
 
     def list_studies(self) -> list[dict[str, Any]]:
         """Every study's manifest, oldest first; an unreadable manifest yields a row saying so."""
         rows = []
         for study_id in self.study_ids():
             try:
-                manifest = self.read_manifest(study_id)
-                if not isinstance(manifest, dict):
-                    raise StoreError(f"study.json of {study_id!r} is not a JSON object.")
-                rows.append(manifest)
+                rows.append(self.read_manifest(study_id))
             except StoreError as exc:
                 rows.append({"study_id": study_id, "status": "unreadable", "error": str(exc)})
         return sorted(rows, key=lambda m: m.get("created_at", 0))

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from automl.errors import StoreError
-from automl.store import MANIFEST, Store
+from automl.names import is_study_id
+from automl.store import MANIFEST, STORAGE_FIX, Store
 
 
 @pytest.fixture
@@ -178,10 +179,15 @@ def test_a_failed_rename_keeps_the_old_content(store: Store, monkeypatch: pytest
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="No space left on device"):
+    message = (
+        f"Cannot write study.json of study 's1' to the storage {store.uri}: No space left on device. "
+        f"{STORAGE_FIX}"
+    )
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
         store.write_json("s1", MANIFEST, {"status": "running"})
     monkeypatch.undo()
     assert store.read_json("s1", MANIFEST) == {"status": "completed", "study_id": "s1"}
+    assert files_under(Path(store.root)) == ["s1/study.json"]  # no temporary file left behind
 
 
 # --- manifests -----------------------------------------------------------------------------
@@ -253,7 +259,8 @@ def test_list_studies_reports_a_corrupt_manifest_instead_of_raising(store: Store
     bad = rows[0]
     assert bad["status"] == "unreadable"
     assert bad["error"] == (
-        "study.json of study 'bad' is not valid JSON (Expecting value: line 1 column 31 (char 30))."
+        "study.json of study 'bad' is not valid JSON (Expecting value: line 1 column 31 (char 30)). "
+        f"The file {store.root}/bad/study.json is damaged; restore it or start a new study."
     )
     assert set(bad) == {"study_id", "status", "error"}
 
@@ -274,7 +281,8 @@ def test_list_studies_with_a_manifest_that_is_not_an_object(store: Store) -> Non
     [
         ("penguins", "penguins"),
         ("my data.csv", "my-data.csv"),
-        ("../../etc/passwd", "..-..-etc-passwd"),
+        ("../../etc/passwd", "etc-passwd"),
+        (".hidden", "hidden"),
         ("a/b\\c:d*e?f", "a-b-c-d-e-f"),
         ("---x---", "x"),
         ("", "study"),
@@ -287,6 +295,7 @@ def test_new_study_id_sanitizes_names(store: Store, name: str, stem: str) -> Non
     study_id = store.new_study_id(name)
     assert re.fullmatch(re.escape(stem) + r"-\d{8}-\d{6}-[0-9a-f]{4}", study_id), study_id
     assert "/" not in study_id and "\\" not in study_id
+    assert is_study_id(study_id)
 
 
 def test_new_study_ids_are_unique(store: Store) -> None:
@@ -298,3 +307,111 @@ def test_json_is_indented_and_readable(store: Store) -> None:
     store.write_json("s1", "x.json", {"a": [1, 2]})
     text = Path(store.root, "s1", "x.json").read_text()
     assert text == json.dumps({"a": [1, 2]}, indent=2)
+
+
+# --- names and keys that would leave the store ---------------------------------------------
+
+NAME_RULE = "1 to 100 letters, digits, '-', '_' or '.', not starting with a dot"
+
+
+@pytest.mark.parametrize("study_id", ["../../etc", "..", ".", ".hidden", "a/b", "a\\b", "", "x" * 101, "é"])
+def test_store_refuses_study_ids_outside_the_rule(store: Store, study_id: str) -> None:
+    message = f"The 'study_id' parameter of Store must be {NAME_RULE}. Got {study_id!r} instead."
+    for call in (
+        lambda: store.write_json(study_id, MANIFEST, {}),
+        lambda: store.read_manifest(study_id),
+        lambda: store.exists(study_id),
+        lambda: store.tune_storage(study_id),
+    ):
+        with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+            call()
+    assert not Path(store.root).exists() or files_under(Path(store.root).parent) == []
+
+
+@pytest.mark.parametrize("key", ["../x.json", "model/../../x", "/etc/passwd", "a//b", "a\\..\\b", "./x"])
+def test_store_refuses_keys_that_leave_the_study_folder(store: Store, key: str) -> None:
+    message = f"Refusing the path {key!r} of study 's1': it would resolve outside the study's folder."
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        store.write_bytes("s1", key, b"x")
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        store.read_bytes("s1", key)
+    assert not Path(store.root).exists()
+
+
+def test_store_refuses_a_symlink_out_of_the_study_folder(store: Store, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store.write_json("s1", MANIFEST, {"study_id": "s1"})
+    Path(store.root, "s1", "model").symlink_to(outside)
+    Path(store.root, "evil").symlink_to(outside)
+    message = (
+        f"Refusing the path 'model/model.json' of study 's1': it resolves to {outside}/model.json, "
+        f"outside the study's folder in {store.uri}."
+    )
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        store.write_bytes("s1", "model/model.json", b"{}")
+    (outside / MANIFEST).write_text("{}")
+    with pytest.raises(
+        StoreError,
+        match=f"^{re.escape(f'Refusing study {chr(39)}evil{chr(39)}: its folder resolves to {outside}, outside the store {store.uri}.')}$",
+    ):
+        store.read_manifest("evil")
+    assert store.study_ids() == ["s1"]  # the symlinked folder is not listed
+    assert sorted(p.name for p in outside.iterdir()) == [MANIFEST]
+
+
+# --- storage that cannot be used -------------------------------------------------------------
+
+
+def test_storage_that_is_a_file(tmp_path: Path) -> None:
+    file = tmp_path / "afile"
+    file.write_text("keep me")
+    message = f"The storage {str(file)!r} is a file, not a directory. {STORAGE_FIX}"
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        Store(file)
+    assert file.read_text() == "keep me"
+
+
+def test_storage_under_a_file(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("keep me")
+    store = Store(tmp_path / "afile" / "studies")
+    message = f"Cannot write to the storage {store.uri}: Not a directory. {STORAGE_FIX}"
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        store.check_writable()
+    assert store.study_ids() == []
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
+def test_storage_that_cannot_be_created() -> None:
+    store = Store("/proc/automl-studies")
+    message = f"Cannot write to the storage /proc/automl-studies: No such file or directory. {STORAGE_FIX}"
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        store.check_writable()
+    with pytest.raises(StoreError, match=re.escape("Cannot write study.json of study 's1' to the storage")):
+        store.write_manifest("s1", {})
+
+
+def test_check_writable_leaves_nothing_behind(store: Store) -> None:
+    store.write_json("s1", MANIFEST, {"study_id": "s1"})
+    before = files_under(Path(store.root))
+    store.check_writable()
+    assert files_under(Path(store.root)) == before
+
+
+def test_a_manifest_that_is_not_an_object(store: Store) -> None:
+    Path(store.root, "odd").mkdir(parents=True)
+    Path(store.root, "odd", MANIFEST).write_text("[]")
+    message = (
+        f"study.json of study 'odd' is not a JSON object (it holds a list). The file {store.root}/odd/study.json "
+        "is damaged; restore it or start a new study."
+    )
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
+        store.read_manifest("odd")
+
+
+def test_a_damaged_table(store: Store) -> None:
+    store.write_bytes("s1", "report/trials.parquet", b"PAR1 not really")
+    with pytest.raises(
+        StoreError, match=r"^report/trials\.parquet of study 's1' is not a readable Parquet table"
+    ):
+        store.read_table("s1", "report/trials.parquet")
