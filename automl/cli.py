@@ -10,11 +10,13 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.dashboard import add_dashboard_parser
-from automl.errors import AutoMLError
+from automl.errors import AutoMLError, ConfigError, StoreError, invalid_parameter
+from automl.names import RULE, check_study_id, is_study_id
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
 DEFAULT_JOBS_ADDRESS = "http://127.0.0.1:8265"  # the head's Jobs API through `ray dashboard`'s tunnel
@@ -111,9 +113,22 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from automl.study import run_study
+    config = study_config(args)
+    check_before_work(config)
+    from automl.study import run_study  # torch, Ray and SDV: only once every option has passed
 
-    config = StudyConfig(
+    study = run_study(config, log=lambda m: _err(f"[automl] {m}"))
+    print(format_study(study.manifest, study.leaderboard()))
+    new_data = "./new_images/" if study.manifest.get("modality") == "image" else "NEW.csv"
+    print(
+        f"predict with: automl predict {study.store.study_uri(study.study_id)} {new_data} -o predictions.csv"
+    )
+    return 0
+
+
+def study_config(args: argparse.Namespace) -> StudyConfig:
+    """The StudyConfig that `run` (and `submit`, for its checks) options describe."""
+    return StudyConfig(
         data=args.data,
         target=args.target,
         task=args.task,
@@ -145,16 +160,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_archive_mb=args.max_archive_mb,
         ),
     )
-    study = run_study(config, log=lambda m: _err(f"[automl] {m}"))
-    print(format_study(study.manifest, study.leaderboard()))
-    new_data = "./new_images/" if study.manifest.get("modality") == "image" else "NEW.csv"
-    print(
-        f"predict with: automl predict {study.store.study_uri(study.study_id)} {new_data} -o predictions.csv"
-    )
-    return 0
+
+
+def check_before_work(config: StudyConfig, *, storage: bool = True) -> None:
+    """Every option, the search-space file and the store, checked before anything heavy (torch, Ray,
+    SDV) is imported, so that a bad option never costs a search or leaves a "failed" study behind."""
+    if config.name is not None:
+        check_study_id(config.name, "name", "StudyConfig")
+    if storage:  # before validate(): the selection registry's imports are the slowest part of the checks
+        from automl.store import Store
+
+        store = Store(config.storage)
+        store.check_writable()
+        if config.name and store.exists(config.name):
+            raise StoreError(f"Study {config.name!r} already exists in {store.uri}. Choose another --name.")
+    config.validate()
+    if config.space:
+        from automl.safe_yaml import read_yaml_file
+
+        if not Path(config.space).is_file():
+            kind = (
+                "image" if Path(config.data).is_dir() or config.data.lower().endswith(".zip") else "tabular"
+            )
+            raise ConfigError(
+                f"Search space file {config.space!r} does not exist. Copy search_spaces/{kind}.yaml and edit it."
+            )
+        read_yaml_file(config.space)  # size, nesting and alias limits; the full check follows in the study
+
+
+def check_study_arg(study: str, command: str) -> str:
+    """A study id given on the command line, checked before anything is read."""
+    return check_study_id(study, "study", f"automl {command}")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from automl.store import Store
+
+    check_study_arg(args.study, "resume")
+    store = Store(args.storage)
+    store.read_manifest(args.study)  # a missing or damaged study is reported before Ray starts
+    _err(f"warning: {resume_trust_note(store, args.study, args.trust_store)}")
     from automl.study import resume_study
 
     study = resume_study(args.study, args.storage, log=lambda m: _err(f"[automl] {m}"))
@@ -162,10 +207,29 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def resume_trust_note(store, study_id: str, trusted: bool) -> str:
+    """Resuming restores Ray Tune's own pickles (tuner.pkl, the searcher's state) from the store, so
+    whoever can write the store can run code here. Refuse a local study that another user can write
+    (unless --trust-store), and say so in every case."""
+    note = (
+        f"resuming restores Ray Tune's pickled state from {store.study_uri(study_id)}/tune; "
+        "resume only studies in a store that only you (or people you trust) can write."
+    )
+    writers = [] if trusted else store.foreign_writers(study_id)
+    if writers:
+        more = f" (and {len(writers) - 1} more)" if len(writers) > 1 else ""
+        raise StoreError(
+            f"Refusing to resume study {study_id!r}: {writers[0]}{more} can be "
+            "written by another user, and resuming unpickles Ray Tune's state from it. Check the files and "
+            "give --trust-store if they are yours, or start a new study."
+        )
+    return note
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from automl import jobs
 
-    parse_duration(args.budget)  # fail here, not on the cluster
+    check_before_work(study_config(args), storage=False)  # fail here, not on the cluster
     run_args = []
     for option, attr in _FORWARDED:
         value = getattr(args, attr)
@@ -219,6 +283,13 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if not Path(args.model).exists() and not is_study_id(args.model):
+        raise invalid_parameter(
+            "model",
+            "automl predict",
+            f"a study id ({RULE}), a study directory or a model directory",
+            args.model,
+        )
     from automl.predict import predict_file, predict_images, resolve_model
 
     model = resolve_model(args.model, args.storage)
@@ -255,6 +326,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    check_study_arg(args.study, "leaderboard")
     from automl.study import Study
 
     board = Study.load(args.study, args.storage).leaderboard()
@@ -263,6 +335,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    check_study_arg(args.study, "show")
     from automl.study import Study
 
     study = Study.load(args.study, args.storage)
@@ -370,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue a study whose run was interrupted")
     resume.add_argument("study")
+    resume.add_argument(
+        "--trust-store",
+        action="store_true",
+        help="resume even if another user can write the study's files (they are unpickled)",
+    )
     resume.set_defaults(func=cmd_resume)
 
     submit = sub.add_parser("submit", help="run a study on a Ray cluster as a Ray Job")

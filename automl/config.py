@@ -10,6 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from automl.errors import invalid_parameter
+from automl.names import check_study_id
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
@@ -132,8 +133,15 @@ class StudyConfig:
             )
         if not self.max_file_mb > 0:
             raise invalid_parameter("max_file_mb", owner, "a positive number", self.max_file_mb)
+        if self.name is not None:
+            check_study_id(self.name, "name", owner)
         self.resources.validate()
         self.images.validate()
+        from automl.search.selection import available_rules  # last: the registry's imports take a moment
+
+        rules = available_rules()
+        if self.select not in rules:
+            raise invalid_parameter("select", owner, f"one of {', '.join(rules)}", self.select)
         return self
 
     def to_dict(self) -> dict:

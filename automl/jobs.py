@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import automl
 from automl.errors import ConfigError, DataError
+from automl.names import check_study_id
 from automl.store import Store
 
 MAX_UPLOAD_MB = 100.0  # Ray uploads the working_dir through its GCS; keep jobs small
@@ -25,6 +26,8 @@ TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 SUBMIT_ATTEMPTS = 30  # a head node that just started needs a while for its job agent
 SUBMIT_TIMEOUT_S = 30.0
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# what a freshly started head answers before its job agent is up
+_TRANSIENT = ("try again later", "no available agent", "agent is not available", "503", "502")
 
 
 def client(address: str):
@@ -138,7 +141,7 @@ def _submit_with_retries(jobs_api, address: str, request: dict) -> str:
                 reason = str(exc)[:300]
                 if "already exists" in reason and attempt > 0:
                     return request["submission_id"]
-                if "try again later" not in reason:
+                if not _is_transient(reason):
                     break
             time.sleep(2)
         raise ConfigError(
@@ -148,8 +151,17 @@ def _submit_with_retries(jobs_api, address: str, request: dict) -> str:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _is_transient(reason: str) -> bool:
+    """Whether a refused submission is worth retrying: the head is up but its job agent is not yet."""
+    lowered = reason.lower()
+    return any(sign in lowered for sign in _TRANSIENT)
+
+
 def new_study_id(storage: str, data: str, name: str | None) -> str:
-    return name or Store(storage).new_study_id(Path(data).stem)
+    """The given --name (checked against the study-id rule) or a new id from the data file's name."""
+    if name is not None:
+        return check_study_id(name, "name", "automl submit")
+    return Store(storage).new_study_id(Path(data).stem)
 
 
 def status(address: str, job_id: str) -> str:

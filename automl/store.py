@@ -15,15 +15,18 @@ import math
 import os
 import re
 import secrets
+import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow.fs as pafs
 
 from automl.errors import StoreError
 from automl.names import MAX_STUDY_ID, check_study_id, is_study_id
+
+if TYPE_CHECKING:  # pandas is imported where tables are read or written: a rejected option stays fast
+    import pandas as pd
 
 MANIFEST = "study.json"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -127,6 +130,25 @@ class Store:
         )
         return StoreError(f"Cannot {action} the storage {where}: {reason}. {STORAGE_FIX}")
 
+    def foreign_writers(self, study_id: str, limit: int = 20) -> list[str]:
+        """Paths of the study's folder and its tune/ experiment that another user owns or may write.
+
+        Resuming unpickles Ray Tune's state from tune/, so such a path lets someone else run code in
+        the resuming process. On object stores the permissions are not visible here: [] (the CLI warns).
+        """
+        if not self.local:
+            return []
+        folder = self._path(study_id)
+        found = [folder] if _foreign(folder) else []
+        for dirpath, dirnames, filenames in os.walk(f"{folder}/tune"):
+            for name in (*dirnames, *filenames):
+                path = os.path.join(dirpath, name)
+                if _foreign(path):
+                    found.append(path)
+                if len(found) >= limit:
+                    return found
+        return found
+
     # ---- bytes and JSON ----------------------------------------------------------------------
     def write_bytes(self, study_id: str, relpath: str, data: bytes) -> None:
         """Write a file; on local disk through a temporary file and a rename, so readers never see half of it."""
@@ -193,6 +215,8 @@ class Store:
         self.write_bytes(study_id, relpath, buffer.getvalue())
 
     def read_table(self, study_id: str, relpath: str) -> pd.DataFrame:
+        import pandas as pd
+
         raw = self.read_bytes(study_id, relpath)
         try:
             return pd.read_parquet(io.BytesIO(raw))
@@ -253,6 +277,13 @@ class Store:
             except StoreError as exc:
                 rows.append({"study_id": study_id, "status": "unreadable", "error": str(exc)})
         return sorted(rows, key=lambda m: m.get("created_at", 0))
+
+
+def _foreign(path: str) -> bool:
+    """Owned by another user, writable by group or others, or a symlink."""
+    info = os.lstat(path)
+    writable = stat.S_IWGRP | stat.S_IWOTH
+    return stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or bool(info.st_mode & writable)
 
 
 def _finite(obj: Any) -> Any:

@@ -14,9 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from automl.errors import ConfigError
+from automl.safe_yaml import read_yaml_file
 
 TYPES = ("choice", "uniform", "loguniform", "int")
 TRANSFER_POLICIES = ("linear_probe", "partial", "full")  # frozen backbone / first stages frozen / all trained
@@ -79,10 +78,7 @@ class SearchSpace:
             raise ConfigError(
                 f"Search space file {str(path)!r} does not exist. Copy search_spaces/{modality}.yaml and edit it."
             )
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"Search space file {str(path)!r} is not valid YAML: {exc}") from None
+        doc = read_yaml_file(path)  # limits on size, nesting and values; no aliases
         if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict) or not doc["parameters"]:
             raise ConfigError(f"Search space file {str(path)!r} must have a non-empty 'parameters:' mapping.")
         start = doc.get("start") or []
