@@ -82,15 +82,30 @@ class TabularModel:
     @classmethod
     def from_files(cls, files: dict[str, bytes], where: str = "model") -> TabularModel:
         info, state = read_model_files(files, MODEL_FILES, where, FORMAT_VERSION)
+        preprocessing = read_json_object(files, "preprocessing.json", where)
         try:
-            pre = Preprocessor.from_dict(json.loads(files["preprocessing.json"]))
-        except Exception as exc:  # corrupt JSON
-            raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
-        n_outputs = len(info["classes"]) if info["task"] == "classification" else 1
-        network = build_model(info["family"], info["n_inputs"], n_outputs, info["architecture"])
-        network.load_state_dict(state)
+            pre = Preprocessor.from_dict(preprocessing)
+        except Exception as exc:  # the right JSON shape, the wrong content
+            raise ModelError(
+                f"{where} cannot be loaded (preprocessing.json: {exc!r}). Re-export it with `automl run`."
+            ) from None
+        try:
+            n_outputs = len(info["classes"]) if info["task"] == "classification" else 1
+            network = build_model(info["family"], info["n_inputs"], n_outputs, info["architecture"])
+            network.load_state_dict(state)
+            scale = TargetScale(**info.pop("target_scale"))
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+        ) as exc:  # fields missing or not matching the weights
+            reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0][:200]
+            raise ModelError(
+                f"{where} cannot be loaded (model.json does not describe the saved network: {reason}). "
+                "Re-export it with `automl run`."
+            ) from None
         network.eval()
-        scale = TargetScale(**info.pop("target_scale"))
         return cls(pre, network, scale, info)
 
     @classmethod
@@ -117,17 +132,47 @@ def read_model_files(
     missing = [n for n in names if n not in files]
     if missing:
         raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
+    info = read_json_object(files, "model.json", where)
     try:
-        info = json.loads(files["model.json"])
         state = load_safetensors(files["weights.safetensors"])
-    except Exception as exc:  # corrupt JSON / tensors
-        raise ModelError(f"{where} cannot be loaded ({exc}). Re-export it with `automl run`.") from None
+    except Exception as exc:  # corrupt tensors, or another format (a pickle is never loaded)
+        raise ModelError(
+            f"{where} cannot be loaded (weights.safetensors: {exc}). Re-export it with `automl run`."
+        ) from None
     if info.get("format_version") != version:
         raise ModelError(
             f"{where} has format version {info.get('format_version')}; this automl reads {version}."
         )
     info.pop("format_version")
     return info, state
+
+
+def read_json_object(files: dict[str, bytes], name: str, where: str) -> dict[str, Any]:
+    """One JSON file of a model directory, which must hold an object; the error names the file."""
+    try:
+        obj = json.loads(files[name])
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise ModelError(
+            f"{where} cannot be loaded ({name}: {exc}). Re-export it with `automl run`."
+        ) from None
+    if not isinstance(obj, dict):
+        raise ModelError(
+            f"{where} cannot be loaded ({name} holds a JSON {_json_kind(obj)}, not an object). "
+            "Re-export it with `automl run`."
+        )
+    return obj
+
+
+def _json_kind(obj: Any) -> str:
+    names = {
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }
+    return names.get(type(obj), type(obj).__name__)
 
 
 def model_files_for(model_json: bytes) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,13 @@ def resolve_model(where: str, storage: str = "studies") -> Any:
     if (path / "model.json").is_file():
         return load_model(path)
     if (path / "study.json").is_file():
-        if not (path / "model" / "model.json").is_file():
-            raise ModelError(f"Study directory {where} has no exported model yet (is the study finished?).")
+        status = _study_status(path / "study.json")
+        if status != "completed" or not (path / "model" / "model.json").is_file():
+            # a study that failed or is still running may hold half an export: never serve it
+            raise ModelError(
+                f"Study directory {where} has no exported model yet (status: {status}); "
+                "predict with a completed study."
+            )
         return load_model(path / "model")
     if path.exists():
         raise ModelError(
@@ -28,6 +34,17 @@ def resolve_model(where: str, storage: str = "studies") -> Any:
     from automl.study import Study
 
     return Study.load(where, storage).best_model
+
+
+def _study_status(manifest: Path) -> str:
+    """The status in a study directory's study.json, or a ModelError naming the broken file."""
+    try:
+        info = json.loads(manifest.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ModelError(f"{manifest} cannot be read ({exc}). Restore it, or give the model/ folder.") from None
+    if not isinstance(info, dict):
+        raise ModelError(f"{manifest} is not a JSON object. Restore it, or give the model/ folder.")
+    return str(info.get("status"))
 
 
 def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

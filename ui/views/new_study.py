@@ -15,6 +15,7 @@ from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.data.tabular import SUPPORTED_EXTENSIONS
 from automl.errors import AutoMLError, StoreError
 from automl.metrics import METRICS, metrics_for
+from automl.names import check_study_id
 from ui.lib import launcher, loaders, uploads
 from ui.lib.settings import MAX_UPLOAD_MB, RAY_ADDRESS_ENV, storage
 
@@ -120,7 +121,7 @@ if submitted:
             grace_period=min(5, int(max_epochs)),
             select=select,
             storage=location,
-            name=uploads.sanitize_filename(name) if name.strip() else None,
+            name=check_study_id(name.strip(), "name", "the new-study form") if name.strip() else None,
             resources=Resources(max_concurrent_trials=int(concurrent) or None),
             images=ImageOptions(image_size=int(image_size) or None),
         )
