@@ -32,6 +32,8 @@ from automl.errors import DataError, invalid_parameter
 DEFAULT_IMAGE_SIZE = 224  # stored square side in pixels
 DEFAULT_MAX_PIXELS = 50_000_000  # per image (decompression-bomb guard)
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
+MAX_COMPRESSION_RATIO = 200  # one entry unpacking to over 200x its packed size (and 1 MB) is a zip bomb
+_RATIO_FLOOR_BYTES = 1024 * 1024  # small entries may compress well (a blank BMP), they cannot hurt
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 LAYOUT = "root/<class>/<image>"
@@ -233,16 +235,32 @@ def _extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> Path:
                 f"{_size(max_bytes)}. " + raise_limit.format(mb=-(-unpacked // _MIB))
             )
         for info in infos:
-            target = dest / info.filename
-            try:
-                (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
-                if not info.is_dir():
-                    with archive.open(info) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out, _MIB)
-            except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError, OSError) as exc:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > _RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
                 raise DataError(
-                    f"Archive {source}: entry {info.filename!r} cannot be unpacked ({exc}). {damaged}"
-                ) from exc
+                    f"Archive {source} holds the entry {info.filename!r}, which unpacks from "
+                    f"{_size(info.compress_size)} to {_size(info.file_size)} ({ratio:.0f}:1, over the limit of "
+                    f"{MAX_COMPRESSION_RATIO}:1): a zip bomb, or images stored uncompressed. Nothing was extracted. "
+                    "Save the images as PNG or JPEG and zip them again."
+                )
+        written: list[Path] = []
+        try:
+            budget = max_bytes
+            for info in infos:
+                target = dest / info.filename
+                try:
+                    (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
+                    if not info.is_dir():
+                        written.append(target)
+                        budget -= _copy_entry(archive, info, target, budget, source)
+                except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError, OSError) as exc:
+                    raise DataError(
+                        f"Archive {source}: entry {info.filename!r} cannot be unpacked ({exc}). {damaged}"
+                    ) from exc
+        except DataError:
+            for path in written:  # nothing half-unpacked stays behind
+                path.unlink(missing_ok=True)
+            raise
     children = [p for p in dest.iterdir() if _visible(p.name)]
     dirs = [p for p in children if p.is_dir()]
     loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in children)
@@ -389,6 +407,28 @@ def _check_classes(counts: dict[str, int], where: str, csv_input: bool) -> None:
             f"Add images of {'that class' if one else 'those classes'}, or remove or merge "
             f"{'it' if one else 'them'} into a similar class."
         )
+
+
+def _copy_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int, source: str
+) -> int:
+    """Stream one entry to disk, counting the bytes really produced (headers can lie about sizes):
+    more than the header declares, or than the archive's remaining budget, stops the unpacking."""
+    limit = min(info.file_size, budget)
+    copied = 0
+    with archive.open(info) as src, open(target, "wb") as out:
+        while chunk := src.read(_MIB):
+            copied += len(chunk)
+            if copied > limit:
+                declared = (
+                    "the size its header declares" if limit == info.file_size else "the unpacking limit"
+                )
+                raise DataError(
+                    f"Archive {source}: entry {info.filename!r} unpacks to more than {_size(limit)} "
+                    f"({declared}). Nothing was kept. Create the archive again (e.g. `zip -r data.zip data`)."
+                )
+            out.write(chunk)
+    return copied
 
 
 def load_images(

@@ -17,6 +17,7 @@ from PIL import Image
 from automl.data.images import (
     DEFAULT_IMAGE_SIZE,
     IMAGE_SUFFIXES,
+    MAX_COMPRESSION_RATIO,
     ImageDataset,
     is_image_source,
     list_image_files,
@@ -442,3 +443,29 @@ def test_is_image_source() -> None:
     assert is_image_source("list.csv")
     assert not is_image_source("table.csv") and not is_image_source("notes.txt")
     assert not is_image_source("missing.csv") and not is_image_source("data/cat/000.png")
+
+
+def test_zip_entry_with_a_bomb_ratio_is_refused_before_unpacking() -> None:
+    """Within the unpack limit, but 1000:1: refused from the headers, nothing written, nothing read."""
+    with zipfile.ZipFile("ratio.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("cat/big.bmp", b"\0" * 4 * 1024 * 1024)
+    info = zipfile.ZipFile("ratio.zip").getinfo("cat/big.bmp")
+    ratio = info.file_size / info.compress_size
+    assert ratio > 1000
+    message = error_of("ratio.zip", extract_dir="out")
+    assert message == (
+        f"Archive ratio.zip holds the entry 'cat/big.bmp', which unpacks from {info.compress_size} bytes to 4.0 MB "
+        f"({ratio:.0f}:1, over the limit of {MAX_COMPRESSION_RATIO}:1): a zip bomb, or images stored "
+        "uncompressed. Nothing was extracted. Save the images as PNG or JPEG and zip them again."
+    )
+    assert not any(Path("out").rglob("*"))
+
+
+def test_a_small_well_compressed_entry_is_fine() -> None:
+    """The ratio limit applies from 1 MB: a small blank image compresses far more, and harms nothing."""
+    tree("src", {"cat": 3, "dog": 3})
+    blank = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(blank, format="BMP")
+    (Path("src") / "cat" / "blank.bmp").write_bytes(blank.getvalue())
+    data = load_images(zip_folder(Path("src"), "pets.zip"), size=SIZE)
+    assert data.class_counts == {"cat": 4, "dog": 3}
