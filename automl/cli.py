@@ -15,7 +15,7 @@ from typing import Any
 
 from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.dashboard import add_dashboard_parser
-from automl.errors import AutoMLError, ConfigError, StoreError, invalid_parameter
+from automl.errors import AutoMLError, ConfigError, DataError, StoreError, invalid_parameter
 from automl.names import RULE, check_study_id, is_study_id
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
@@ -175,6 +175,16 @@ def check_before_work(config: StudyConfig, *, storage: bool = True) -> None:
         if config.name and store.exists(config.name):
             raise StoreError(f"Study {config.name!r} already exists in {store.uri}. Choose another --name.")
     config.validate()
+    data = Path(config.data)
+    if data.is_dir() and config.target is not None:
+        from automl.data.tabular import SUPPORTED_EXTENSIONS
+
+        if data.suffix.lower() in SUPPORTED_EXTENSIONS:
+            raise DataError(
+                f"Data {config.data} is a folder, not a table file, although its name ends in {data.suffix!r}. "
+                "A folder is read as images (one sub-folder per class), which take no --target: give the "
+                "table's file, or drop --target to search the folder's images."
+            )
     if config.space:
         from automl.safe_yaml import read_yaml_file
 

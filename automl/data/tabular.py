@@ -39,6 +39,24 @@ _BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
 _BOOLEAN_DIGITS = {"1": 1.0, "0": 0.0}
 _MIB = 1024 * 1024
 _MAX_LISTED = 10  # longest list of names or classes spelled out in a message
+_OTHER_SEPARATORS = ";\t|"  # tried, in this order, when a .csv header has no comma
+MOSTLY_NUMERIC = 0.8  # a text column whose values are at least this share numbers gets a note
+# What other formats start with, so that a table saved under the wrong name is told apart from bad CSV.
+_SIGNATURES = (
+    (b"PAR1", "a Parquet file", "Rename it to .parquet."),
+    (
+        b"PK\x03\x04",
+        "a zip archive (an Excel .xlsx workbook is one)",
+        "Save the sheet as 'CSV UTF-8', or as Parquet.",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel .xls workbook",
+        "Save the sheet as 'CSV UTF-8', or as Parquet.",
+    ),
+    (b"\x1f\x8b", "gzip-compressed", "Unpack it first (`gunzip`)."),
+    (b"SQLite format 3\x00", "an SQLite database", "Export the table as CSV."),
+)
 
 
 @dataclass
@@ -102,7 +120,9 @@ def read_frame(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_FILE_BYT
     return _read(path, max_bytes)[0]
 
 
-def _read(path: str | os.PathLike, max_bytes: int) -> tuple[pd.DataFrame, bytes]:
+def _read(
+    path: str | os.PathLike, max_bytes: int, notes: list[str] | None = None
+) -> tuple[pd.DataFrame, bytes]:
     """Check and read the file; return the frame (index 0..n-1) and the raw bytes."""
     source = os.fspath(path)
     file = Path(source)
@@ -131,7 +151,11 @@ def _read(path: str | os.PathLike, max_bytes: int) -> tuple[pd.DataFrame, bytes]
         raise DataError(
             f"Cannot read data file {source}: {reason}. Check that it exists and that you may read it."
         ) from exc
-    frame = _parse_parquet(raw, source) if suffix in PARQUET_EXTENSIONS else _parse_csv(raw, source, suffix)
+    frame = (
+        _parse_parquet(raw, source)
+        if suffix in PARQUET_EXTENSIONS
+        else _parse_csv(raw, source, suffix, notes)
+    )
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(
             f"Data file {source} has no data rows (it is empty or has only a header). "
@@ -149,7 +173,50 @@ def _check_unique_names(names: list[str], source: str) -> None:
         )
 
 
-def _parse_csv(raw: bytes, source: str, suffix: str) -> pd.DataFrame:
+def sniff_format(raw: bytes, source: str) -> None:
+    """Refuse, naming what was found, a file with a table's name whose content is another format
+    (Parquet, Excel, zip, gzip, SQLite or JSON): the same rule for the CLI and the dashboard."""
+    for magic, what, fix in _SIGNATURES:
+        if raw.startswith(magic):
+            raise DataError(f"Data file {source} is {what}, not CSV text. {fix}")
+    head = raw.removeprefix(codecs.BOM_UTF8)[:64].lstrip()
+    if head[:1] in (b"{", b"[") and _is_json(raw):
+        raise DataError(
+            f"Data file {source} holds JSON (it starts with {head[:1].decode()!r}), not CSV text. Save the table "
+            "as CSV (a header line, then one row per example), e.g. `pandas.read_json(path).to_csv(out, index=False)`."
+        )
+
+
+def _is_json(raw: bytes) -> bool:
+    import json
+
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def sniff_separator(first_line: str, suffix: str) -> tuple[str, str | None]:
+    """The separator of a text table, and a note when it is not the one its name implies.
+
+    .tsv: a tab. .csv: a comma, unless the header has none and has ';', a tab or '|' (spreadsheets in
+    many locales write ';'). .txt: whichever of those the header holds most.
+    """
+    fields_by = {sep: len(next(csv.reader([first_line], delimiter=sep), [])) for sep in ",;\t|"}
+    named = CSV_SEPARATORS.get(suffix, ",")
+    if named == "\t" or (named == "," and fields_by[","] > 1):
+        return named, None
+    if named is None:
+        return max(",\t;|", key=lambda sep: fields_by[sep]), None
+    other = next((sep for sep in _OTHER_SEPARATORS if fields_by[sep] > 1), None)
+    if other is None:
+        return ",", None
+    return other, f"The header has no commas: read with the separator {other!r}."
+
+
+def _parse_csv(raw: bytes, source: str, suffix: str, notes: list[str] | None = None) -> pd.DataFrame:
+    sniff_format(raw, source)
     start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     try:
         text = raw[start:].decode("utf-8")  # strict: a wrong encoding must not turn into mojibake
@@ -162,8 +229,10 @@ def _parse_csv(raw: bytes, source: str, suffix: str) -> pd.DataFrame:
             f"is not valid UTF-8. Re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {source} > {fixed}` "
             "(or choose 'CSV UTF-8' when saving from a spreadsheet)."
         ) from exc
-    first_line = text.split("\n", 1)[0]
-    sep = CSV_SEPARATORS[suffix] or max(",\t;|", key=first_line.count)
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    sep, note = sniff_separator(first_line, suffix)
+    if note and notes is not None:
+        notes.append(note)
     header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
     _check_unique_names(header, source)
     try:
@@ -316,6 +385,26 @@ def _regression_values(target: pd.Series, name: str) -> np.ndarray:
     return y
 
 
+def _mostly_numeric_notes(features: pd.DataFrame, schema: dict[str, str]) -> list[str]:
+    """A note for each categorical column whose values are mostly numbers: a few words among numbers
+    (e.g. 'n/a', 'unknown') turn a numeric column into a categorical one, which is rarely meant."""
+    notes = []
+    for name, kind in schema.items():
+        if kind != "categorical":
+            continue
+        values = features[name].dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        words = values[numbers.isna()]
+        if len(values) and len(words) and numbers.notna().mean() >= MOSTLY_NUMERIC:
+            examples = _listing([repr(w) for w in pd.unique(words.astype(str))][:3])
+            notes.append(
+                f"Column {name!r} is read as categorical although {numbers.notna().mean():.0%} of its values are "
+                f"numbers: {_count(len(words), 'value')} {'is' if len(words) == 1 else 'are'} not ({examples}). "
+                "If it is numeric, blank out those values (blank cells count as missing)."
+            )
+    return notes
+
+
 def _drop_useless(features: pd.DataFrame, schema: dict[str, str], notes: list[str]) -> list[str]:
     """Names of constant columns and ID-like categorical columns, with a note for each group."""
     constant = [c for c in features.columns if features[c].nunique(dropna=True) <= 1]
@@ -354,12 +443,12 @@ def load_table(
     if task is not None and task not in TASKS:
         raise invalid_parameter("task", "load_table", f"one of {TASKS} or None (to infer it)", task)
     source = os.fspath(path)
-    frame, raw = _read(path, max_bytes)
+    notes: list[str] = []
+    frame, raw = _read(path, max_bytes, notes)
     columns = [str(c) for c in frame.columns]
     if target not in frame.columns:
         raise _missing_target_error(target, columns, source)
 
-    notes: list[str] = []
     missing = frame[target].isna()
     if missing.all():
         raise DataError(
@@ -393,6 +482,7 @@ def load_table(
             "constant or ID-like. Add columns that vary and carry information about the target."
         )
     schema = {c: schema[c] for c in features.columns}
+    notes += _mostly_numeric_notes(features, schema)
     return TabularDataset(
         features=features,
         target=target_values,

@@ -211,3 +211,14 @@ def test_names_in_a_json_manifest_listing_are_never_followed(tmp_path: Path, cap
 
 def test_the_rule_is_the_one_in_the_message() -> None:
     assert re.fullmatch(r"1 to \d+ letters, digits, '-', '_' or '\.', not starting with a dot", RULE)
+
+
+def test_a_folder_named_like_a_table_with_a_target(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "x.csv"
+    (folder / "cat").mkdir(parents=True)
+    argv = ["run", str(folder), "--target", "label", "--storage", str(tmp_path / "s")]
+    assert fails(argv, capsys) == (
+        f"Data {folder} is a folder, not a table file, although its name ends in '.csv'. A folder is read as "
+        "images (one sub-folder per class), which take no --target: give the table's file, or drop --target "
+        "to search the folder's images."
+    )

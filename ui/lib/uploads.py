@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from automl.config import StudyConfig
 from automl.data.images import ImageDataset, load_images
-from automl.data.tabular import PARQUET_EXTENSIONS, TabularDataset, load_table
+from automl.data.tabular import PARQUET_EXTENSIONS, TabularDataset, load_table, sniff_format, sniff_separator
 from automl.errors import DataError, StoreError
 from automl.metrics import get_metric
 from automl.store import Store
@@ -75,8 +75,9 @@ def peek_columns(filename: str, data: bytes) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(n) for n in pq.ParquetFile(io.BytesIO(data)).schema_arrow.names]
+        sniff_format(data, filename)  # JSON, Excel ... under a table's name: no columns to offer
         text = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-        sep = "\t" if suffix == ".tsv" else max(",\t;|", key=text.count)
+        sep, _ = sniff_separator(text, suffix)  # the rule `automl run` reads the file with
         return [c for c in next(csv.reader([text], delimiter=sep), []) if c]
     except Exception:  # any unreadable file: the real check, load_table, reports it precisely
         return []

@@ -22,6 +22,7 @@ from automl.data.tabular import (
     infer_task,
     load_table,
     read_frame,
+    sniff_separator,
 )
 from automl.errors import ConfigError, DataError
 
@@ -641,3 +642,64 @@ def test_no_usable_feature_columns_left() -> None:
         ),
     ):
         load_table("data.csv", "label")
+
+
+# --- format sniffing (one rule for the CLI and the dashboard) ---------------------------------
+
+
+def test_a_semicolon_csv_is_read_with_a_note() -> None:
+    write("semi.csv", "a;b;label\n" + "".join(f"{i};{i % 3};{'xy'[i % 2]}\n" for i in range(12)))
+    data = load_table("semi.csv", "label")
+    assert list(data.features.columns) == ["a", "b"]
+    assert data.notes[0] == "The header has no commas: read with the separator ';'."
+    assert sniff_separator("a;b;c", ".csv") == (";", "The header has no commas: read with the separator ';'.")
+    assert sniff_separator("a|b", ".csv")[0] == "|" and sniff_separator("a\tb", ".csv")[0] == "\t"
+    assert sniff_separator("a,b;c", ".csv") == (",", None)
+    assert sniff_separator("single", ".csv") == (",", None)
+    assert sniff_separator("a;b;c", ".tsv") == ("\t", None)
+
+
+def test_a_semicolon_csv_with_a_misspelt_target_lists_the_real_columns() -> None:
+    write("semi.csv", "a;b;label\n1;2;x\n")
+    with pytest.raises(DataError, match=re.escape("Did you mean 'label'? Columns: a, b, label.")):
+        load_table("semi.csv", "lable")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'[{"a": 1, "label": "x"}]', "holds JSON (it starts with '['), not CSV text."),
+        (b'  {"a": [1, 2]}', "holds JSON (it starts with '{'), not CSV text."),
+        (b"PAR1\x00\x00", "is a Parquet file, not CSV text. Rename it to .parquet."),
+        (b"PK\x03\x04rest", "is a zip archive (an Excel .xlsx workbook is one), not CSV text."),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is an old Excel .xls workbook, not CSV text."),
+        (b"\x1f\x8b\x08\x00", "is gzip-compressed, not CSV text. Unpack it first (`gunzip`)."),
+    ],
+)
+def test_another_format_under_a_csv_name_is_named(content: bytes, message: str) -> None:
+    Path("data.csv").write_bytes(content)
+    with pytest.raises(DataError, match=f"^{re.escape('Data file data.csv ' + message)}"):
+        load_table("data.csv", "label")
+
+
+def test_a_bracket_that_is_not_json_is_still_csv() -> None:
+    write("data.csv", "[a],label\n1,x\n2,y\n3,x\n4,y\n5,x\n6,y\n")
+    assert list(read_frame("data.csv").columns) == ["[a]", "label"]
+
+
+def test_a_mostly_numeric_column_read_as_categorical_gets_a_note() -> None:
+    values = [str(i) for i in range(18)] + ["unknown", "n.a."]
+    frame = pd.DataFrame({"size": values, "label": ["x", "y"] * 10})
+    frame.to_csv("data.csv", index=False)
+    data = load_table("data.csv", "label")
+    assert data.schema["size"] == "categorical" or "size" not in data.schema
+    assert (
+        "Column 'size' is read as categorical although 90% of its values are numbers: 2 values are not "
+        "('unknown', 'n.a.'). If it is numeric, blank out those values (blank cells count as missing)."
+    ) in data.notes
+
+
+def test_a_text_column_gets_no_numeric_note() -> None:
+    frame = pd.DataFrame({"color": ["red", "blue", "1"] * 4, "label": ["x", "y", "x"] * 4})
+    frame.to_csv("data.csv", index=False)
+    assert not any("read as categorical" in n for n in load_table("data.csv", "label").notes)
