@@ -19,6 +19,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from automl.data.preprocess import Preprocessor
+from automl.ensemble import ENSEMBLE_FILES, EnsembleModel, is_ensemble_json
 from automl.errors import ModelError
 from automl.models import build_model
 from automl.train.loop import TargetScale, model_output
@@ -176,7 +177,10 @@ def _json_kind(obj: Any) -> str:
 
 
 def model_files_for(model_json: bytes) -> tuple[str, ...]:
-    """The files of a model directory, from its model.json (image models have no preprocessing.json)."""
+    """The files of a model directory, from its model.json (image models and ensembles have no
+    preprocessing.json)."""
+    if is_ensemble_json(model_json):
+        return ENSEMBLE_FILES
     try:
         modality = json.loads(model_json).get("modality", "tabular")
     except (ValueError, AttributeError):
@@ -189,7 +193,9 @@ def model_files_for(model_json: bytes) -> tuple[str, ...]:
 
 
 def model_from_files(files: dict[str, bytes], where: str = "model") -> Any:
-    """A TabularModel or an ImageModel, whichever model.json describes."""
+    """A TabularModel, an ImageModel or an EnsembleModel of them, whichever model.json describes."""
+    if "model.json" in files and is_ensemble_json(files["model.json"]):
+        return EnsembleModel.from_files(files, where, read_model_files, model_from_files)
     if "model.json" in files and model_files_for(files["model.json"]) != MODEL_FILES:
         from automl.image.artifact import ImageModel
 

@@ -93,7 +93,7 @@ class StudyConfig:
     trials: int = 30
     budget_s: float = 600.0
     seed: int = 0
-    test_size: float = 0.2
+    test_size: float | None = None  # held-out fraction; None: by size (none below 2,000 rows, else 0.2); 0: none
     n_folds: int = 5
     n_repeats: int | None = None  # None: repeated when the data is tiny
     max_epochs: int = 100
@@ -113,8 +113,10 @@ class StudyConfig:
             raise invalid_parameter("trials", owner, "a positive integer", self.trials)
         if not self.budget_s > 0:
             raise invalid_parameter("budget_s", owner, "a positive number of seconds", self.budget_s)
-        if not 0.05 <= self.test_size <= 0.5:
-            raise invalid_parameter("test_size", owner, "a fraction between 0.05 and 0.5", self.test_size)
+        if self.test_size is not None and not (self.test_size == 0 or 0.05 <= self.test_size <= 0.5):
+            raise invalid_parameter(
+                "test_size", owner, "0 (nothing held out) or a fraction between 0.05 and 0.5", self.test_size
+            )
         if not isinstance(self.n_folds, int) or not 2 <= self.n_folds <= 20:
             raise invalid_parameter("n_folds", owner, "an integer from 2 to 20", self.n_folds)
         if self.n_repeats is not None and (not isinstance(self.n_repeats, int) or self.n_repeats < 1):

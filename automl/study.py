@@ -1,4 +1,8 @@
-"""One study, end to end: validate -> hold out the test set -> search -> select -> refit -> test -> export.
+"""One study, end to end: validate -> search -> select and estimate on out-of-fold predictions -> refit -> export.
+
+Below 2,000 rows nothing is held out (data/splits.py): every row trains the model and, out of
+fold, tests it. With a held-out test set (large data or --test-size) the refitted model is also
+scored once on it.
 
 `run_study` writes everything to the store as it goes; a study that crashes ends with status
 "failed" and its error in the manifest, and nothing stored before is removed.
@@ -20,17 +24,17 @@ import pandas as pd
 
 from automl.artifact import TabularModel, model_files_for, model_from_files
 from automl.config import StudyConfig
-from automl.data.splits import Splits, make_splits
+from automl.data.splits import Splits, make_splits, resolve_test_size
 from automl.data.tabular import TabularDataset, coerce_features, load_table
 from automl.errors import DataError, StoreError
+from automl.finish import finish
 from automl.metrics import Metric, default_metric, get_metric
-from automl.report import chance_level, scored, test_report
-from automl.search.results import collect_trials, summaries
-from automl.search.selection import select
+from automl.search.scheduler import asha_rungs
 from automl.search.space import SearchSpace
 from automl.store import Store
-from automl.train.final import PLAIN_EPOCHS, PLAIN_NETWORK, fit_final, majority_output
 from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
+
+REPORT_EVERY = 5  # epochs between a trial's reports to Tune (besides ASHA's rungs and its last epoch)
 
 MB = 1024 * 1024
 
@@ -131,10 +135,13 @@ class Prepared:
             if self.modality == "image"
             else f"{self.dataset.n_rows} rows, {self.dataset.n_features} features"
         )
-        return (
-            f"{what}, {self.dataset.task}, metric {self.metric.name}; "
-            f"{len(self.splits.test)} {'images' if self.modality == 'image' else 'rows'} held out for the test report"
+        unit = "images" if self.modality == "image" else "rows"
+        held = (
+            f"{len(self.splits.test)} {unit} held out for a one-shot test"
+            if len(self.splits.test)
+            else f"nothing held out: every {unit[:-1]} trains and, out of fold, tests"
         )
+        return f"{what}, {self.dataset.task}, metric {self.metric.name}; {held}"
 
 
 def modality_of(config: StudyConfig) -> str:
@@ -169,7 +176,7 @@ def prepare(config: StudyConfig, log=print) -> Prepared:
     splits = make_splits(
         dataset.y,
         dataset.task,
-        test_size=config.test_size,
+        test_size=resolve_test_size(config.test_size, dataset.n_rows),
         n_folds=config.n_folds,
         n_repeats=config.n_repeats,
         seed=config.seed,
@@ -258,7 +265,7 @@ def _execute(config, prep, store, study_id, manifest, log, *, restore: bool) -> 
     """Search, then select, refit, test and export; on any error the manifest says "failed"."""
     try:
         grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore)
-        model = _finish(config, prep, store, study_id, manifest, grid, search_seconds, log)
+        model = finish(config, prep, store, study_id, manifest, grid, search_seconds, log)
     except BaseException as exc:
         manifest.update(
             status="failed",
@@ -278,6 +285,9 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
     from automl.search import tuner as tuning
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
 
+    prep.data.extra.update(
+        report_epochs=asha_rungs(config.max_epochs, config.grace_period), report_every=REPORT_EVERY
+    )
     shutdown = tuning.ensure_ray()
     try:
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
@@ -320,69 +330,6 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         shutdown()
 
 
-def _refit_and_test_table(config, prep: Prepared, chosen_config: dict, epochs: int, info: dict):
-    """The chosen configuration refitted on every search row, tested once, with its baselines beside it."""
-    dataset, metric, data = prep.dataset, prep.metric, prep.data
-    common = dict(
-        schema=dataset.schema, task=dataset.task, classes=dataset.classes, seed=config.seed, info=info
-    )
-    model, refit = fit_final(chosen_config, data.features, data.y, epochs=epochs, **common)
-    test_features = prep.features.iloc[prep.splits.test].reset_index(drop=True)
-    y_test = dataset.y[prep.splits.test]
-    n_classes = data.n_classes
-    report = test_report(
-        metric,
-        y_test,
-        model.predict_output(test_features),
-        task=dataset.task,
-        classes=dataset.classes,
-        seed=config.seed,
-    )
-    report["chance_level"] = chance_level(metric, data.y, n_classes)
-    plain, _ = fit_final(PLAIN_NETWORK, data.features, data.y, epochs=PLAIN_EPOCHS, **common)
-    baselines = [
-        _majority_baseline(metric, data.y, y_test, dataset.task, n_classes, config.seed),
-        {
-            "name": "plain_network",
-            "description": "2x64 ReLU network, no dropout, L1/L2, synthetic data or early stopping, 100 epochs",
-            **scored(metric, y_test, plain.predict_output(test_features), n_classes, config.seed),
-        },
-    ]
-    return model, refit, report, baselines
-
-
-def _refit_and_test_images(config, prep: Prepared, chosen_config: dict, epochs: int, info: dict):
-    from automl.image.final import PLAIN_EPOCHS as PROBE_EPOCHS
-    from automl.image.final import PLAIN_PROBE, fit_final_image, probe_backbone
-
-    dataset, metric, data = prep.dataset, prep.metric, prep.data
-    model, refit = fit_final_image(chosen_config, data, epochs=epochs, seed=config.seed, info=info)
-    test_images, y_test = dataset.images[prep.splits.test], dataset.y[prep.splits.test]
-    report = test_report(
-        metric,
-        y_test,
-        model.predict_output(test_images),
-        task="classification",
-        classes=dataset.classes,
-        seed=config.seed,
-    )
-    report["chance_level"] = chance_level(metric, data.y, data.n_classes)
-    baselines = [_majority_baseline(metric, data.y, y_test, "classification", data.n_classes, config.seed)]
-    backbone = probe_backbone(chosen_config["backbone"], data)
-    if backbone is not None:
-        probe, _ = fit_final_image(
-            {**PLAIN_PROBE, "backbone": backbone}, data, epochs=PROBE_EPOCHS, seed=config.seed, info=info
-        )
-        baselines.append(
-            {
-                "name": "linear_probe",
-                "description": f"logistic regression on frozen {backbone} features, no search, {PROBE_EPOCHS} epochs",
-                **scored(metric, y_test, probe.predict_output(test_images), data.n_classes, config.seed),
-            }
-        )
-    return model, refit, report, baselines
-
-
 def _save_previews(store: Store, study_id: str, prep: Prepared) -> None:
     """A grid per searched augmentation policy, on real training images (one per class, up to 4)."""
     from automl.image.augment import preview_grid
@@ -395,69 +342,3 @@ def _save_previews(store: Store, study_id: str, prep: Prepared) -> None:
             f"report/augment/{policy}.png",
             preview_grid(data.images[firsts], policy, seed=prep.data.seed),
         )
-
-
-def _majority_baseline(metric: Metric, y_train, y_test, task: str, n_classes: int, seed: int) -> dict:
-    classification = task == "classification"
-    return {
-        "name": "majority" if classification else "mean",
-        "description": "predicts the training class frequencies"
-        if classification
-        else "predicts the training mean",
-        **scored(metric, y_test, majority_output(y_train, len(y_test), task, n_classes), n_classes, seed),
-    }
-
-
-def _finish(config, prep: Prepared, store: Store, study_id: str, manifest, grid, search_seconds, log) -> Any:
-    metric = prep.metric
-    board, curves = collect_trials(grid, metric)
-    selection = select(summaries(board), config.select)
-    board["chosen"] = board["trial"] == selection.trial_id
-    store.write_table(study_id, "report/trials.parquet", board)
-    store.write_table(study_id, "report/curves.parquet", curves)
-    chosen = board.loc[board["chosen"]].iloc[0]
-    chosen_config = {k.removeprefix("param_"): _plain(v) for k, v in chosen.items() if k.startswith("param_")}
-    log(f"chosen trial {selection.trial_id}: {selection.reason}")
-
-    # Refit on every non-test row, then touch the test rows exactly once.
-    epochs = max(1, int(round(chosen["best_epoch_mean"])))
-    info = {
-        "target": getattr(prep.dataset, "target_name", "label"),
-        "metric": metric.name,
-        "study_id": study_id,
-    }
-    refit_and_test = _refit_and_test_images if prep.modality == "image" else _refit_and_test_table
-    model, refit, report, baselines = refit_and_test(config, prep, chosen_config, epochs, info)
-    for name, payload in model.files().items():
-        store.write_bytes(study_id, f"model/{name}", payload)
-    store.write_json(study_id, "report/test_report.json", {"model": report, "baselines": baselines})
-
-    counts = board["status"].value_counts().to_dict()
-    manifest.update(
-        status="completed",
-        finished_at=time.time(),
-        duration_s=time.time() - manifest["created_at"],
-        search_seconds=search_seconds,
-        selection={
-            "rule": selection.rule,
-            "trial": selection.trial_id,
-            "reason": selection.reason,
-            "band_floor": selection.band_floor,
-            "candidates": selection.candidates,
-        },
-        best={
-            "trial": selection.trial_id,
-            "config": chosen_config,
-            "val_score": float(chosen["val_score"]),
-            "val_std": float(chosen["val_std"]),
-            "gap": float(chosen["gap"]),
-            "n_params": int(chosen["n_params"]),
-            "refit": refit,
-        },
-        trials={"total": len(board), **{k: int(v) for k, v in counts.items()}},
-        test_report=report,
-        baselines=baselines,
-        model={"uri": f"{store.study_uri(study_id)}/model"},
-    )
-    store.write_manifest(study_id, manifest)
-    return model

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,9 @@ import pandas as pd
 
 from automl.metrics import Metric
 from automl.search.selection import TrialSummary
+from automl.train.trainable import PAYLOAD_FILE
+
+CURVE_COLUMNS = ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
 
 
 def trial_status(metrics: dict[str, Any], error: Any) -> str:
@@ -35,9 +39,32 @@ def _creation_number(result, fallback: int) -> int:
     return int(match.group(1)) if match else fallback
 
 
-def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Leaderboard rows and per-epoch curves from a Ray Tune ResultGrid (trials named t01, t02 ...)."""
-    rows, curves = [], []
+def read_payload(result) -> dict[str, np.ndarray] | None:
+    """The arrays a finished trial left in its final checkpoint (None for trials stopped early)."""
+    checkpoint = getattr(result, "checkpoint", None)
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as folder:
+        path = Path(folder) / PAYLOAD_FILE
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+
+
+def _curve(payload: dict[str, np.ndarray] | None, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Every epoch's curve from the payload; else the epochs that were reported to Tune."""
+    if payload is not None and "curve_epoch" in payload:
+        return pd.DataFrame({c: payload[c if c.startswith("curve_") else f"curve_{c}"] for c in CURVE_COLUMNS})
+    if frame is not None and len(frame):
+        return frame[[c for c in CURVE_COLUMNS if c in frame]].copy()
+    return None
+
+
+def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Leaderboard rows, per-epoch curves and out-of-fold predictions ({trial: (repeats, rows[, k])})
+    from a Ray Tune ResultGrid (trials named t01, t02 ...)."""
+    rows, curves, oof = [], [], {}
     for index, result in enumerate(grid):
         name = f"t{_creation_number(result, index + 1):02d}"
         metrics = result.metrics or {}
@@ -64,21 +91,18 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
         row.update({f"param_{k}": v for k, v in (result.config or {}).items()})
         rows.append(row)
-        frame = result.metrics_dataframe
-        if frame is not None and len(frame):
-            cols = [
-                c
-                for c in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
-                if c in frame
-            ]
-            curve = frame[cols].copy()
+        payload = read_payload(result) if status != "failed" else None
+        if payload is not None and "oof" in payload:
+            oof[name] = payload["oof"]
+        curve = _curve(payload, result.metrics_dataframe)
+        if curve is not None:
             curve.insert(0, "trial", name)
             curves.append(curve)
     board = pd.DataFrame(rows)
     board["objective"] = metric.sign() * board["val_score"]
     board = board.sort_values(["objective", "trial"], ascending=[False, True], na_position="last")
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["trial", "epoch"])
-    return board.reset_index(drop=True), curve_frame
+    return board.reset_index(drop=True), curve_frame, oof
 
 
 def summaries(board: pd.DataFrame) -> list[TrialSummary]:

@@ -13,6 +13,16 @@ import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 
+def asha_rungs(max_t: int, grace_period: int, reduction_factor: float = 3) -> list[int]:
+    """The epochs at which successive halving compares trials: grace, grace*rf, ... below max_t.
+    Trials report to Tune at these epochs (and every few epochs between), never only in between."""
+    rungs, t = [], grace_period
+    while t < max_t:
+        rungs.append(int(t))
+        t *= reduction_factor
+    return rungs
+
+
 class ReproducibleASHA(FIFOScheduler):
     """Stops a trial at rung r when its metric is below the top 1/`reduction_factor` of earlier trials at r."""
 
@@ -21,7 +31,7 @@ class ReproducibleASHA(FIFOScheduler):
         metric: str,
         mode: str = "max",
         *,
-        time_attr: str = "training_iteration",
+        time_attr: str = "epoch",
         max_t: int = 100,
         grace_period: int = 5,
         reduction_factor: float = 3,
@@ -31,14 +41,10 @@ class ReproducibleASHA(FIFOScheduler):
         super().__init__()
         self._metric, self._sign = metric, (1.0 if mode == "max" else -1.0)
         self._time_attr = time_attr
-        rungs, t = [], grace_period
-        while t < max_t:
-            rungs.append(int(t))
-            t *= reduction_factor
-        self.rungs = rungs
+        self.rungs = asha_rungs(max_t, grace_period, reduction_factor)
         self._keep = 1.0 / reduction_factor
         self._min_reference = min_reference
-        self._rung_values: dict[int, dict[str, float]] = {r: {} for r in rungs}
+        self._rung_values: dict[int, dict[str, float]] = {r: {} for r in self.rungs}
         self._finished: set[str] = set()
         self._reference: dict[str, frozenset[str]] = {}
         self._added: list[str] = []

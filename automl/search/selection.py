@@ -6,6 +6,9 @@ rule first keeps the trials whose mean validation score is within one standard e
 with the simpler model (fewer parameters). A negative gap (validation above train) is fold noise,
 not better generalization, so gaps count from zero: max(gap, 0). Rules are looked up by name; the chosen rule and its
 reason are written to the manifest.
+
+The `ensemble` rule reads the trials' out-of-fold predictions (an `Evidence`) and returns several
+members with weights; a single-model rule's selection is one member with weight 1.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from automl.errors import ConfigError
+from automl.evaluation.ensemble import MAX_CANDIDATES, greedy_ensemble
+from automl.metrics import Metric
 
 
 @dataclass
@@ -39,19 +46,41 @@ class TrialSummary:
 
 @dataclass
 class Selection:
-    trial_id: str
+    trial_id: str  # the chosen trial (an ensemble's heaviest member)
     rule: str
     reason: str
     band_floor: float | None  # objective value at the bottom of the band (None for rules without one)
     candidates: list[str]
+    members: dict[str, float] | None = None  # trial -> weight; None: the one trial `trial_id`
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.members or {self.trial_id: 1.0}
+
+    @property
+    def is_ensemble(self) -> bool:
+        return len(self.weights) > 1
 
 
-Rule = Callable[[list[TrialSummary]], Selection]
+@dataclass
+class Evidence:
+    """What a rule that combines trials reads: their out-of-fold predictions and the row weights."""
+
+    predictions: Callable[[list[str]], np.ndarray]  # trial ids -> (C, repeats, n[, k])
+    y: np.ndarray
+    weights: np.ndarray  # (n,): ones, or a bootstrap resample's counts
+    metric: Metric
+    n_classes: int
+
+
+Rule = Callable[[list[TrialSummary], "Evidence | None"], Selection]
 _RULES: dict[str, Rule] = {}
 DEFAULT_RULE = "one_se_min_gap"
 
 
 def register_rule(name: str) -> Callable[[Rule], Rule]:
+    """Register `fn(trials, evidence)`; `evidence` is None where no out-of-fold predictions exist."""
+
     def decorator(fn: Rule) -> Rule:
         _RULES[name] = fn
         return fn
@@ -70,7 +99,9 @@ def eligible(trials: list[TrialSummary]) -> list[TrialSummary]:
     return completed or scored
 
 
-def select(trials: list[TrialSummary], rule: str = DEFAULT_RULE) -> Selection:
+def select(
+    trials: list[TrialSummary], rule: str = DEFAULT_RULE, evidence: Evidence | None = None
+) -> Selection:
     if rule not in _RULES:
         raise ConfigError(
             f"The 'select' parameter must be one of {', '.join(available_rules())}. Got {rule!r} instead."
@@ -80,7 +111,7 @@ def select(trials: list[TrialSummary], rule: str = DEFAULT_RULE) -> Selection:
         raise ConfigError(
             "No trial finished with a score, so no model can be chosen. Raise --budget or --trials."
         )
-    return _RULES[rule](pool)
+    return _RULES[rule](pool, evidence)
 
 
 def _fmt(x: float) -> str:
@@ -92,7 +123,7 @@ def overfit(trial: TrialSummary) -> float:
 
 
 @register_rule("best_validation")
-def best_validation(trials: list[TrialSummary]) -> Selection:
+def best_validation(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
     """The highest mean validation score (ties: smaller gap, then fewer parameters)."""
     best = max(trials, key=lambda t: (t.objective, -t.gap, -t.n_params))
     reason = f"Trial {best.trial_id} has the best mean validation score ({_fmt(best.val_score)})."
@@ -100,7 +131,7 @@ def best_validation(trials: list[TrialSummary]) -> Selection:
 
 
 @register_rule("one_se_min_gap")
-def one_se_min_gap(trials: list[TrialSummary]) -> Selection:
+def one_se_min_gap(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
     """Within one standard error of the best validation score, the smallest gap; ties to the simpler model."""
     best = max(trials, key=lambda t: (t.objective, -t.n_params))
     floor = best.objective - best.std_error
@@ -117,3 +148,32 @@ def one_se_min_gap(trials: list[TrialSummary]) -> Selection:
     if len(tied) > 1:
         reason += f", tied within {_fmt(tolerance)} with {len(tied) - 1} other(s) and the simplest ({chosen.n_params} parameters)"
     return Selection(chosen.trial_id, "one_se_min_gap", reason + ".", floor, [t.trial_id for t in band])
+
+
+@register_rule("ensemble")
+def ensemble(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
+    """Greedy ensemble selection with replacement over the best trials' out-of-fold predictions
+    (without them, the best single trial)."""
+    ranked = sorted(trials, key=lambda t: (-t.objective, t.n_params, t.trial_id))[:MAX_CANDIDATES]
+    if evidence is None or len(ranked) < 2:
+        single = best_validation(trials)
+        return Selection(
+            single.trial_id,
+            "ensemble",
+            single.reason + " (no out-of-fold predictions to ensemble)",
+            None,
+            single.candidates,
+        )
+    ids = [t.trial_id for t in ranked]
+    counts, score = greedy_ensemble(
+        evidence.predictions(ids), evidence.y, evidence.weights, evidence.metric, evidence.n_classes
+    )
+    members = {ids[i]: float(counts[i] / counts.sum()) for i in np.flatnonzero(counts)}
+    heaviest = max(members, key=lambda t: (members[t], -ids.index(t)))
+    listing = ", ".join(f"{t} x{int(counts[ids.index(t)])}" for t in sorted(members, key=ids.index))
+    reason = (
+        f"Greedy ensemble selection over the {len(ids)} best trials' out-of-fold predictions: {listing}; "
+        f"its out-of-fold {evidence.metric.name} is {_fmt(score)}, the best single trial's "
+        f"{_fmt(ranked[0].val_score)}."
+    )
+    return Selection(heaviest, "ensemble", reason, None, ids, members if len(members) > 1 else None)

@@ -9,9 +9,11 @@ better, so a positive gap is overfitting).
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
 
 NO_SYNTHESIS = "none"
 MAX_SYNTH_RATIO = 2.0  # synthetic rows per training row when the space does not bound synth_ratio
+PAYLOAD_FILE = "trial.npz"  # in the trial's final checkpoint: out-of-fold predictions and curves (no pickle)
 
 
 @dataclass
@@ -49,6 +52,18 @@ class SearchData:
 
     def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
         return _fold_setup(self, fold_index, config, device)
+
+    linear_description = "standardized, one-hot encoded features"
+
+    def rows(self, index: np.ndarray) -> pd.DataFrame:
+        """Raw search rows, as a linear baseline's encoder takes them."""
+        return self.features.iloc[index]
+
+    def linear_encoder(self, train_rows: np.ndarray) -> Callable[[pd.DataFrame], np.ndarray]:
+        """Standardize and one-hot encode, fitted on `train_rows` only (for the linear baseline)."""
+        pre = Preprocessor(self.schema, "standard")
+        pre.fit_transform(self.features.iloc[train_rows])
+        return pre.transform
 
     def fit_fold_synthesizer(
         self, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int
@@ -154,6 +169,48 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
     }
 
 
+def should_report(epoch: int, finished: bool, report_epochs: frozenset[int], every: int) -> bool:
+    """Tune hears from a trial at the scheduler's rungs, every `every` epochs and at its end; the
+    curves of every epoch travel once, in the final payload."""
+    return finished or epoch in report_epochs or epoch % max(every, 1) == 0
+
+
+def fold_repeats(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[int]:
+    """The CV repeat of each fold: every row is validated once per repeat, folds in repeat order."""
+    seen, repeats = 0, []
+    for _, val in folds:
+        repeats.append(seen // max(n_rows, 1))
+        seen += len(val)
+    return repeats
+
+
+def out_of_fold_epochs(best_epochs: list[int], epochs_run: list[int]) -> list[int]:
+    """For each fold, the epoch whose validation predictions become its out-of-fold predictions: the
+    rounded mean best epoch of the OTHER folds (the refit trains for the mean of all of them), so no
+    fold's predictions are taken at an epoch chosen on its own validation rows."""
+    picked = []
+    for f, run in enumerate(epochs_run):
+        others = [b for j, b in enumerate(best_epochs) if j != f] or best_epochs
+        picked.append(int(min(max(1, round(float(np.mean(others)))), max(run, 1))))
+    return picked
+
+
+def out_of_fold(
+    val_outputs: list[list[np.ndarray]],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    epochs: list[int],
+    n_rows: int,
+    n_classes: int,
+) -> np.ndarray:
+    """Out-of-fold predictions (repeats, rows, classes) or (repeats, rows) at each fold's `epochs`."""
+    repeats = fold_repeats(folds, n_rows)
+    shape = (max(repeats) + 1, n_rows) + ((n_classes,) if n_classes else ())
+    oof = np.full(shape, np.nan, dtype=np.float32)
+    for f, (_, val) in enumerate(folds):
+        oof[repeats[f], val] = val_outputs[f][epochs[f] - 1]
+    return oof
+
+
 def run_trial(
     config: dict[str, Any],
     data: Any,
@@ -161,11 +218,12 @@ def run_trial(
     device: str = "cpu",
     fold_setup: Callable[..., dict[str, Any]] | None = None,
 ) -> None:
-    """Train `config` on every fold, reporting fold-averaged metrics after each epoch.
+    """Train `config` on every fold, reporting fold-averaged metrics as the epochs go.
 
     `data.setup_fold(fold_index, config, device)` gives each fold's fit, early stopping and rows
     (`fold_setup(data, fold_index, config, device)` replaces it, for benchmarks). A fold's optional
-    `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported."""
+    `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported.
+    The last report carries `payload`: the out-of-fold predictions and every epoch's curve."""
     metric = get_metric(data.metric)
     start = time.perf_counter()
     folds = [
@@ -174,16 +232,23 @@ def run_trial(
     ]
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
+    report_epochs = frozenset(data.extra.get("report_epochs", ()))
+    report_every = int(data.extra.get("report_every", 1))
     sign = metric.sign()
+    val_outputs: list[list[np.ndarray]] = [[] for _ in folds]
+    curves: dict[str, list[float]] = {
+        k: [] for k in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
+    }
     for epoch in range(1, data.max_epochs + 1):
         current = []
-        for fold in folds:
+        for index, fold in enumerate(folds):
             fit, stop = fold["fit"], fold["stop"]
             if stop.stopped:
                 current.append(stop.best_scores)
                 continue
             fit.epoch()
             out_train, out_val = fit.output(fold["X_train"]), fit.output(fold["X_val"])
+            val_outputs[index].append(np.asarray(out_val, dtype=np.float32))
             scores = (
                 metric(fold["y_train"], out_train, data.n_classes),
                 metric(fold["y_val"], out_val, data.n_classes),
@@ -192,30 +257,48 @@ def run_trial(
             current.append(scores)
         best = np.array([fold["stop"].best_scores for fold in folds])  # (folds, [train, val])
         gaps = sign * (best[:, 0] - best[:, 1])
-        report(
-            {
-                "epoch": epoch,
-                "val_score": float(best[:, 1].mean()),
-                "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
-                "train_score": float(best[:, 0].mean()),
-                "gap": float(gaps.mean()),
-                "gap_std": float(gaps.std(ddof=1)) if len(folds) > 1 else 0.0,
-                "objective": float(sign * best[:, 1].mean()),
-                "curve_train": float(np.mean([c[0] for c in current])),
-                "curve_val": float(np.mean([c[1] for c in current])),
-                "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
-                "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
-                "n_folds": len(folds),
-                "n_params": folds[0].get("n_params") or count_parameters(folds[0]["fit"].model),
-                "n_synthetic_mean": float(np.mean([fold["n_synthetic"] for fold in folds])),
-                "synth_seconds": float(sum(fold["synth_seconds"] for fold in folds)),
-                "setup_seconds": setup_seconds,
-                "done_early": all(fold["stop"].stopped for fold in folds),
-                "max_epochs": data.max_epochs,
-                **extra,
+        finished = all(fold["stop"].stopped for fold in folds) or epoch == data.max_epochs
+        row = {
+            "epoch": epoch,
+            "curve_train": float(np.mean([c[0] for c in current])),
+            "curve_val": float(np.mean([c[1] for c in current])),
+            "train_score": float(best[:, 0].mean()),
+            "val_score": float(best[:, 1].mean()),
+            "gap": float(gaps.mean()),
+        }
+        for key, value in row.items():
+            curves[key].append(value)
+        if not should_report(epoch, finished, report_epochs, report_every):
+            continue
+        metrics = {
+            **row,
+            "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
+            "gap_std": float(gaps.std(ddof=1)) if len(folds) > 1 else 0.0,
+            "objective": float(sign * best[:, 1].mean()),
+            "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
+            "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
+            "n_folds": len(folds),
+            "n_params": folds[0].get("n_params") or count_parameters(folds[0]["fit"].model),
+            "n_synthetic_mean": float(np.mean([fold["n_synthetic"] for fold in folds])),
+            "synth_seconds": float(sum(fold["synth_seconds"] for fold in folds)),
+            "setup_seconds": setup_seconds,
+            "done_early": all(fold["stop"].stopped for fold in folds),
+            "max_epochs": data.max_epochs,
+            **extra,
+        }
+        if finished:
+            best_epochs = [fold["stop"].best_epoch for fold in folds]
+            oof_epochs = out_of_fold_epochs(best_epochs, [len(v) for v in val_outputs])
+            metrics["payload"] = {
+                "oof": out_of_fold(val_outputs, data.folds, oof_epochs, len(data.y), data.n_classes),
+                "oof_epochs": np.asarray(oof_epochs, dtype=np.int32),
+                **{
+                    f"curve_{k}" if not k.startswith("curve_") else k: np.asarray(v)
+                    for k, v in curves.items()
+                },
             }
-        )
-        if all(fold["stop"].stopped for fold in folds):
+        report(metrics)
+        if finished:
             break
 
 
@@ -229,6 +312,13 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
     def report(metrics: dict[str, Any]) -> None:
-        tune.report({**metrics, "node_id": node_id, "device": device})
+        payload = metrics.pop("payload", None)
+        metrics = {**metrics, "node_id": node_id, "device": device}
+        if payload is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as folder:  # the trial's out-of-fold predictions and curves
+            np.savez(Path(folder) / PAYLOAD_FILE, **payload)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     run_trial(config, data, report, device)

@@ -67,7 +67,7 @@ def config(**changes: object) -> StudyConfig:
 def test_defaults_are_valid_and_validate_returns_self() -> None:
     cfg = config()
     assert cfg.validate() is cfg
-    assert (cfg.trials, cfg.budget_s, cfg.seed, cfg.test_size, cfg.n_folds) == (30, 600.0, 0, 0.2, 5)
+    assert (cfg.trials, cfg.budget_s, cfg.seed, cfg.test_size, cfg.n_folds) == (30, 600.0, 0, None, 5)
     assert (cfg.select, cfg.storage, cfg.max_epochs, cfg.grace_period) == (
         "one_se_min_gap",
         "studies",
@@ -108,11 +108,11 @@ def test_to_dict_is_plain_and_nested() -> None:
         ),
         (
             {"test_size": 0.6},
-            "The 'test_size' parameter of StudyConfig must be a fraction between 0.05 and 0.5. Got 0.6 instead.",
+            "The 'test_size' parameter of StudyConfig must be 0 (nothing held out) or a fraction between 0.05 and 0.5. Got 0.6 instead.",
         ),
         (
             {"test_size": 0.01},
-            "The 'test_size' parameter of StudyConfig must be a fraction between 0.05 and 0.5. Got 0.01 instead.",
+            "The 'test_size' parameter of StudyConfig must be 0 (nothing held out) or a fraction between 0.05 and 0.5. Got 0.01 instead.",
         ),
         (
             {"n_folds": 1},

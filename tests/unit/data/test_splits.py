@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from automl.data.splits import TINY_ROWS, Splits, make_splits
+from automl.data.splits import HOLDOUT_ROWS, TINY_ROWS, Splits, make_splits, resolve_test_size
 from automl.errors import DataError
 
 
@@ -210,9 +210,25 @@ def test_to_dict() -> None:
         "n_test": 4,
         "n_folds": 2,
         "n_repeats": 2,
+        "protocol": "held_out_test",
         "test_rows": splits.test.tolist(),
     }
     assert all(type(i) is int for i in d["test_rows"])
+
+
+def test_no_test_set_folds_cover_every_row() -> None:
+    y = classes_y([12, 9])
+    splits = make_splits(y, "classification", test_size=0.0, n_folds=3, n_repeats=2, seed=1)
+    assert len(splits.test) == 0 and splits.to_dict()["protocol"] == "out_of_fold"
+    assert splits.search.tolist() == list(range(21))
+    validated = np.concatenate([val for _, val in splits.folds])
+    assert sorted(validated.tolist()) == sorted(list(range(21)) * 2)  # each row once per repeat
+
+
+def test_test_size_by_data_size() -> None:
+    assert resolve_test_size(None, HOLDOUT_ROWS - 1) == 0.0
+    assert resolve_test_size(None, HOLDOUT_ROWS) == 0.2
+    assert resolve_test_size(0.3, 100) == 0.3
 
 
 # --- errors --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def asha(**kwargs: object) -> ReproducibleASHA:
 
 
 def report(s: ReproducibleASHA, trial: FakeTrial, epoch: int, value: float) -> str:
-    return s.on_trial_result(None, trial, {"training_iteration": epoch, "objective": value})
+    return s.on_trial_result(None, trial, {"epoch": epoch, "objective": value})
 
 
 def finished_trials(s: ReproducibleASHA, values: dict[str, float], rung: int = 5) -> None:
@@ -58,16 +58,16 @@ def test_set_search_properties() -> None:
     for trial_id, loss in {"a": 1.0, "b": 2.0, "c": 3.0}.items():  # recorded as -1, -2, -3 under mode min
         trial = FakeTrial(trial_id)
         s.on_trial_add(None, trial)
-        s.on_trial_result(None, trial, {"training_iteration": 5, "loss": loss})
+        s.on_trial_result(None, trial, {"epoch": 5, "loss": loss})
         s.on_trial_complete(None, trial, {})
-    assert s.on_trial_result(None, FakeTrial("x"), {"training_iteration": 5, "objective": 0.0}) == CONTINUE
+    assert s.on_trial_result(None, FakeTrial("x"), {"epoch": 5, "objective": 0.0}) == CONTINUE
     late = FakeTrial("late")
     s.on_trial_add(None, late)
-    assert s.on_trial_result(None, late, {"training_iteration": 5, "loss": 0.5}) == CONTINUE
-    assert s.on_trial_result(None, late, {"training_iteration": 15, "loss": 99.0}) == CONTINUE
+    assert s.on_trial_result(None, late, {"epoch": 5, "loss": 0.5}) == CONTINUE
+    assert s.on_trial_result(None, late, {"epoch": 15, "loss": 99.0}) == CONTINUE
     other = FakeTrial("other")
     s.on_trial_add(None, other)
-    assert s.on_trial_result(None, other, {"training_iteration": 5, "loss": 2.5}) == STOP
+    assert s.on_trial_result(None, other, {"epoch": 5, "loss": 2.5}) == STOP
 
 
 # --- decisions -----------------------------------------------------------------------------
@@ -97,13 +97,13 @@ def test_mode_min_stops_the_larger_values() -> None:
     for trial_id, loss in {"a": 1.0, "b": 2.0, "c": 3.0}.items():
         trial = FakeTrial(trial_id)
         s.on_trial_add(None, trial)
-        s.on_trial_result(None, trial, {"training_iteration": 5, "loss": loss})
+        s.on_trial_result(None, trial, {"epoch": 5, "loss": loss})
         s.on_trial_complete(None, trial, {})
     good, bad = FakeTrial("good"), FakeTrial("bad")
     s.on_trial_add(None, good)
     s.on_trial_add(None, bad)
-    assert s.on_trial_result(None, good, {"training_iteration": 5, "loss": 1.1}) == CONTINUE
-    assert s.on_trial_result(None, bad, {"training_iteration": 5, "loss": 2.5}) == STOP
+    assert s.on_trial_result(None, good, {"epoch": 5, "loss": 1.1}) == CONTINUE
+    assert s.on_trial_result(None, bad, {"epoch": 5, "loss": 2.5}) == STOP
 
 
 def test_results_between_rungs_or_without_the_metric_continue() -> None:
@@ -113,7 +113,7 @@ def test_results_between_rungs_or_without_the_metric_continue() -> None:
     s.on_trial_add(None, trial)
     for epoch in (1, 4, 6, 14, 100):
         assert report(s, trial, epoch, -100.0) == CONTINUE
-    assert s.on_trial_result(None, trial, {"training_iteration": 5}) == CONTINUE
+    assert s.on_trial_result(None, trial, {"epoch": 5}) == CONTINUE
     assert s.on_trial_result(None, trial, {"objective": -100.0}) == CONTINUE
     assert s.stopped == set()
 
@@ -306,9 +306,9 @@ def test_with_a_lag_trial_k_is_compared_only_with_trials_up_to_k_minus_lag() -> 
     trials = [SimpleNamespace(trial_id=f"t{i}") for i in range(4)]
     asha.on_trial_add(None, trials[0])
     asha.on_trial_add(None, trials[1])
-    asha.on_trial_result(None, trials[0], {"training_iteration": 2, "objective": 0.9})
+    asha.on_trial_result(None, trials[0], {"epoch": 2, "objective": 0.9})
     asha.on_trial_complete(None, trials[0], {})
-    asha.on_trial_result(None, trials[1], {"training_iteration": 2, "objective": 0.1})
+    asha.on_trial_result(None, trials[1], {"epoch": 2, "objective": 0.1})
     asha.on_trial_complete(None, trials[1], {})
     asha.on_trial_add(None, trials[2])  # k=2: compared with t0 only, although t1 has finished too
     assert asha._reference["t2"] == frozenset({"t0"})

@@ -1,0 +1,1 @@
+"""Out-of-fold evaluation: weighted metrics, the bias-corrected bootstrap estimate, ensembles, baselines."""

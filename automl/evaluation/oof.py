@@ -1,0 +1,167 @@
+"""Every trial's out-of-fold predictions, side by side, and the scores they give under row weightings.
+
+A trial predicts each search row once per CV repeat, from a network that never trained on it, at
+an epoch count chosen on the other folds (train/trainable.py). Stacked over trials this is what
+the selection rule, the bias-corrected estimate and the ensembles all read, so that every row
+trains the model and every row tests it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from automl.evaluation.weighted import weighted_scores
+from automl.metrics import Metric
+from automl.search.selection import TrialSummary
+from automl.train.trainable import fold_repeats
+
+
+@dataclass
+class OutOfFold:
+    """Out-of-fold predictions of the trials that have them, on the same rows and folds."""
+
+    trials: list[str]
+    predictions: np.ndarray  # (T, repeats, n, k) probabilities, or (T, repeats, n) predictions
+    y: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    metric: Metric
+    n_classes: int
+
+    def __post_init__(self) -> None:
+        self._position = {t: i for i, t in enumerate(self.trials)}
+
+    @classmethod
+    def from_payloads(
+        cls, payloads: dict[str, np.ndarray], y: np.ndarray, folds, metric: Metric, n_classes: int
+    ) -> OutOfFold:
+        """From {trial: (repeats, n[, k]) predictions}; trials with missing values are left out."""
+        kept = {t: p for t, p in sorted(payloads.items()) if np.all(np.isfinite(p))}
+        shape = (0, 1, len(y)) + ((n_classes,) if n_classes else ())
+        stacked = np.stack(list(kept.values())) if kept else np.zeros(shape, np.float32)
+        return cls(list(kept), stacked, np.asarray(y), folds, metric, n_classes)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y)
+
+    def index(self, trial: str) -> int:
+        return self._position[trial]
+
+    def __contains__(self, trial: str) -> bool:
+        return trial in self._position
+
+    def subset(self, trials: list[str]) -> OutOfFold:
+        return OutOfFold(
+            list(trials),
+            self.predictions[[self.index(t) for t in trials]],
+            self.y,
+            self.folds,
+            self.metric,
+            self.n_classes,
+        )
+
+    def pooled_scores(self, weights: np.ndarray, predictions: np.ndarray | None = None) -> np.ndarray:
+        """(T, B): the metric over all rows under each weighting, averaged over the CV repeats."""
+        preds = self.predictions if predictions is None else predictions
+        per_repeat = [
+            weighted_scores(self.metric, self.y, preds[:, r], weights, self.n_classes)
+            for r in range(preds.shape[1])
+        ]
+        return np.mean(per_repeat, axis=0)
+
+    def fold_scores(self, weights: np.ndarray) -> np.ndarray:
+        """(folds, T, B): each fold's validation score under each weighting (NaN where it has no weight)."""
+        repeats = fold_repeats(self.folds, self.n_rows)
+        return np.stack(
+            [
+                weighted_scores(
+                    self.metric, self.y[val], self.predictions[:, r][:, val], weights[:, val], self.n_classes
+                )
+                for (_, val), r in zip(self.folds, repeats, strict=True)
+            ]
+        )
+
+    def fold_summary(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(T, B) mean and std over folds of the fold scores: what the rule reads as val score and spread."""
+        scores = self.fold_scores(weights)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(scores, axis=0)
+            std = np.nanstd(scores, axis=0, ddof=1) if len(scores) > 1 else np.zeros_like(mean)
+        return mean, np.nan_to_num(std)
+
+    def summaries(
+        self, base: list[TrialSummary], val: np.ndarray, std: np.ndarray, column: int = 0
+    ) -> list[TrialSummary]:
+        """`base` (trials with out-of-fold predictions) re-scored with the fold means and spreads of
+        one weighting; the gap keeps each trial's train score: gap = sign * (train - val)."""
+        sign = self.metric.sign()
+        out = []
+        for t in base:
+            i = self.index(t.trial_id)
+            v = float(val[i, column])
+            train = t.val_score + sign * t.gap
+            out.append(
+                TrialSummary(
+                    trial_id=t.trial_id,
+                    objective=sign * v if np.isfinite(v) else float("nan"),
+                    val_score=v,
+                    val_std=float(std[i, column]),
+                    n_folds=t.n_folds,
+                    gap=sign * (train - v),
+                    n_params=t.n_params,
+                    status=t.status,
+                    config=t.config,
+                )
+            )
+        return out
+
+    def combine(self, members: dict[str, float]) -> np.ndarray:
+        """(1, repeats, n[, k]): the weighted mean of the members' predictions (an ensemble's)."""
+        total = sum(members.values())
+        combined = sum(w * self.predictions[self.index(t)].astype(np.float64) for t, w in members.items())
+        return (combined / total)[None]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long form for the store: trial, repeat, row, then pred_<k> (classification) or prediction."""
+        T, R, n = self.predictions.shape[:3]
+        frame = pd.DataFrame(
+            {
+                "trial": np.repeat(self.trials, R * n),
+                "repeat": np.tile(np.repeat(np.arange(R), n), T),
+                "row": np.tile(np.arange(n), T * R),
+            }
+        )
+        if self.predictions.ndim == 4:
+            flat = self.predictions.reshape(T * R * n, -1)
+            for k in range(flat.shape[1]):
+                frame[f"pred_{k}"] = flat[:, k]
+        else:
+            frame["prediction"] = self.predictions.reshape(-1)
+        return frame
+
+
+def rescored_board(board: pd.DataFrame, oof: OutOfFold) -> pd.DataFrame:
+    """The leaderboard with val_score, val_std and gap of trials that have out-of-fold predictions
+    taken from those predictions (the honest ones, at the refit's epoch count); the scores each
+    fold's own early stopping saw stay beside them as `val_score_best_epoch`."""
+    board = board.copy()
+    board["val_score_best_epoch"] = board["val_score"]
+    board["has_oof"] = board["trial"].isin(oof.trials)
+    if not oof.trials:
+        return board
+    ones = np.ones((1, oof.n_rows))
+    mean, std = oof.fold_summary(ones)
+    sign = oof.metric.sign()
+    for i, trial in enumerate(oof.trials):
+        at = board.index[board["trial"] == trial]
+        train = board.loc[at, "train_score"]
+        board.loc[at, "val_score"] = mean[i, 0]
+        board.loc[at, "val_std"] = std[i, 0]
+        board.loc[at, "gap"] = sign * (train - mean[i, 0])
+    board["objective"] = sign * board["val_score"]
+    return board.sort_values(["objective", "trial"], ascending=[False, True], na_position="last").reset_index(
+        drop=True
+    )
