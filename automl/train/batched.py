@@ -18,7 +18,6 @@ step-count, weight-decay or batch-norm-statistics change). Without dropout a fol
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +57,7 @@ class _Layer:
     """One step of the stacked network: 'linear', 'bn', 'act' or 'dropout'."""
 
     kind: str
-    params: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (offset, shape) of each tensor in theta
+    params: tuple[int, ...] = ()  # indices into BatchedFit._tensors (weight, bias)
     module: nn.Module | None = None  # the activation
     p: float = 0.0  # dropout rate
     bn: int = -1  # index into the running statistics
@@ -136,9 +135,9 @@ class BatchedFit:
             X_eval[f, self._n_train[f] : self._n_train[f] + self._n_val[f]] = fold.X_val
         self._X_eval = torch.as_tensor(X_eval, device=device)
 
-        self._m = torch.zeros_like(self.theta)  # AdamW moments, per fold
+        self._m = torch.zeros_like(self.theta)  # AdamW moments, laid out as theta
         self._v = torch.zeros_like(self.theta)
-        self._steps = torch.zeros(F, dtype=torch.float64)  # optimizer steps taken, per fold (host side)
+        self._steps = np.zeros(F)  # optimizer steps taken, per fold
         self.epochs_done = np.zeros(F, dtype=int)
         seed_state = np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0]
         self._dropout_gen = torch.Generator(device=device).manual_seed(int(seed_state))
@@ -146,55 +145,61 @@ class BatchedFit:
     # -- the stacked parameters ------------------------------------------------------------------
 
     def _build_layers(self, modules: list[nn.Module]) -> None:
-        """Lay out every fold's parameters in one (folds, n_params) tensor and list the layers."""
-        blocks: list[list[torch.Tensor]] = []  # per tensor, the folds' copies
+        """Lay out every fold's parameters in one (folds, n_params) tensor `theta` and list the layers.
+
+        Row f of theta holds fold f's parameters; each parameter is a column block of theta, exposed as
+        a leaf view (F, *shape) in `_tensors`: autograd gives one gradient per parameter (no scatter into
+        a big tensor), and one AdamW update on theta, with per-fold scalars as (F, 1) columns, covers
+        every parameter of every fold."""
+        blocks: list[torch.Tensor] = []  # per parameter, the folds' copies stacked: (F, *shape)
         self._layers: list[_Layer] = []
         running_mean, running_var = [], []
-        offset = 0
 
-        def add(tensors: list[torch.Tensor]) -> tuple[int, tuple[int, ...]]:
-            nonlocal offset
-            blocks.append(tensors)
-            start, offset = offset, offset + tensors[0].numel()
-            return start, tuple(tensors[0].shape)
+        def add(tensors: list[torch.Tensor]) -> int:
+            blocks.append(torch.stack([t.detach() for t in tensors]))
+            return len(blocks) - 1
 
         per_fold = [list(m.modules()) for m in modules]
         for i, layer in enumerate(per_fold[0]):
             copies = [mods[i] for mods in per_fold]
-            if isinstance(layer, nn.Linear):
-                spec = (add([c.weight.detach() for c in copies]), add([c.bias.detach() for c in copies]))
-                self._layers.append(_Layer("linear", spec))
-            elif isinstance(layer, nn.BatchNorm1d):
-                spec = (add([c.weight.detach() for c in copies]), add([c.bias.detach() for c in copies]))
-                self._layers.append(_Layer("bn", spec, bn=len(running_mean)))
-                running_mean.append(torch.stack([c.running_mean for c in copies]).to(self.device))
-                running_var.append(torch.stack([c.running_var for c in copies]).to(self.device))
+            if isinstance(layer, nn.Linear | nn.BatchNorm1d):
+                spec = (add([c.weight for c in copies]), add([c.bias for c in copies]))
+                if isinstance(layer, nn.Linear):
+                    self._layers.append(_Layer("linear", spec))
+                else:
+                    self._layers.append(_Layer("bn", spec, bn=len(running_mean)))
+                    running_mean.append(torch.stack([c.running_mean for c in copies]).to(self.device))
+                    running_var.append(torch.stack([c.running_var for c in copies]).to(self.device))
             elif isinstance(layer, nn.Dropout):
                 if layer.p > 0:
                     self._layers.append(_Layer("dropout", p=float(layer.p)))
             elif not isinstance(layer, nn.Sequential):
                 self._layers.append(_Layer("act", module=layer))
-        flat = [torch.stack([t.reshape(-1) for t in tensors]) for tensors in blocks]
-        self.theta = torch.cat(flat, dim=1).to(self.device).requires_grad_(True)  # (F, n_params)
+        self.theta = torch.cat([b.reshape(self.n_folds, -1) for b in blocks], dim=1).to(self.device)
+        self._tensors: list[torch.Tensor] = []
+        offset = 0
+        for block in blocks:
+            size = block[0].numel()
+            view = self.theta[:, offset : offset + size].view(block.shape)
+            self._tensors.append(view.requires_grad_(True))
+            offset += size
         self._running_mean, self._running_var = running_mean, running_var
-        self._linear_weights = [layer.params[0] for layer in self._layers if layer.kind == "linear"]
-
-    def _view(self, theta: torch.Tensor, spec: tuple[int, tuple[int, ...]]) -> torch.Tensor:
-        start, shape = spec
-        return theta[:, start : start + math.prod(shape)].view(theta.shape[0], *shape)
+        self._linear_weights = [
+            self._tensors[layer.params[0]] for layer in self._layers if layer.kind == "linear"
+        ]
 
     def _forward(
         self, x: torch.Tensor, rows: torch.Tensor | None, stepping: torch.Tensor | None
     ) -> torch.Tensor:
         """(F, B, n_inputs) -> (F, B, n_outputs). Training when `rows` (F, B) marks each fold's real rows
         (batch statistics over them; running statistics updated where `stepping`); eval when None."""
-        h, theta = x, self.theta
+        h = x
         for layer in self._layers:
             if layer.kind == "linear":
-                weight, bias = (self._view(theta, spec) for spec in layer.params)
+                weight, bias = (self._tensors[i] for i in layer.params)
                 h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
             elif layer.kind == "bn":
-                gamma, beta = (self._view(theta, spec).unsqueeze(1) for spec in layer.params)
+                gamma, beta = (self._tensors[i].unsqueeze(1) for i in layer.params)
                 h = self._batch_norm(h, gamma, beta, layer.bn, rows, stepping)
             elif layer.kind == "dropout":
                 if rows is not None:
@@ -272,21 +277,25 @@ class BatchedFit:
         return loss.sum()
 
     def _adamw(self, grad: torch.Tensor, stepping: np.ndarray) -> None:
-        """torch.optim.AdamW's update (default betas and eps), applied only to the folds that step."""
-        self._steps += torch.as_tensor(stepping, dtype=torch.float64)
+        """torch.optim.AdamW's update (default betas and eps) on the flat theta, for the folds that step."""
+        self._steps += stepping
         b1, b2 = _BETAS
-        t = self._steps.clamp_min(1.0)
-        step_size = (self.lr / (1 - b1**t)).to(self.theta.dtype).to(self.device).view(-1, 1)
-        bc2_sqrt = ((1 - b2**t) ** 0.5).to(self.theta.dtype).to(self.device).view(-1, 1)
-        on = torch.as_tensor(stepping, device=self.device).view(-1, 1)
+        t = np.maximum(self._steps, 1.0)
+        per_fold = np.stack([self.lr / (1 - b1**t), np.sqrt(1 - b2**t), stepping]).astype(np.float32)
+        step_size, bc2_sqrt, on = torch.as_tensor(per_fold, device=self.device).unsqueeze(2)  # (F, 1) each
         with torch.no_grad():
             theta = self.theta
             decayed = theta * (1 - self.lr * self.weight_decay) if self.weight_decay else theta
-            m = torch.where(on, torch.lerp(self._m, grad, 1 - b1), self._m)
-            v = torch.where(on, self._v * b2 + (1 - b2) * grad * grad, self._v)
+            m = torch.lerp(self._m, grad, 1 - b1)
+            v = torch.addcmul(self._v * b2, grad, grad, value=1 - b2)
             update = decayed - step_size * m / (v.sqrt() / bc2_sqrt + _ADAM_EPS)
-            theta.copy_(torch.where(on, update, theta))
-            self._m, self._v = m, v
+            if stepping.all():
+                theta.copy_(update)
+                self._m, self._v = m, v
+            else:  # where, not arithmetic masking: a frozen fold's inf or nan gradient must not leak in
+                on = on > 0
+                theta.copy_(torch.where(on, update, theta))
+                self._m, self._v = torch.where(on, m, self._m), torch.where(on, v, self._v)
 
     def epoch(self, active: np.ndarray) -> None:
         """One shuffled mini-batch pass over each active fold's X_fit; inactive folds stay frozen."""
@@ -302,10 +311,9 @@ class BatchedFit:
             rows, stepping = mask_t[s], torch.as_tensor(stepping_all[s], device=self.device)
             loss = self._loss(self._forward(X_epoch[s], rows, stepping), y_epoch[s], rows)
             if self.l1 > 0:
-                loss = loss + self.l1 * sum(
-                    self._view(self.theta, w).abs().sum() for w in self._linear_weights
-                )
-            (grad,) = torch.autograd.grad(loss, self.theta)
+                loss = loss + self.l1 * sum(w.abs().sum() for w in self._linear_weights)
+            grads = torch.autograd.grad(loss, self._tensors)
+            grad = torch.cat([g.reshape(self.n_folds, -1) for g in grads], dim=1)
             self._adamw(grad, stepping_all[s])
         self.epochs_done += active
 
@@ -345,9 +353,8 @@ class BatchedFit:
     def fold_state_dict(self, f: int) -> dict[str, torch.Tensor]:
         """Fold f's weights under the keys of its `build_model` module (copies, e.g. for a checkpoint)."""
         values: list[torch.Tensor] = []
-        theta = self.theta.detach()[f : f + 1]
         for layer in self._layers:
-            values += [self._view(theta, spec)[0].clone() for spec in layer.params]
+            values += [self._tensors[i][f].detach().clone() for i in layer.params]
             if layer.kind == "bn":
                 steps = torch.tensor(int(self._steps[f]), dtype=torch.long)
                 values += [
@@ -356,6 +363,14 @@ class BatchedFit:
                     steps,
                 ]
         return dict(zip(self._template.state_dict().keys(), values, strict=True))
+
+    def fold_optimizer_state(self, f: int) -> dict[str, torch.Tensor | float]:
+        """Fold f's AdamW state: its moments (in theta's column order) and its step count."""
+        return {
+            "exp_avg": self._m[f].clone(),
+            "exp_avg_sq": self._v[f].clone(),
+            "step": float(self._steps[f]),
+        }
 
     def fold_module(self, f: int) -> nn.Module:
         """Fold f's network as the plain module `build_model` makes, with fold f's weights loaded."""

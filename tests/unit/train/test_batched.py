@@ -92,6 +92,7 @@ VARIANTS = {
     "l2": {"l2": 0.5},
     "class_weight": {"class_weight": "balanced"},
     "label_smoothing": {"label_smoothing": 0.2},
+    "weighted_smoothing": {"class_weight": "balanced", "label_smoothing": 0.4},
     "gelu": {"activation": "gelu"},
     "silu": {"activation": "silu"},
     "tanh": {"activation": "tanh"},
@@ -226,14 +227,19 @@ def test_an_inactive_fold_is_frozen() -> None:
     fit = batched(params, folds)
     train(fit, 1)
     before = [fit.fold_state_dict(f) for f in range(3)]
-    moments = (fit._m.clone(), fit._v.clone())
+    moments = [fit.fold_optimizer_state(f) for f in range(3)]
     _, val_before = fit.outputs()
     fit.epoch(np.array([True, False, True]))
     after = [fit.fold_state_dict(f) for f in range(3)]
     for key in before[1]:
         assert torch.equal(before[1][key], after[1][key]), key
-    assert torch.equal(fit._m[1], moments[0][1]) and torch.equal(fit._v[1], moments[1][1])
-    assert not torch.equal(fit._m[0], moments[0][0]) and not torch.equal(fit._v[2], moments[1][2])
+    moved = [fit.fold_optimizer_state(f) for f in range(3)]
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert torch.equal(moved[1][key], moments[1][key])
+        assert not torch.equal(moved[0][key], moments[0][key]) and not torch.equal(
+            moved[2][key], moments[2][key]
+        )
+    assert [m["step"] for m in moved] == [m["step"] + d for m, d in zip(moments, (3, 0, 2), strict=True)]
     _, val_after = fit.outputs()
     np.testing.assert_array_equal(val_after[1], val_before[1])
     assert not np.allclose(val_after[0], val_before[0])
