@@ -11,12 +11,12 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
 
 from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.dashboard import add_dashboard_parser
 from automl.errors import AutoMLError, ConfigError, DataError, StoreError, invalid_parameter
 from automl.names import RULE, check_study_id, is_study_id
+from automl.summary import fmt, format_leaderboard, format_study
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
 DEFAULT_JOBS_ADDRESS = "http://127.0.0.1:8265"  # the head's Jobs API through `ray dashboard`'s tunnel
@@ -24,92 +24,6 @@ DEFAULT_JOBS_ADDRESS = "http://127.0.0.1:8265"  # the head's Jobs API through `r
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-# The parameters shown beside each trial (those the study's space has), tables' then images'.
-MAIN_PARAMS = (
-    "backbone",
-    "transfer",
-    "augment",
-    "depth",
-    "width",
-    "head_depth",
-    "dropout",
-    "l2",
-    "scaler",
-    "synth_method",
-    "synth_ratio",
-)
-
-
-def format_leaderboard(board, limit: int = 15) -> str:
-    main = [f"param_{p}" for p in MAIN_PARAMS if f"param_{p}" in board.columns]
-    cols = ["trial", "status", "val_score", "val_std", "gap", "n_params", *main]
-    shown = board.head(limit)[cols].copy()
-    shown.columns = [c.removeprefix("param_") for c in cols]
-    shown.insert(0, "", ["*" if chosen else "" for chosen in board.head(limit)["chosen"]])
-    text = shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
-    more = f"\n... {len(board) - limit} more trial(s)" if len(board) > limit else ""
-    return text + more + "\n(* = chosen)"
-
-
-def format_study(manifest: dict[str, Any], board=None) -> str:
-    lines = [f"study {manifest['study_id']}: {manifest.get('status')}"]
-    data = manifest.get("data", {})
-    metric = manifest.get("metric", {}).get("name", "?")
-    if manifest.get("modality") == "image":
-        lines.append(
-            f"  data: {data.get('source')} ({data.get('n_images')} images of {len(data.get('classes') or [])} "
-            f"classes at {data.get('image_size')} px)"
-        )
-    else:
-        lines.append(
-            f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
-            f"{data.get('task')}, target {data.get('target')!r})"
-        )
-    if manifest.get("status") == "failed":
-        lines.append(f"  error: {manifest.get('error')}")
-        return "\n".join(lines)
-    trials = manifest.get("trials", {})
-    if trials:
-        lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in trials.items()))
-    if board is not None:
-        lines += ["", format_leaderboard(board), ""]
-    sel = manifest.get("selection", {})
-    best = manifest.get("best")
-    if best:
-        lines.append(f"chosen configuration (rule {sel.get('rule')}): trial {best['trial']}")
-        lines.append(f"  why: {sel.get('reason')}")
-        shown = {k: v for k, v in best["config"].items()}
-        if shown.get("synth_method") == "none":  # the other synth_* settings had no effect
-            shown = {k: v for k, v in shown.items() if not k.startswith("synth_") or k == "synth_method"}
-        lines.append("  " + ", ".join(f"{k}={_fmt(v, 3)}" for k, v in shown.items()))
-    report = manifest.get("test_report")
-    if report:
-        lines.append("")
-        unit = "images" if manifest.get("modality") == "image" else "rows"
-        lines.append(f"held-out test ({report['n_test']} {unit} never seen by the search):")
-        lines.append(
-            f"  {metric}: {_fmt(report['value'])}  (95% CI {_fmt(report['ci_low'])} to {_fmt(report['ci_high'])})"
-        )
-        if report.get("chance_level") is not None:
-            lines.append(f"  chance level: {_fmt(report['chance_level'])}")
-        for base in manifest.get("baselines", []):
-            lines.append(
-                f"  baseline {base['name']}: {_fmt(base['value'])} "
-                f"(95% CI {_fmt(base['ci_low'])} to {_fmt(base['ci_high'])}) - {base['description']}"
-            )
-        others = ", ".join(f"{k} {_fmt(v)}" for k, v in report["all_metrics"].items() if k != metric)
-        lines.append(f"  other metrics: {others}")
-    if manifest.get("model"):
-        lines.append(f"\nmodel: {manifest['model']['uri']}")
-    return "\n".join(lines)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -326,11 +240,10 @@ def cmd_studies(args: argparse.Namespace) -> int:
         print(f"no studies in {args.storage}")
         return 0
     for m in rows:
-        report = m.get("test_report") or {}
-        best = m.get("best") or {}
+        estimate = m.get("estimate") or m.get("test_report") or {}
         print(
             f"{m['study_id']:<45} {m.get('status', '?'):<10} {m.get('metric', {}).get('name', ''):<18} "
-            f"val {_fmt(best.get('val_score', '-'))}  test {_fmt(report.get('value', '-'))}"
+            f"estimate {fmt(estimate.get('value', '-'))} ({estimate.get('protocol', 'held_out_test') if estimate else '-'})"
         )
     return 0
 
@@ -398,13 +311,18 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
         "--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)"
     )
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--test-size", type=float, default=0.2, help="held-out test fraction (default 0.2)")
+    run.add_argument(
+        "--test-size",
+        type=float,
+        default=None,
+        help="hold out this fraction as a one-shot test (default: none below 2,000 rows, else 0.2; 0: none)",
+    )
     run.add_argument("--folds", type=int, default=5, help="inner cross-validation folds (default 5)")
     run.add_argument("--max-epochs", type=int, default=100)
     run.add_argument(
         "--select",
         default="one_se_min_gap",
-        help="selection rule: one_se_min_gap (default) or best_validation",
+        help="selection rule: one_se_min_gap (default), best_validation or ensemble",
     )
     run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
     run.add_argument("--name", help="study id (default: derived from the file name and time)")

@@ -8,10 +8,14 @@ run inside every bootstrap resample of the estimate.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from automl.evaluation.weighted import weighted_scores
-from automl.metrics import Metric
+
+if TYPE_CHECKING:
+    from automl.metrics import Metric
 
 ROUNDS = 25
 MAX_CANDIDATES = 20  # the best trials by out-of-fold score; the rest rarely enter and cost time

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from automl.metrics import Metric
+if TYPE_CHECKING:
+    from automl.metrics import Metric
+
 
 _EPS = 1e-15
 

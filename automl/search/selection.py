@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from automl.errors import ConfigError
 from automl.evaluation.ensemble import MAX_CANDIDATES, greedy_ensemble
-from automl.metrics import Metric
+
+if TYPE_CHECKING:
+    from automl.metrics import Metric
 
 
 @dataclass

@@ -1,0 +1,140 @@
+"""The study as text: the leaderboard and the summary that `automl run` and `automl show` print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The parameters shown beside each trial (those the study's space has), tables' then images'.
+MAIN_PARAMS = (
+    "backbone",
+    "transfer",
+    "augment",
+    "depth",
+    "width",
+    "head_depth",
+    "dropout",
+    "l2",
+    "scaler",
+    "synth_method",
+    "synth_ratio",
+)
+PROTOCOLS = {
+    "out_of_fold": "out of fold, bias-corrected for the choice among the trials (BBC-CV)",
+    "held_out_test": "one-shot held-out test",
+    "cv_mean_uncorrected": "mean over the folds, NOT corrected for the choice (no trial finished)",
+}
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_leaderboard(board, limit: int = 15) -> str:
+    main = [f"param_{p}" for p in MAIN_PARAMS if f"param_{p}" in board.columns]
+    cols = ["trial", "status", "val_score", "val_std", "gap", "n_params", *main]
+    shown = board.head(limit)[cols].copy()
+    shown.columns = [c.removeprefix("param_") for c in cols]
+    shown.insert(0, "", ["*" if chosen else "" for chosen in board.head(limit)["chosen"]])
+    text = shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+    more = f"\n... {len(board) - limit} more trial(s)" if len(board) > limit else ""
+    return text + more + "\n(* = chosen; val_score: out of fold, at the refit's epoch count)"
+
+
+def _interval(entry: dict[str, Any]) -> str:
+    return f"{fmt(entry['value'])}  (95% CI {fmt(entry['ci_low'])} to {fmt(entry['ci_high'])})"
+
+
+def format_estimate(manifest: dict[str, Any]) -> list[str]:
+    """The headline number: which protocol made it, over how many rows, beside the baselines."""
+    estimate = manifest.get("cv_estimate") or manifest.get("estimate")
+    if not estimate:
+        return []
+    metric = estimate["metric"]
+    unit = "images" if manifest.get("modality") == "image" else "rows"
+    lines = [
+        "",
+        f"estimate on new data ({PROTOCOLS.get(estimate['protocol'], estimate['protocol'])}; "
+        f"{estimate['n_rows']} {unit}):",
+        f"  {metric}: {_interval(estimate)}",
+    ]
+    if "apparent" in estimate:
+        lines.append(
+            f"  before the correction: {fmt(estimate['apparent'])} (the chosen model's own out-of-fold score)"
+        )
+    if estimate.get("chance_level") is not None:
+        lines.append(f"  chance level: {fmt(estimate['chance_level'])}")
+    for base in manifest.get("baselines") or []:
+        if "value" in base:
+            lines.append(f"  baseline {base['name']}: {_interval(base)} - {base['description']}")
+    lines += [f"  note: {note}" for note in estimate.get("notes") or []]
+    return lines
+
+
+def format_test(manifest: dict[str, Any]) -> list[str]:
+    report = manifest.get("test_report")
+    if not report:
+        return []
+    metric = report["metric"]
+    unit = "images" if manifest.get("modality") == "image" else "rows"
+    lines = [
+        "",
+        f"held-out test ({report['n_test']} {unit} never seen by the search):",
+        f"  {metric}: {_interval(report)}",
+    ]
+    for base in manifest.get("baselines") or []:
+        if "test" in base:
+            lines.append(f"  baseline {base['name']}: {_interval(base['test'])}")
+    others = ", ".join(f"{k} {fmt(v)}" for k, v in report["all_metrics"].items() if k != metric)
+    lines.append(f"  other metrics: {others}")
+    return lines
+
+
+def format_choice(manifest: dict[str, Any]) -> list[str]:
+    sel, best = manifest.get("selection") or {}, manifest.get("best")
+    if not best:
+        return []
+    members = sel.get("members") or {best["trial"]: 1.0}
+    if len(members) > 1:
+        listed = ", ".join(f"{t} ({w:.2f})" for t, w in sorted(members.items(), key=lambda item: -item[1]))
+        lines = [f"chosen (rule {sel.get('rule')}): an ensemble of {len(members)} trials: {listed}"]
+        lines.append(f"  why: {sel.get('reason')}")
+        lines.append(f"  heaviest member {best['trial']}:")
+    else:
+        lines = [
+            f"chosen configuration (rule {sel.get('rule')}): trial {best['trial']}",
+            f"  why: {sel.get('reason')}",
+        ]
+    shown = dict(best["config"])
+    if shown.get("synth_method") == "none":  # the other synth_* settings had no effect
+        shown = {k: v for k, v in shown.items() if not k.startswith("synth_") or k == "synth_method"}
+    lines.append("  " + ", ".join(f"{k}={fmt(v, 3)}" for k, v in shown.items()))
+    return lines
+
+
+def format_study(manifest: dict[str, Any], board=None) -> str:
+    lines = [f"study {manifest['study_id']}: {manifest.get('status')}"]
+    data = manifest.get("data", {})
+    if manifest.get("modality") == "image":
+        lines.append(
+            f"  data: {data.get('source')} ({data.get('n_images')} images of {len(data.get('classes') or [])} "
+            f"classes at {data.get('image_size')} px)"
+        )
+    else:
+        lines.append(
+            f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
+            f"{data.get('task')}, target {data.get('target')!r})"
+        )
+    if manifest.get("status") == "failed":
+        lines.append(f"  error: {manifest.get('error')}")
+        return "\n".join(lines)
+    trials = manifest.get("trials", {})
+    if trials:
+        lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in trials.items()))
+    if board is not None:
+        lines += ["", format_leaderboard(board), ""]
+    lines += format_choice(manifest) + format_estimate(manifest) + format_test(manifest)
+    if manifest.get("model"):
+        lines.append(f"\nmodel: {manifest['model']['uri']}")
+    return "\n".join(lines)
