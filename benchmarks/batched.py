@@ -14,7 +14,8 @@ larger than the epochs, so both sides train every epoch).
 Also: one training step (forward, loss, backward) of the stacked network written with batched matmuls
 (what BatchedFit does) against torch.func's stack_module_state + vmap + functional_call.
 
-Torch uses one thread (as a trial does). The machine is shared and noisy: medians over repeats.
+Torch uses one thread (as a trial does). The machine is shared and noisy: medians over repeats, (a)
+and (b) interleaved within each repeat.
 The full run writes results/batched.{json,md} and its own section of RESULTS.md; --quick only prints.
 """
 
@@ -103,13 +104,18 @@ def batched_trial(params: dict, folds: list[FoldArrays], epochs: int, seed: int 
     return float(np.mean([s[1] for s in best_scores if s is not None]))
 
 
-def median_seconds(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, result = [], None
+def paired_medians(
+    runs: dict[str, Callable[[], Any]], repeats: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Median seconds of each run, the runs interleaved within every repeat so both see the same load."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    results: dict[str, Any] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), result
+        for name, run in runs.items():
+            start = time.perf_counter()
+            results[name] = run()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}, results
 
 
 def step_comparison(repeats: int, n_folds: int = 10, batch: int = 32, n_inputs: int = 30) -> dict[str, float]:
@@ -166,10 +172,14 @@ def run(quick: bool, repeats: int, epochs: int) -> dict[str, Any]:
         for name, params in configs.items():
             loop_trial(params, folds, 2)  # warm-up: the first calls of each op
             batched_trial(params, folds, 2)
-            t_loop, score_loop = median_seconds(lambda p=params, f=folds: loop_trial(p, f, epochs), repeats)
-            t_batched, score_batched = median_seconds(
-                lambda p=params, f=folds: batched_trial(p, f, epochs), repeats
+            seconds, scores = paired_medians(
+                {
+                    "loop": lambda p=params, f=folds: loop_trial(p, f, epochs),
+                    "batched": lambda p=params, f=folds: batched_trial(p, f, epochs),
+                },
+                repeats,
             )
+            (t_loop, t_batched), (score_loop, score_batched) = seconds.values(), scores.values()
             case = {
                 "rows": n_rows,
                 "config": name,
