@@ -197,13 +197,20 @@ def _is_json(raw: bytes) -> bool:
     return True
 
 
+def _header_fields(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:  # a stray carriage return or NUL: count plainly, the parser reports the problem
+        return line.split(sep)
+
+
 def sniff_separator(first_line: str, suffix: str) -> tuple[str, str | None]:
     """The separator of a text table, and a note when it is not the one its name implies.
 
     .tsv: a tab. .csv: a comma, unless the header has none and has ';', a tab or '|' (spreadsheets in
     many locales write ';'). .txt: whichever of those the header holds most.
     """
-    fields_by = {sep: len(next(csv.reader([first_line], delimiter=sep), [])) for sep in ",;\t|"}
+    fields_by = {sep: len(_header_fields(first_line, sep)) for sep in ",;\t|"}
     named = CSV_SEPARATORS.get(suffix, ",")
     if named == "\t" or (named == "," and fields_by[","] > 1):
         return named, None
@@ -233,7 +240,13 @@ def _parse_csv(raw: bytes, source: str, suffix: str, notes: list[str] | None = N
     sep, note = sniff_separator(first_line, suffix)
     if note and notes is not None:
         notes.append(note)
-    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    except csv.Error as exc:  # e.g. a lone carriage return inside an unquoted header
+        raise DataError(
+            f"Data file {source} cannot be parsed as a table: its header line is malformed ({exc}). "
+            f"Check that the first line holds the column names, separated by {sep!r}."
+        ) from None
     _check_unique_names(header, source)
     try:
         return pd.read_csv(io.StringIO(text), sep=sep, na_values=EXTRA_NA_VALUES, low_memory=False)

@@ -703,3 +703,12 @@ def test_a_text_column_gets_no_numeric_note() -> None:
     frame = pd.DataFrame({"color": ["red", "blue", "1"] * 4, "label": ["x", "y", "x"] * 4})
     frame.to_csv("data.csv", index=False)
     assert not any("read as categorical" in n for n in load_table("data.csv", "label").notes)
+
+
+def test_a_carriage_return_inside_the_header_is_a_data_error() -> None:
+    """Found by tests/unit/test_fuzz_readers.py: csv.Error used to escape as a traceback."""
+    Path("data.csv").write_bytes(b"a\rb,label\n1,x\n")
+    with pytest.raises(
+        DataError, match=r"^Data file data\.csv cannot be parsed as a table: its header line is malformed"
+    ):
+        read_frame("data.csv")
