@@ -1,0 +1,129 @@
+"""A trial's out-of-fold predictions: every row once per repeat, from a network that never trained on
+it, at an epoch count that row's own fold did not choose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.data.splits import make_splits
+from automl.data.tabular import coerce_features, infer_schema
+from automl.train.trainable import (
+    SearchData,
+    fold_repeats,
+    out_of_fold,
+    out_of_fold_epochs,
+    run_trial,
+    should_report,
+)
+
+CONFIG = dict(depth=0, lr=0.05, batch_size=16, patience=3, l1=0.0, l2=0.0, scaler="standard")
+
+
+def _data(n: int = 48, repeats: int = 2, max_epochs: int = 15) -> SearchData:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n)})
+    y = (frame["x"] + 0.3 * rng.normal(size=n) > 0).astype(np.int64).to_numpy()
+    schema = infer_schema(frame)
+    splits = make_splits(y, "classification", test_size=0.0, n_folds=3, n_repeats=repeats, seed=0)
+    return SearchData(
+        coerce_features(frame, schema),
+        y,
+        schema,
+        "classification",
+        2,
+        splits.folds,
+        "accuracy",
+        max_epochs,
+        0,
+    )
+
+
+def test_leave_one_fold_out_epochs() -> None:
+    # fold 0 stopped best at 2, the others at 10: its predictions come from epoch 10, not its own 2
+    assert out_of_fold_epochs([2, 10, 10], [12, 15, 15]) == [10, 6, 6]
+    assert out_of_fold_epochs([2, 10, 10], [5, 15, 15])[0] == 5  # never past the epochs it ran
+    assert out_of_fold_epochs([1, 1], [1, 1]) == [1, 1]
+
+
+def test_fold_repeats_follow_the_rows() -> None:
+    data = _data(n=30, repeats=3)
+    assert fold_repeats(data.folds, 30) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_out_of_fold_assembles_each_fold_at_its_epoch() -> None:
+    folds = [(np.array([2, 3]), np.array([0, 1])), (np.array([0, 1]), np.array([2, 3]))]
+    per_epoch = [[np.full((2, 2), e, np.float32) for e in (1, 2, 3)] for _ in folds]
+    oof = out_of_fold(per_epoch, folds, [3, 1], n_rows=4, n_classes=2)
+    assert oof.shape == (1, 4, 2)
+    assert oof[0, :2].tolist() == [[3, 3], [3, 3]] and oof[0, 2:].tolist() == [[1, 1], [1, 1]]
+
+
+def test_run_trial_returns_predictions_for_every_row_and_repeat() -> None:
+    data = _data()
+    reports: list[dict] = []
+    run_trial(CONFIG, data, reports.append)
+    final = reports[-1]
+    payload = final["payload"]
+    assert all("payload" not in r for r in reports[:-1])
+    oof = payload["oof"]
+    assert oof.shape == (2, 48, 2) and np.isfinite(oof).all()
+    assert np.allclose(oof.sum(axis=-1), 1.0, atol=1e-5)
+    assert (oof.argmax(-1) == data.y[None]).mean() > 0.7  # it learned
+    assert len(payload["curve_epoch"]) == final["epoch"]  # every epoch's curve, once
+    assert len(payload["oof_epochs"]) == len(data.folds)
+
+
+def test_no_fold_predicts_at_the_epoch_it_chose_itself(monkeypatch) -> None:
+    """A planted leak: had each fold's own best epoch been used, a fold whose best epoch differs
+    from the others' would give other predictions. The payload matches the other folds' choice."""
+    data = _data(repeats=1, max_epochs=20)
+    outputs: list[list[np.ndarray]] = [[] for _ in data.folds]
+    real_setup = SearchData.setup_fold
+
+    def recording_setup(self, fold_index, config, device):
+        fold = real_setup(self, fold_index, config, device)
+        fit = fold["fit"]
+        real_output = fit.output
+
+        def output(X, _real=real_output, _fold=fold, _i=fold_index):
+            out = _real(X)
+            if X is _fold["X_val"]:
+                outputs[_i].append(out)
+            return out
+
+        fit.output = output
+        return fold
+
+    monkeypatch.setattr(SearchData, "setup_fold", recording_setup)
+    reports: list[dict] = []
+    run_trial(dict(CONFIG, lr=0.2, patience=4), data, reports.append)
+    payload = reports[-1]["payload"]
+    best = [int(b) for b in _best_epochs(outputs, data)]
+    expected = out_of_fold_epochs(best, [len(o) for o in outputs])
+    assert payload["oof_epochs"].tolist() == expected
+    for f, (_, val) in enumerate(data.folds):
+        np.testing.assert_allclose(payload["oof"][0, val], outputs[f][expected[f] - 1], rtol=1e-6)
+
+
+def _best_epochs(outputs, data) -> list[int]:
+    """Each fold's best epoch by validation log loss, as EarlyStopping finds it."""
+    best = []
+    for (_, val), per_epoch in zip(data.folds, outputs, strict=True):
+        y = data.y[val]
+        losses = [-np.mean(np.log(np.clip(o[np.arange(len(y)), y], 1e-7, 1))) for o in per_epoch]
+        first_best, lowest = 1, np.inf
+        for e, loss in enumerate(losses, start=1):
+            if loss < lowest - 1e-7:
+                first_best, lowest = e, loss
+        best.append(first_best)
+    return best
+
+
+@pytest.mark.parametrize(
+    ("epoch", "finished", "expected"),
+    [(3, False, True), (4, False, False), (5, False, True), (7, True, True)],
+)
+def test_reports_at_rungs_every_few_epochs_and_the_end(epoch, finished, expected) -> None:
+    assert should_report(epoch, finished, frozenset({3, 9}), 5) is expected
