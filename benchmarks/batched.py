@@ -9,7 +9,7 @@ on both, the validation loss and the early-stopping bookkeeping (best checkpoint
 larger than the epochs, so both sides train every epoch).
 
   (a) loop:    one NetworkFit per fold, lockstep epochs, one EarlyStopping per fold (today's run_trial)
-  (b) batched: one BatchedFit for all folds, outputs once per epoch, a fold's checkpoint on improvement
+  (b) batched: one BatchedFit for all folds, outputs once per epoch, `keep` checkpoints improved folds
 
 Also: one training step (forward, loss, backward) of the stacked network written with batched matmuls
 (what BatchedFit does) against torch.func's stack_module_state + vmap + functional_call.
@@ -90,17 +90,17 @@ def batched_trial(params: dict, folds: list[FoldArrays], epochs: int, seed: int 
     )
     best_loss = np.full(len(folds), np.inf)
     best_scores: list[tuple[float, float] | None] = [None] * len(folds)
-    best_state: list[dict | None] = [None] * len(folds)
     active = np.ones(len(folds), bool)
     for _ in range(epochs):
         fit.epoch(active)
         out_train, out_val = fit.outputs()
         losses = fit.val_losses(out_val)
-        for f, fold in enumerate(folds):
-            if losses[f] < best_loss[f] - 1e-7:
-                best_loss[f] = losses[f]
-                best_scores[f] = (metric(fold.y_train, out_train[f], 2), metric(fold.y_val, out_val[f], 2))
-                best_state[f] = fit.fold_state_dict(f)
+        improved = losses < best_loss - 1e-7
+        fit.keep(improved)  # the best checkpoint of every improved fold, in one copy
+        for f in np.flatnonzero(improved):
+            best_loss[f] = losses[f]
+            fold = folds[f]
+            best_scores[f] = (metric(fold.y_train, out_train[f], 2), metric(fold.y_val, out_val[f], 2))
     return float(np.mean([s[1] for s in best_scores if s is not None]))
 
 

@@ -141,6 +141,9 @@ class BatchedFit:
         self.epochs_done = np.zeros(F, dtype=int)
         seed_state = np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0]
         self._dropout_gen = torch.Generator(device=device).manual_seed(int(seed_state))
+        self._keys = list(self._template.state_dict().keys())
+        self._kept: tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], np.ndarray] | None = None
+        self._kept_folds = np.zeros(F, dtype=bool)
 
     # -- the stacked parameters ------------------------------------------------------------------
 
@@ -177,11 +180,13 @@ class BatchedFit:
                 self._layers.append(_Layer("act", module=layer))
         self.theta = torch.cat([b.reshape(self.n_folds, -1) for b in blocks], dim=1).to(self.device)
         self._tensors: list[torch.Tensor] = []
+        self._columns: list[tuple[int, int, tuple[int, ...]]] = []  # (start, size, one fold's shape)
         offset = 0
         for block in blocks:
             size = block[0].numel()
             view = self.theta[:, offset : offset + size].view(block.shape)
             self._tensors.append(view.requires_grad_(True))
+            self._columns.append((offset, size, tuple(block.shape[1:])))
             offset += size
         self._running_mean, self._running_var = running_mean, running_var
         self._linear_weights = [
@@ -350,19 +355,46 @@ class BatchedFit:
 
     # -- export ----------------------------------------------------------------------------------
 
-    def fold_state_dict(self, f: int) -> dict[str, torch.Tensor]:
-        """Fold f's weights under the keys of its `build_model` module (copies, e.g. for a checkpoint)."""
+    def keep(self, folds: np.ndarray) -> None:
+        """Checkpoint the current weights of the marked folds (e.g. those whose validation loss just
+        improved), all in one copy on the device; `fold_state_dict(f, kept=True)` gives them back."""
+        marked = np.asarray(folds, dtype=bool)
+        theta, means, variances, steps = self._state()
+        if self._kept is None:
+            self._kept = (
+                theta.clone(),
+                [t.clone() for t in means],
+                [t.clone() for t in variances],
+                steps.copy(),
+            )
+            self._kept_folds = marked.copy()
+            return
+        mark = torch.as_tensor(marked, device=self.device).view(-1, 1)
+        kept_theta, kept_means, kept_variances, kept_steps = self._kept
+        kept_theta.copy_(torch.where(mark, theta, kept_theta))
+        for kept, now in zip(kept_means + kept_variances, means + variances, strict=True):
+            kept.copy_(torch.where(mark, now, kept))
+        kept_steps[marked] = steps[marked]
+        self._kept_folds |= marked
+
+    def _state(self) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], np.ndarray]:
+        return self.theta.detach(), self._running_mean, self._running_var, self._steps
+
+    def fold_state_dict(self, f: int, kept: bool = False) -> dict[str, torch.Tensor]:
+        """Fold f's weights (or, with `kept`, its last `keep` checkpoint) under the keys of its
+        `build_model` module, as copies."""
+        if kept and (self._kept is None or not self._kept_folds[f]):
+            raise ValueError(f"fold {f} has no kept checkpoint: call keep() with it marked first")
+        theta, means, variances, steps = self._kept if kept else self._state()
         values: list[torch.Tensor] = []
         for layer in self._layers:
-            values += [self._tensors[i][f].detach().clone() for i in layer.params]
+            for i in layer.params:
+                start, size, shape = self._columns[i]
+                values.append(theta[f, start : start + size].view(shape).clone())
             if layer.kind == "bn":
-                steps = torch.tensor(int(self._steps[f]), dtype=torch.long)
-                values += [
-                    self._running_mean[layer.bn][f].clone(),
-                    self._running_var[layer.bn][f].clone(),
-                    steps,
-                ]
-        return dict(zip(self._template.state_dict().keys(), values, strict=True))
+                batches = torch.tensor(int(steps[f]), dtype=torch.long)
+                values += [means[layer.bn][f].clone(), variances[layer.bn][f].clone(), batches]
+        return dict(zip(self._keys, values, strict=True))
 
     def fold_optimizer_state(self, f: int) -> dict[str, torch.Tensor | float]:
         """Fold f's AdamW state: its moments (in theta's column order) and its step count."""
@@ -372,8 +404,9 @@ class BatchedFit:
             "step": float(self._steps[f]),
         }
 
-    def fold_module(self, f: int) -> nn.Module:
-        """Fold f's network as the plain module `build_model` makes, with fold f's weights loaded."""
+    def fold_module(self, f: int, kept: bool = False) -> nn.Module:
+        """Fold f's network as the plain module `build_model` makes, with fold f's weights loaded
+        (with `kept`, those of its last `keep` checkpoint)."""
         module = copy.deepcopy(self._template).to(self.device)
-        module.load_state_dict(self.fold_state_dict(f))
+        module.load_state_dict(self.fold_state_dict(f, kept))
         return module

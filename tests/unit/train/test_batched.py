@@ -323,3 +323,29 @@ def test_supported_families() -> None:
         ),
     ):
         batched(BASE, [make_fold(np.random.default_rng(13), 10)], seeds=[1, 2])
+
+
+def test_keep_checkpoints_only_the_marked_folds() -> None:
+    """Early stopping's best checkpoint: `keep` copies the marked folds' weights and batch-norm state."""
+    rng = np.random.default_rng(14)
+    folds = [make_fold(rng, n) for n in ROWS]
+    fit = batched({**BASE, "batch_norm": True}, folds)
+    message = "fold 1 has no kept checkpoint: call keep() with it marked first"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fit.fold_state_dict(1, kept=True)
+    fit.epoch(np.ones(3, bool))
+    fit.keep(np.array([True, False, False]))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fit.fold_module(1, kept=True)
+    outputs = []
+    for kept in ([False, True, True], [True, False, True], [False, False, False]):
+        fit.epoch(np.ones(3, bool))
+        fit.keep(np.array(kept))
+        outputs.append(fit.outputs()[1])
+    expected = {0: outputs[1][0], 1: outputs[0][1], 2: outputs[1][2]}  # each fold's last kept epoch
+    for f, fold in enumerate(folds):
+        module = fit.fold_module(f, kept=True)
+        got = model_output(module, fold.X_val, "classification", TargetScale())
+        np.testing.assert_allclose(got, expected[f], atol=1e-6)
+        assert not np.allclose(got, outputs[2][f], atol=1e-4)  # the current weights moved on
+    assert int(fit.fold_state_dict(1, kept=True)["1.num_batches_tracked"]) == 10  # two epochs of 5 batches
