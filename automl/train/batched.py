@@ -281,20 +281,27 @@ class BatchedFit:
             loss = loss + self.label_smoothing / self.n_classes * smooth.sum(1) / denom
         return loss.sum()
 
-    def _adamw(self, grad: torch.Tensor, stepping: np.ndarray) -> None:
-        """torch.optim.AdamW's update (default betas and eps) on the flat theta, for the folds that step."""
-        self._steps += stepping
+    def _adamw_scalars(self, stepping: np.ndarray) -> torch.Tensor:
+        """Per step and fold of this epoch: (step size, sqrt of the second bias correction, steps or not),
+        as (steps, 3, F, 1) on the device in one transfer; advances the folds' step counts."""
         b1, b2 = _BETAS
-        t = np.maximum(self._steps, 1.0)
-        per_fold = np.stack([self.lr / (1 - b1**t), np.sqrt(1 - b2**t), stepping]).astype(np.float32)
-        step_size, bc2_sqrt, on = torch.as_tensor(per_fold, device=self.device).unsqueeze(2)  # (F, 1) each
+        t = self._steps + np.cumsum(stepping, axis=0)  # each fold's step number at each step
+        self._steps = t[-1].copy()
+        t = np.maximum(t, 1.0)
+        scalars = np.stack([self.lr / (1 - b1**t), np.sqrt(1 - b2**t), stepping], axis=1).astype(np.float32)
+        return torch.as_tensor(scalars, device=self.device).unsqueeze(3)
+
+    def _adamw(self, grad: torch.Tensor, scalars: torch.Tensor, all_step: bool) -> None:
+        """torch.optim.AdamW's update (default betas and eps) on theta, for the folds that step."""
+        b1, b2 = _BETAS
+        step_size, bc2_sqrt, on = scalars  # (F, 1) each
         with torch.no_grad():
             theta = self.theta
             decayed = theta * (1 - self.lr * self.weight_decay) if self.weight_decay else theta
             m = torch.lerp(self._m, grad, 1 - b1)
             v = torch.addcmul(self._v * b2, grad, grad, value=1 - b2)
             update = decayed - step_size * m / (v.sqrt() / bc2_sqrt + _ADAM_EPS)
-            if stepping.all():
+            if all_step:
                 theta.copy_(update)
                 self._m, self._v = m, v
             else:  # where, not arithmetic masking: a frozen fold's inf or nan gradient must not leak in
@@ -308,18 +315,20 @@ class BatchedFit:
         index, mask = self._plan(active)
         if len(index) == 0:
             return
+        stepping = mask[:, :, 0] > 0  # (steps, F): the folds with a batch at each step
         index_t = torch.as_tensor(index, device=self.device)
         mask_t = torch.as_tensor(mask, device=self.device)
+        stepping_t = torch.as_tensor(stepping, device=self.device)
+        scalars = self._adamw_scalars(stepping)
         X_epoch, y_epoch = self._X_fit[index_t], self._y_fit[index_t]
-        stepping_all = mask[:, :, 0] > 0  # (steps, F): the folds with a batch at each step
         for s in range(len(index)):
-            rows, stepping = mask_t[s], torch.as_tensor(stepping_all[s], device=self.device)
-            loss = self._loss(self._forward(X_epoch[s], rows, stepping), y_epoch[s], rows)
+            rows = mask_t[s]
+            loss = self._loss(self._forward(X_epoch[s], rows, stepping_t[s]), y_epoch[s], rows)
             if self.l1 > 0:
                 loss = loss + self.l1 * sum(w.abs().sum() for w in self._linear_weights)
             grads = torch.autograd.grad(loss, self._tensors)
             grad = torch.cat([g.reshape(self.n_folds, -1) for g in grads], dim=1)
-            self._adamw(grad, stepping_all[s])
+            self._adamw(grad, scalars[s], bool(stepping[s].all()))
         self.epochs_done += active
 
     # -- evaluation ------------------------------------------------------------------------------
