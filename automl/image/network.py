@@ -4,10 +4,15 @@ It takes float images in [0, 1], (B, 3, H, W) at the stored size, so an exported
 preprocessing code of its own. The head is the tabular MLP family (depth 0 = a linear classifier),
 so a linear probe on cached features trains exactly the module that the exported model uses
 (a `NetworkFit` of the `image_head` family).
+
+A sampled configuration is read through `effective_config`: the transfer policy only means something
+for a pretrained backbone, so a from-scratch one is always trained fully and a raw-pixel one (no
+weights) always runs frozen. The input size follows the images (`InputSize`, `input_size`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,10 +38,64 @@ def head_params(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def input_size(backbone: str, image_size: int | None) -> int:
-    """The backbone's pretrained input size, capped by the study's `image_size` when one is set."""
-    native = int(data_config(backbone)["input_size"])
-    return min(native, int(image_size)) if image_size else native
+# Pretrained backbones run at their pretrained size, or smaller when the images are small: at least
+# PRETRAINED_MIN_INPUT px and PRETRAINED_UPSCALE times the images' own side (docs/images.md has the
+# measurements behind these two numbers). From-scratch ones run at the images' own side (at most their
+# `data_config` size, at least SCRATCH_MIN_INPUT); raw-pixel ones at their own side.
+PRETRAINED_MIN_INPUT = 96
+PRETRAINED_UPSCALE = 2
+SCRATCH_MIN_INPUT = 16  # four 2x poolings of the small CNN leave 1 x 1
+
+
+@dataclass(frozen=True)
+class InputSize:
+    """What the networks' input size derives from: the images' own side (`native`, None when unknown)
+    and the study's cap (`--image-size`, None for none)."""
+
+    native: int | None = None
+    cap: int | None = None
+
+
+def input_size(backbone: str, image_size: int | InputSize | None) -> int:
+    """The side the backbone's input is resized to inside the network.
+
+    `image_size` is an `InputSize` (a study: derived from the images and capped), an int (a cap alone:
+    an exported model's recorded size) or None (the backbone's own size)."""
+    sizes = image_size if isinstance(image_size, InputSize) else InputSize(cap=image_size or None)
+    spec = backbone_spec(backbone)
+    largest = int(data_config(backbone)["input_size"])
+    if sizes.native is None or not spec.trainable:
+        size = largest
+    elif spec.pretrained:
+        size = min(largest, max(PRETRAINED_MIN_INPUT, PRETRAINED_UPSCALE * int(sizes.native)))
+    else:
+        size = max(SCRATCH_MIN_INPUT, min(largest, int(sizes.native)))
+    return min(size, int(sizes.cap)) if sizes.cap else size
+
+
+def effective_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration a sampled one means for its backbone.
+
+    `transfer` (and `freeze_stages`, `backbone_lr_mult`, `drop_path`) only apply where they can: a
+    from-scratch backbone is always trained fully (`full`; a frozen random network is no transfer), a
+    raw-pixel backbone has nothing to train (`linear_probe`, whole), and `partial` keeps `freeze_stages`.
+    Settings that do nothing for the resolved policy are removed."""
+    spec = backbone_spec(config["backbone"])
+    out = dict(config)
+    if not spec.trainable:
+        out["transfer"] = "linear_probe"
+        out["drop_stages"] = 0
+    elif spec.from_scratch:
+        out["transfer"] = "full"
+    else:
+        out["transfer"] = config.get("transfer", "linear_probe")
+    if out["transfer"] != "partial":
+        out.pop("freeze_stages", None)
+    if out["transfer"] == "linear_probe":
+        out.pop("drop_path", None)
+    if out["transfer"] == "linear_probe" or not spec.pretrained:
+        out.pop("backbone_lr_mult", None)
+    return out
 
 
 class Normalize(nn.Module):
@@ -76,11 +135,13 @@ def build_network(
     config: dict[str, Any],
     n_classes: int,
     *,
-    image_size: int | None = None,
+    image_size: int | InputSize | None = None,
     weights: WeightsSource | None = None,
     pretrained: bool = True,
 ) -> ImageClassifier:
-    """The trial's network; `pretrained=False` builds the architecture only (to load exported weights)."""
+    """The trial's network (its `effective_config`); `pretrained=False` builds the architecture only (to
+    load exported weights). `image_size` as in `input_size`."""
+    config = effective_config(config)
     name = config["backbone"]
     spec = backbone_spec(name)
     backbone = build_backbone(
@@ -97,23 +158,24 @@ def build_network(
 
 
 def trains_backbone(config: dict[str, Any]) -> bool:
-    """Whether any backbone weight is trained: always for a from-scratch backbone, else unless linear probe."""
-    if not backbone_spec(config["backbone"]).pretrained:
-        return True
-    return config.get("transfer", "linear_probe") != "linear_probe"
+    """Whether any backbone weight is trained: always for a from-scratch backbone, never for raw pixels,
+    else unless the transfer policy is a linear probe."""
+    return effective_config(config)["transfer"] != "linear_probe"
 
 
 def frozen_stages(config: dict[str, Any], backbone: Backbone) -> int:
     """How many backbone stage groups stay frozen: all (linear probe), the first K (partial), or none."""
-    if not trains_backbone(config):
+    config = effective_config(config)
+    if config["transfer"] == "linear_probe":
         return len(backbone.stage_groups())
-    if config.get("transfer") == "partial" and backbone_spec(config["backbone"]).pretrained:
+    if config["transfer"] == "partial":
         return min(int(config.get("freeze_stages", 1)), len(backbone.stage_groups()) - 1)
     return 0
 
 
 def uses_feature_cache(config: dict[str, Any]) -> bool:
-    """A frozen backbone whose input is never augmented: its features are computed once and shared."""
+    """A frozen backbone (pretrained, or raw pixels) whose input is never augmented: its features are
+    computed once and shared."""
     return not trains_backbone(config) and config.get("augment", "none") == "none"
 
 
