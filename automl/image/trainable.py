@@ -21,7 +21,13 @@ import numpy as np
 
 from automl.image.augment import Augmenter, build_policy
 from automl.image.fit import ImageFit
-from automl.image.network import build_network, extract_features, head_params, uses_feature_cache
+from automl.image.network import (
+    build_network,
+    effective_config,
+    extract_features,
+    head_params,
+    uses_feature_cache,
+)
 from automl.image.vae import create_image_synthesizer
 from automl.image.weights import WeightsSource
 from automl.models import count_parameters
@@ -73,7 +79,8 @@ class ImageSearchData:
         )
 
     def frozen_features(self, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
-        """Pooled features of every search image through the frozen pretrained backbone: (features, seconds)."""
+        """Features of every search image through a frozen backbone (pooled pretrained features, or the raw
+        pixels of a pixel backbone): (features, seconds)."""
         import torch
 
         start = time.perf_counter()
@@ -93,7 +100,8 @@ def clear_caches() -> None:
 
 
 def frozen_network(data: ImageSearchData, backbone: str, drop_stages: int) -> Any:
-    """The pretrained network of a linear probe, built (and its weights read) once per process."""
+    """The frozen network of a linear probe (a pretrained backbone, or raw pixels), built (and its weights
+    read) once per process."""
     import torch
 
     key = (backbone, drop_stages, data.image_size, str(data.weights.get(backbone)), data.n_classes)
@@ -176,7 +184,7 @@ def image_fold_setup(
     if recon is not None:
         extra["synth_recon_loss"] = recon
     if uses_feature_cache(config):
-        drop = int(config.get("drop_stages", 0))
+        drop = int(effective_config(config).get("drop_stages", 0))  # raw pixels: always 0
         features, feature_seconds = _features(data, config["backbone"], drop)
         X_train, X_val = features[train], features[val]
         X_fit, y_fit = X_train, y_train
@@ -195,8 +203,8 @@ def image_fold_setup(
             device=device,
         )
         extra["feature_seconds"] = feature_seconds
-        # the exported network: the frozen backbone and this head
-        n_params = count_parameters(frozen.backbone) + count_parameters(fit.model)
+        n_params = count_parameters(fit.model)  # trained on this data: the head alone
+        extra["model_params"] = count_parameters(frozen.backbone) + n_params  # the exported network
     else:
         fit = ImageFit(
             config,
@@ -210,7 +218,9 @@ def image_fold_setup(
             device=device,
         )
         X_train, X_val = data.images[train], data.images[val]
-        n_params = count_parameters(fit.model)
+        # trained on this data: the head and the unfrozen backbone stages (all of them when fully trained)
+        n_params = sum(p.numel() for p in fit.model.parameters() if p.requires_grad)
+        extra["model_params"] = count_parameters(fit.model)  # the exported network
     return {
         "fit": fit,
         "stop": EarlyStopping(int(config.get("patience", 5))),
