@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 from automl.errors import AutoMLError
 from automl.store import Store
 from automl.study import Study
+from ui.lib import estimate
 from ui.lib import formatting as fmt
 
 STATES = ("running", "completed", "failed", "unreadable", "incomplete")
@@ -99,7 +100,7 @@ def summary_row(entry: StudyEntry, progress_text: str = "", now: float | None = 
     """One row of the Studies table."""
     m = entry.manifest
     data, metric = m.get("data") or {}, m.get("metric") or {}
-    best, report = m.get("best") or {}, m.get("test_report") or {}
+    best = m.get("best") or {}
     created = m.get("created_at")
     now = time.time() if now is None else now
     if entry.state == "running" and fmt.is_number(created):
@@ -108,17 +109,26 @@ def summary_row(entry: StudyEntry, progress_text: str = "", now: float | None = 
         took = fmt.duration(m.get("duration_s"))
     val = best.get("val_score")
     validation = f"{fmt.score(val)} ± {fmt.score(best.get('val_std'), 2)}" if fmt.is_number(val) else "-"
+    apparent = (m.get("cv_estimate") or {}).get("apparent")
+    if estimate.is_ensemble(m) and fmt.is_number(apparent):  # the members' own scores say little
+        validation = f"{fmt.score(apparent)} (ensemble, out of fold)"
     if entry.state == "running":
         note = progress_text
     elif entry.state == "completed":
-        note = f"chosen {best.get('trial', '?')}"
+        members = estimate.members(m)
+        note = (
+            f"ensemble of {len(members)} trials: {estimate.members_text(m)}"
+            if len(members) > 1
+            else f"chosen {best.get('trial', '?')}"
+        )
+        note += "".join(f"; note: {n}" for n in estimate.notes(m))
     else:
         note = entry.message
     return {
         "study": entry.study_id,
         "status": entry.state,
         "progress": None,
-        "test score": fmt.interval(report.get("value"), report.get("ci_low"), report.get("ci_high")),
+        **estimate.catalog_cells(m),
         "best validation": validation,
         "metric": metric.get("name", "-"),
         "rows/images": data.get("n_images", data.get("n_rows")),

@@ -1,4 +1,5 @@
-"""Altair charts of a study: learning curves, validation vs gap with the 1-SE band, techniques, importance.
+"""Altair charts of a study: learning curves, validation vs gap with the 1-SE band, techniques, importance,
+confusion matrices, and the chosen model's out-of-fold calibration or predicted-against-true figure.
 
 Every function returns a chart object and draws nothing, so the figures can be checked in tests.
 """
@@ -79,11 +80,18 @@ def gap_scatter(board: pd.DataFrame, manifest: dict[str, Any], metric: str) -> a
             alt.Chart(picked)
             .mark_point(shape="diamond", size=320, filled=False, strokeWidth=2.5, color=CHOSEN)
             .encode(x=x, y=y, tooltip=tips),
-            alt.Chart(picked.assign(label="chosen " + picked["trial"]))
+            alt.Chart(picked.assign(label=_chosen_labels(picked)))
             .mark_text(dx=14, dy=-12, align="left", color=CHOSEN, fontWeight="bold")
             .encode(x=x, y=y, text="label:N"),
         ]
     return alt.layer(*layers).properties(height=380)
+
+
+def _chosen_labels(picked: pd.DataFrame) -> pd.Series:
+    """'chosen t02', or 'member t01 (0.30)' for each trial of an ensemble."""
+    if len(picked) > 1 and "ensemble_weight" in picked:
+        return "member " + picked["trial"] + picked["ensemble_weight"].map(lambda w: f" ({w:.2f})")
+    return "chosen " + picked["trial"]
 
 
 def technique_chart(groups: pd.DataFrame, technique: str, metric: str) -> alt.LayerChart:
@@ -128,7 +136,7 @@ def importance_chart(importances: dict[str, float]) -> alt.Chart:
 
 
 def confusion_chart(matrix: list[list[int]], labels: list[str]) -> alt.LayerChart:
-    """Heat map of the held-out confusion matrix (rows: true class, columns: predicted)."""
+    """Heat map of a confusion matrix (rows: true class, columns: predicted)."""
     rows = [
         {"true": labels[i], "predicted": labels[j], "count": int(count)}
         for i, row in enumerate(matrix)
@@ -147,3 +155,48 @@ def confusion_chart(matrix: list[list[int]], labels: list[str]) -> alt.LayerChar
         ),
     )
     return alt.layer(cells, text).properties(height=max(200, 56 * len(labels) + 60))
+
+
+def reliability_chart(reliability: pd.DataFrame) -> alt.LayerChart:
+    """Calibration of the predicted class's probability: mean probability against how often it was right."""
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        color="gray", strokeDash=[4, 4]
+    )
+    scale = alt.Scale(domain=[0, 1])
+    x = alt.X("confidence:Q", title="predicted probability of the predicted class", scale=scale)
+    y = alt.Y("accuracy:Q", title="share predicted right (out of fold)", scale=scale)
+    tips = [
+        alt.Tooltip("bin_low:Q", format=".1f", title="from"),
+        alt.Tooltip("bin_high:Q", format=".1f", title="to"),
+        alt.Tooltip("confidence:Q", format=".3f"),
+        alt.Tooltip("accuracy:Q", format=".3f"),
+        "rows:Q",
+    ]
+    base = alt.Chart(reliability)
+    return alt.layer(
+        diagonal.encode(x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale)),
+        base.mark_line(color=CHOSEN).encode(x=x, y=y),
+        base.mark_circle(color=CHOSEN, opacity=0.8).encode(
+            x=x, y=y, size=alt.Size("rows:Q", title="rows", legend=None), tooltip=tips
+        ),
+    ).properties(height=300)
+
+
+def predicted_vs_true_chart(frame: pd.DataFrame, target: str) -> alt.LayerChart:
+    """Out-of-fold prediction against the true value, with the line where they are equal."""
+    low = float(min(frame["true"].min(), frame["predicted"].min()))
+    high = float(max(frame["true"].max(), frame["predicted"].max()))
+    scale = alt.Scale(domain=[low, high], zero=False)
+    diagonal = alt.Chart(pd.DataFrame({"true": [low, high], "predicted": [low, high]})).mark_line(
+        color="gray", strokeDash=[4, 4]
+    )
+    x = alt.X("true:Q", title=f"true {target}", scale=scale)
+    y = alt.Y("predicted:Q", title=f"predicted {target} (out of fold)", scale=scale)
+    points = (
+        alt.Chart(frame)
+        .mark_circle(size=40, opacity=0.6, color=CHOSEN)
+        .encode(
+            x=x, y=y, tooltip=[alt.Tooltip("true:Q", format=".4g"), alt.Tooltip("predicted:Q", format=".4g")]
+        )
+    )
+    return alt.layer(diagonal.encode(x=x, y=y), points).properties(height=300)

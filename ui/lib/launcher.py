@@ -30,7 +30,8 @@ PENDING_FOR_S = 24 * 3600  # a job whose study never appeared is listed for a da
 def study_options(config: StudyConfig) -> list[str]:
     """The `automl run` options that reproduce `config`, less the data file, --storage and --name.
 
-    Image studies take their labels from the class folders: they get no --target.
+    Image studies take their labels from the class folders: they get no --target. `--test-size` is
+    passed only when the form set a fraction (0 included); without it the study decides by size.
     """
     args = ["--target", config.target] if config.target else []
     if config.task:
@@ -41,11 +42,12 @@ def study_options(config: StudyConfig) -> list[str]:
         "--trials", str(config.trials),
         "--budget", f"{config.budget_s:g}s",
         "--seed", str(config.seed),
-        "--test-size", f"{config.test_size:g}",
         "--folds", str(config.n_folds),
         "--max-epochs", str(config.max_epochs),
         "--select", config.select,
     ]  # fmt: skip
+    if config.test_size is not None:  # None: the study decides by size
+        args += ["--test-size", f"{config.test_size:g}"]
     if config.resources.max_concurrent_trials:
         args += ["--max-concurrent", str(config.resources.max_concurrent_trials)]
     if config.images.image_size:

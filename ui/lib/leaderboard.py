@@ -1,4 +1,5 @@
-"""The leaderboard as shown: main columns first, the chosen trial's test score, the 1-SE band.
+"""The leaderboard as shown: main columns first, the chosen trial(s) with their ensemble weights, the
+study's estimate on the chosen row (and the held-out test score when there is one), the 1-SE band.
 
 `band_floor` is in objective units (objective = val_score when greater is better, else -val_score).
 """
@@ -9,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ui.lib import estimate as est
 
 MAIN_PARAMS = (
     "depth",
@@ -33,7 +36,20 @@ IMAGE_MAIN_PARAMS = (
     "dropout",
     "lr",
 )
-LEADING = ["chosen", "trial", "status", "val_score", "val_std", "train_score", "gap", "test_score"]
+# `estimate` and `test_score` are shown only when the study has them (an old study: no estimate;
+# a study without a held-out test: no test score)
+LEADING = [
+    "chosen",
+    "weight",
+    "trial",
+    "status",
+    "val_score",
+    "val_std",
+    "train_score",
+    "gap",
+    "estimate",
+    "test_score",
+]
 TRAILING = ["n_params", "epochs_run", "best_epoch_mean", "n_synthetic_mean", "seconds", "error"]
 # image studies also show the VAE's reconstruction loss (NaN without a VAE) and where the time went
 IMAGE_TRAILING = [
@@ -86,13 +102,25 @@ def in_band(manifest: dict[str, Any], board: pd.DataFrame) -> pd.Series:
 
 
 def display_frame(board: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
-    """Leaderboard columns in reading order, `param_` prefixes dropped, test score on the chosen row."""
+    """Leaderboard columns in reading order, `param_` prefixes dropped, the out-of-fold estimate (and the
+    held-out test score, when there is one) on the chosen row: the heaviest member of an ensemble."""
     frame = board.copy()
     if "chosen" not in frame:
         frame["chosen"] = False
     frame["chosen"] = frame["chosen"].fillna(False).astype(bool)
+    members = est.members(manifest)
+    weights = frame["trial"].map(members)
+    if "ensemble_weight" in frame:
+        weights = weights.fillna(frame["ensemble_weight"].where(frame["chosen"]))
+    frame["weight"] = weights.where(frame["chosen"]).astype(float)
+    heaviest = next(iter(members), (manifest.get("best") or {}).get("trial"))
+    on_choice = frame["trial"] == heaviest
+    if not est.is_legacy(manifest):
+        value = (est.cv_estimate(manifest) or est.headline(manifest) or {}).get("value", np.nan)
+        frame["estimate"] = np.where(on_choice, value if value is not None else np.nan, np.nan).astype(float)
     report = manifest.get("test_report") or {}
-    frame["test_score"] = np.where(frame["chosen"], report.get("value", np.nan), np.nan).astype(float)
+    if report:
+        frame["test_score"] = np.where(on_choice, report.get("value", np.nan), np.nan).astype(float)
     frame["in_band"] = in_band(manifest, frame)
     params = [f"param_{p}" for p in main_params(manifest) if f"param_{p}" in frame]
     other_params = sorted(c for c in frame if c.startswith("param_") and c not in params)
@@ -101,6 +129,28 @@ def display_frame(board: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame
     frame = frame[order]
     frame.columns = [c.removeprefix("param_") for c in order]
     return frame.reset_index(drop=True)
+
+
+def estimate_caption(manifest: dict[str, Any]) -> str:
+    """What the `estimate`, `weight` and `test_score` columns hold, for the caption under the table."""
+    members = est.members(manifest)
+    parts = []
+    if len(members) > 1:
+        parts.append(
+            f"The choice is an ensemble of {len(members)} trials: `weight` is each member's share of its "
+            "prediction, and the ensemble's estimate is on its heaviest member's row."
+        )
+    head = est.cv_estimate(manifest) or est.headline(manifest)
+    if head and not est.is_legacy(manifest):
+        parts.append(
+            f"`estimate` is the chosen model's score on new data ({est.protocol_words(head)}), given on the "
+            "chosen row only: the other trials' scores are not corrected for the choice."
+        )
+    if manifest.get("test_report"):
+        parts.append(
+            "`test_score` is the held-out test score, for the chosen model only (only it was tested)."
+        )
+    return " ".join(parts)
 
 
 def filter_frame(frame: pd.DataFrame, statuses: list[str], band_only: bool) -> pd.DataFrame:

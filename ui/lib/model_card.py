@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from automl.store import Store
+from ui.lib import estimate
 from ui.lib import formatting as fmt
 
 CARD_NAME = "MODEL_CARD.md"
@@ -71,6 +72,15 @@ def transfer_text(config: dict[str, Any], pretrained: bool) -> str:
     return _code(policy)
 
 
+def _held_out_text(manifest: dict[str, Any]) -> str:
+    """'20 held out for a one-shot test', or 'none held out' (the estimate is out of fold)."""
+    splits, report = manifest.get("splits") or {}, manifest.get("test_report") or {}
+    n_test = splits.get("n_test", report.get("n_test"))
+    if n_test:
+        return f"{n_test} held out for a one-shot test"
+    return "none held out: the estimate is out of fold"
+
+
 def _numbers(values: Any) -> str:
     if not isinstance(values, list | tuple):
         return "?"
@@ -79,11 +89,7 @@ def _numbers(values: Any) -> str:
 
 def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[str]:
     """The card's bullet points that describe an image model and its data."""
-    data, report, splits = (
-        manifest.get("data") or {},
-        manifest.get("test_report") or {},
-        manifest.get("splits") or {},
-    )
+    data, splits = manifest.get("data") or {}, manifest.get("splits") or {}
     info = info or {}
     config = info.get("config") or (manifest.get("best") or {}).get("config") or {}
     backbone = info.get("backbone") or config.get("backbone", "?")
@@ -106,7 +112,7 @@ def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[
     skipped = data.get("n_skipped") or 0
     lines += [
         f"- **Training images:** {splits.get('n_search', data.get('n_images', '?'))} (of "
-        f"{data.get('n_images', data.get('n_rows', '?'))}; {report.get('n_test', '?')} held out for the test)"
+        f"{data.get('n_images', data.get('n_rows', '?'))}; {_held_out_text(manifest)})"
         + (f"; {skipped} unreadable files skipped" if skipped else ""),
         f"- **Data:** {_code(data.get('source', '?'))} (sha256 `{str(data.get('fingerprint', '?'))[:16]}...`)",
     ]
@@ -115,11 +121,7 @@ def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[
 
 def _table_lines(manifest: dict[str, Any]) -> list[str]:
     """The card's bullet points that describe a tabular model and its data."""
-    data, report, splits = (
-        manifest.get("data") or {},
-        manifest.get("test_report") or {},
-        manifest.get("splits") or {},
-    )
+    data, splits = manifest.get("data") or {}, manifest.get("splits") or {}
     schema = data.get("schema") or {}
     lines = [
         f"- **Task:** {data.get('task', '?')} of {_code(data.get('target', '?'))}",
@@ -132,19 +134,30 @@ def _table_lines(manifest: dict[str, Any]) -> list[str]:
         )
     train_rows = splits.get("n_search", data.get("n_rows"))
     lines += [
-        f"- **Training rows:** {train_rows} (of {data.get('n_rows', '?')}; {report.get('n_test', '?')} held out for the test)",
+        f"- **Training rows:** {train_rows} (of {data.get('n_rows', '?')}; {_held_out_text(manifest)})",
         f"- **Data file:** {_code(data.get('source', '?'))} (sha256 `{str(data.get('fingerprint', '?'))[:16]}...`)",
     ]
     return lines
 
 
 def limitations(manifest: dict[str, Any]) -> list[str]:
-    """Plain statements of what the test score does and does not promise for this study."""
-    data, report = manifest.get("data") or {}, manifest.get("test_report") or {}
+    """Plain statements of what the estimate does and does not promise for this study."""
+    data = manifest.get("data") or {}
+    head = estimate.headline(manifest) or {}
     unit = fmt.examples(manifest)
+    if head.get("protocol") == "held_out_test":
+        first = (
+            f"The headline score comes from {head.get('n_rows', '?')} held-out {unit}, scored once; its 95% "
+            "interval shows how much it could move on other data from the same source."
+        )
+    else:
+        first = (
+            f"The estimate is out of fold over {head.get('n_rows', '?')} {unit}, corrected for choosing the "
+            "best of many trials on those same rows (BBC-CV); no row was held out, so it was never checked "
+            "on rows the study did not see at all. Its 95% interval shows how much it could move."
+        )
     notes = [
-        f"The test score comes from {report.get('n_test', '?')} held-out {unit}; its 95% interval shows "
-        "how much it could move on other data from the same source.",
+        first,
         "The model was trained on data from one source and time; it says nothing about data that drifts "
         "away from it. Check it on fresh data before relying on it.",
         "Only predictive performance was evaluated: not fairness across groups, calibration under shift, "
@@ -155,37 +168,50 @@ def limitations(manifest: dict[str, Any]) -> list[str]:
     rare = [label for label, n in counts.items() if total and n / total < 0.1]
     if rare:
         notes.append(
-            f"Rare classes ({', '.join(map(str, rare))}: under 10% of {unit}) are scored on very few test {unit}."
+            f"Rare classes ({', '.join(map(str, rare))}: under 10% of {unit}) are scored on very few {unit}."
         )
     config = (manifest.get("best") or {}).get("config") or {}
     if config.get("synth_method", "none") not in (None, "none") and (config.get("synth_ratio") or 0) > 0:
         notes.append(
             f"Training added synthetic {unit} ({config['synth_method']}, {fmt.score(config['synth_ratio'], 3)} per "
-            f"real one); the test {unit} are all real."
+            f"real one); every score is on real {unit} only."
         )
     notes += [f"Data note: {note}" for note in data.get("notes") or []]
     return notes
 
 
 def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = None) -> str:
-    """Markdown model card: task, data, classes, chosen config, metric, test score, limitations.
+    """Markdown model card: task, data, classes, chosen config (or ensemble), the estimate, baselines, limitations.
 
     For an image study, `model_info` (its model.json, see `read_model_info`) adds the backbone, the
     weights' origin, the transfer policy and the input preparation.
     """
     metric = manifest.get("metric") or {}
-    best, report = manifest.get("best") or {}, manifest.get("test_report") or {}
+    best = manifest.get("best") or {}
     selection = manifest.get("selection") or {}
     image = fmt.is_image(manifest)
+    members = estimate.members(manifest)
+    if len(members) > 1:
+        chosen = (
+            f"An **ensemble of {len(members)} trials** ({estimate.members_text(manifest)}: trial and weight), "
+            f"chosen by rule `{selection.get('rule', '?')}`: {selection.get('reason', '')} Its predictions are "
+            f"the weighted mean of its members'. The heaviest member, trial **{best.get('trial', '?')}**:"
+        )
+    else:
+        chosen = (
+            f"Trial **{best.get('trial', '?')}**, chosen by rule `{selection.get('rule', '?')}`: "
+            f"{selection.get('reason', '')}"
+        )
     lines = [
         f"## Model card: study {manifest.get('study_id')}",
         "",
         *(_image_lines(manifest, model_info) if image else _table_lines(manifest)),
         f"- **Created:** {fmt.timestamp(manifest.get('created_at'))}",
+        f"- **Model:** {'ensemble of ' + str(len(members)) + ' trials' if len(members) > 1 else 'a single trial'}",
         "",
         "### Chosen configuration",
         "",
-        f"Trial **{best.get('trial', '?')}**, chosen by rule `{selection.get('rule', '?')}`: {selection.get('reason', '')}",
+        chosen,
         "",
         "| setting | value |",
         "|---|---|",
@@ -197,15 +223,8 @@ def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = 
         "### Performance",
         "",
         f"- **Metric:** {metric.get('name', '?')} ({'higher' if metric.get('greater_is_better', True) else 'lower'} is better)",
-        f"- **Cross-validated score:** {fmt.score(best.get('val_score'))} ± {fmt.score(best.get('val_std'), 2)} (train-validation gap {fmt.score(best.get('gap'), 3)})",
-        f"- **Held-out test score:** {fmt.interval(report.get('value'), report.get('ci_low'), report.get('ci_high'), 4)}",
+        *_performance_lines(manifest),
     ]
-    if fmt.is_number(report.get("chance_level")):
-        lines.append(f"- **Chance level:** {fmt.score(report['chance_level'])}")
-    for base in manifest.get("baselines") or []:
-        lines.append(
-            f"- **Baseline {base.get('name')}:** {fmt.interval(base.get('value'), base.get('ci_low'), base.get('ci_high'), 4)}"
-        )
     lines += ["", "### Limitations", "", *[f"- {note}" for note in limitations(manifest)], ""]
     lines += [
         "### Use",
@@ -216,6 +235,51 @@ def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = 
         "",
     ]
     return "\n".join(lines)
+
+
+def _performance_lines(manifest: dict[str, Any]) -> list[str]:
+    """The estimate (protocol, rows, interval, uncorrected score, bias), chance level, baselines, held-out test."""
+    head, cv, test = (
+        estimate.headline(manifest),
+        estimate.cv_estimate(manifest),
+        estimate.held_out_test(manifest),
+    )
+    if not head:
+        return ["- **Estimate:** none (the study did not complete)"]
+    lines = []
+    if cv:
+        lines.append(
+            f"- **Estimate on new data:** {estimate.interval(cv, 4)}, {estimate.protocol_words(cv)}, "
+            f"{estimate.over(cv, manifest)}"
+        )
+        if fmt.is_number(cv.get("apparent")):
+            lines.append(
+                f"- **Before the correction:** {fmt.score(cv['apparent'])} (the chosen model's own out-of-fold "
+                f"score; bias {fmt.score(cv.get('bias'), 3)})"
+            )
+    if test:
+        lines.append(
+            f"- **Held-out test score:** {estimate.interval(test, 4)}, one-shot, over {test.get('n_test', '?')} "
+            f"{fmt.examples(manifest)} the search never saw"
+        )
+    chance = head.get("chance_level", (cv or {}).get("chance_level"))
+    if fmt.is_number(chance):
+        lines.append(f"- **Chance level:** {fmt.score(chance)}")
+    legacy = estimate.is_legacy(manifest)
+    for base in manifest.get("baselines") or []:
+        figures = []
+        if not legacy and fmt.is_number(base.get("value")):
+            figures.append(f"{estimate.interval(base, 4)} out of fold")
+        tested = base if legacy else base.get("test")
+        if tested and fmt.is_number(tested.get("value")):
+            figures.append(f"{estimate.interval(tested, 4)} on the held-out test")
+        what = f" ({base['description']})" if base.get("description") else ""
+        lines.append(f"- **Baseline {base.get('name')}:** {'; '.join(figures) or '-'}{what}")
+    found = estimate.verdict(manifest)
+    if found:
+        lines.append(f"- **Against the baselines:** {found[1]}")
+    lines += [f"- **Note:** {note}" for note in estimate.notes(manifest)]
+    return lines
 
 
 def model_zip(store: Store, study_id: str, card: str | None = None) -> bytes:

@@ -1,4 +1,4 @@
-"""Study page sections about the chosen model: held-out test report, synthetic data quality, model card."""
+"""Study page sections about the chosen model: its estimate (and held-out test), synthetic data, model card."""
 
 from __future__ import annotations
 
@@ -8,41 +8,154 @@ import pandas as pd
 import streamlit as st
 
 from automl.store import Store
-from ui.lib import charts, model_card, synth_quality
+from ui.lib import charts, estimate, model_card, oof_view, synth_quality
 from ui.lib import formatting as fmt
 
 
-def test_report(manifest: dict[str, Any]) -> None:
-    """The held-out metric with its interval, the baselines beside it, the confusion matrix or residuals."""
-    report = manifest.get("test_report") or {}
-    if not report:
-        st.info("This study has no held-out test report (it did not complete).")
+def estimate_section(store: Store, manifest: dict[str, Any]) -> None:
+    """The estimate first (protocol, rows, interval, uncorrected score, bias, chance level, notes), the
+    baselines beside it, the out-of-fold figure; the one-shot held-out test beside them when there is one."""
+    head = estimate.headline(manifest)
+    if not head:
+        st.info("This study has no estimate (it did not complete).")
         return
+    st.markdown(estimate.sentence(manifest))
+    for note in estimate.notes(manifest):
+        st.warning(f"Note: {note}")
+    found = estimate.verdict(manifest)
+    if found:
+        (st.success if found[0] else st.warning)(found[1])
+    st.dataframe(
+        pd.DataFrame(estimate.comparison_rows(manifest)),
+        hide_index=True,
+        width="stretch",
+        key="estimate_vs_baselines",
+        column_config={
+            c: st.column_config.NumberColumn(c, format="%.4f") for c in ("out of fold", "held-out test")
+        },
+    )
+    st.caption(
+        "Baselines are scored on the same folds as the search (and, with a held-out test, refitted on every "
+        "search row and tested once): if one of them is as good, the search bought nothing."
+    )
+    cv, test = estimate.cv_estimate(manifest), estimate.held_out_test(manifest)
+    if cv and test:
+        left, right = st.columns(2)
+        with left:
+            _out_of_fold(store, manifest, cv)
+        with right:
+            _held_out(manifest, test)
+    elif cv:
+        _out_of_fold(store, manifest, cv)
+        st.caption(
+            "No held-out test: below 2,000 rows every row goes to the search and the estimate, which is "
+            "out of fold and corrected for the choice. `--test-size F` (or the New study form's fraction) "
+            "also holds out a test set."
+        )
+    elif test:
+        st.caption(
+            "This study was stored before out-of-fold estimation: its headline is the held-out test score, "
+            "and its baselines were scored on that test."
+        )
+        _held_out(manifest, test)
+
+
+def _out_of_fold(store: Store, manifest: dict[str, Any], cv: dict[str, Any]) -> None:
+    """The out-of-fold figure: value, interval, the score before the correction, the bias, the figure."""
+    metric = cv.get("metric", "score")
+    st.markdown(f"##### Out of fold, {estimate.over(cv, manifest)}")
+    words = estimate.protocol_words(cv)
+    st.caption(words[:1].upper() + words[1:] + ".")
+    cols = st.columns(4)
+    cols[0].metric(f"estimate {metric}", fmt.score(cv.get("value")), help="bias-corrected out-of-fold figure")
+    cols[1].metric(
+        f"{_level(cv)} interval", f"{fmt.score(cv.get('ci_low'), 3)} to {fmt.score(cv.get('ci_high'), 3)}"
+    )
+    if fmt.is_number(cv.get("apparent")):
+        cols[2].metric(
+            "before the correction",
+            fmt.score(cv["apparent"]),
+            delta=f"bias {fmt.score(cv.get('bias'), 3)}",
+            delta_color="off",
+            help="the chosen model's own out-of-fold score; the bias is this minus the estimate",
+        )
+    if fmt.is_number(cv.get("chance_level")):
+        cols[3].metric("chance level", fmt.score(cv["chance_level"]))
+    picked = cv.get("picked") or {}
+    if picked:
+        with st.expander(f"What the rule picked in {cv.get('n_bootstrap', '?')} bootstrap resamples"):
+            st.dataframe(
+                pd.DataFrame(
+                    [{"trial": t, "share of resamples": share} for t, share in picked.items()]
+                ).sort_values("share of resamples", ascending=False),
+                hide_index=True,
+                key="picked",
+            )
+    oof_figure(store, manifest)
+
+
+def _level(entry: dict[str, Any]) -> str:
+    level = entry.get("level", 0.95)
+    return f"{level:.0%}" if fmt.is_number(level) else "95%"
+
+
+def oof_figure(store: Store, manifest: dict[str, Any]) -> None:
+    """Calibration and confusion matrix (classification) or predicted against true (regression), out of fold."""
+    study_id = str(manifest.get("study_id"))
+    try:
+        frame = oof_view.read_oof(store, study_id)
+    except Exception as exc:
+        st.warning(f"The out-of-fold predictions cannot be read: {exc}")
+        return
+    members = estimate.members(manifest)
+    predictions = None if frame is None else oof_view.chosen_predictions(frame, members)
+    if predictions is None:
+        st.info("This study stored no out-of-fold predictions of its chosen model.")
+        return
+    y, why = oof_view.true_labels(manifest)
+    matched = None if y is None else oof_view.aligned(predictions, y)
+    if matched is None:
+        st.info(f"The out-of-fold figure is not shown: {why or 'the labels do not match the predictions'}.")
+        return
+    predictions, y = matched
+    who = "the ensemble (members weighted)" if len(members) > 1 else f"trial {next(iter(members))}"
+    data = manifest.get("data") or {}
+    if "prediction" in predictions:
+        st.markdown("##### Predicted against true, out of fold")
+        st.altair_chart(
+            charts.predicted_vs_true_chart(
+                oof_view.regression_frame(predictions["prediction"].to_numpy(), y),
+                str(data.get("target", "")),
+            ),
+            width="stretch",
+        )
+        st.caption(
+            f"One point per {fmt.examples(manifest)[:-1]}: {who}, predicted by the folds that did not train on it."
+        )
+        return
+    probabilities = predictions[[c for c in predictions if c.startswith("pred_")]].to_numpy()
+    reliability = oof_view.reliability_frame(probabilities, y)
+    st.markdown("##### Calibration, out of fold")
+    st.altair_chart(charts.reliability_chart(reliability), width="stretch")
+    st.caption(
+        f"{who.capitalize()}: the predicted class's probability, binned, against how often that class was "
+        f"right (dashed: perfect calibration; expected calibration error "
+        f"{fmt.score(oof_view.expected_calibration_error(reliability), 3)}). Each {fmt.examples(manifest)[:-1]} "
+        "is predicted by the folds that did not train on it, averaged over fold repeats."
+    )
+    labels = [str(c) for c in data.get("classes") or range(probabilities.shape[1])]
+    st.markdown("##### Confusion matrix, out of fold")
+    st.altair_chart(
+        charts.confusion_chart(oof_view.confusion(probabilities, y, len(labels)), labels), width="stretch"
+    )
+
+
+def _held_out(manifest: dict[str, Any], report: dict[str, Any]) -> None:
+    """The one-shot held-out test: value, interval, the confusion matrix and per-class scores, or residuals."""
     metric = report.get("metric", "score")
     unit = fmt.examples(manifest)
-    st.markdown(
-        f"Scored once on **{report.get('n_test', '?')} held-out {unit}** that the search never saw. "
-        "Intervals are 95% bootstrap intervals."
-    )
-    rows = [
-        {
-            "model": f"chosen ({(manifest.get('best') or {}).get('trial', '?')})",
-            metric: report.get("value"),
-            "95% CI low": report.get("ci_low"),
-            "95% CI high": report.get("ci_high"),
-            "what": f"the chosen configuration refitted on all non-test {unit}",
-        }
-    ]
-    for base in manifest.get("baselines") or []:
-        rows.append(
-            {
-                "model": f"baseline: {base.get('name')}",
-                metric: base.get("value"),
-                "95% CI low": base.get("ci_low"),
-                "95% CI high": base.get("ci_high"),
-                "what": base.get("description", ""),
-            }
-        )
+    st.markdown(f"##### Held-out test, over {report.get('n_test', '?')} {unit}")
+    st.caption(f"Scored once on {unit} that the search never saw; 95% bootstrap interval.")
     cols = st.columns(3)
     cols[0].metric(f"test {metric}", fmt.score(report.get("value")))
     cols[1].metric(
@@ -50,30 +163,24 @@ def test_report(manifest: dict[str, Any]) -> None:
     )
     if fmt.is_number(report.get("chance_level")):
         cols[2].metric("chance level", fmt.score(report["chance_level"]))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="test_vs_baselines")
-    others = {k: v for k, v in (report.get("all_metrics") or {}).items()}
+    others = {k: v for k, v in (report.get("all_metrics") or {}).items() if k != metric}
     if others:
-        st.caption("All metrics: " + ", ".join(f"{k} {fmt.score(v)}" for k, v in others.items()))
-
+        st.caption("Other metrics: " + ", ".join(f"{k} {fmt.score(v)}" for k, v in others.items()))
     matrix = report.get("confusion_matrix") or {}
     if matrix.get("rows_true_columns_predicted"):
-        left, right = st.columns(2)
-        with left:
-            st.markdown("##### Confusion matrix")
-            labels = [str(label) for label in matrix.get("labels") or []]
-            st.altair_chart(
-                charts.confusion_chart(matrix["rows_true_columns_predicted"], labels), width="stretch"
-            )
-        with right:
-            st.markdown("##### Per class")
-            st.dataframe(
-                pd.DataFrame(report.get("per_class") or []), hide_index=True, width="stretch", key="per_class"
-            )
-    if report.get("residuals"):
-        st.markdown("##### Residuals (true - predicted)")
-        residuals = report["residuals"]
+        st.markdown("##### Confusion matrix, held-out test")
+        labels = [str(label) for label in matrix.get("labels") or []]
+        st.altair_chart(
+            charts.confusion_chart(matrix["rows_true_columns_predicted"], labels), width="stretch"
+        )
+        st.markdown("##### Per class, held-out test")
         st.dataframe(
-            pd.DataFrame([{"statistic": k, "value": v} for k, v in residuals.items()]),
+            pd.DataFrame(report.get("per_class") or []), hide_index=True, width="stretch", key="per_class"
+        )
+    if report.get("residuals"):
+        st.markdown("##### Residuals (true - predicted), held-out test")
+        st.dataframe(
+            pd.DataFrame([{"statistic": k, "value": v} for k, v in report["residuals"].items()]),
             hide_index=True,
             key="residuals",
         )

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.lib import charts, importance, techniques
+from ui.lib import charts, estimate, importance, techniques
 from ui.lib import formatting as fmt
 from ui.lib import leaderboard as lb
 
@@ -15,15 +15,17 @@ TOP_CURVES = 3  # trials overlaid next to the chosen one by default
 
 
 def selection_note(manifest: dict[str, Any]) -> None:
-    """The chosen trial, the rule and the reason, as one highlighted block."""
+    """The chosen trial (or ensemble), the rule and the reason, as one highlighted block."""
     selection = manifest.get("selection") or {}
     best = manifest.get("best") or {}
     if not best:
         return
-    st.success(
-        f"**Chosen: trial {best.get('trial')}** (rule `{selection.get('rule', '?')}`). "
-        f"{selection.get('reason', '')}"
-    )
+    members = estimate.members(manifest)
+    if len(members) > 1:
+        chosen = f"**Chosen: an ensemble of {len(members)} trials** ({estimate.members_text(manifest)})"
+    else:
+        chosen = f"**Chosen: trial {best.get('trial')}**"
+    st.success(f"{chosen} (rule `{selection.get('rule', '?')}`). {selection.get('reason', '')}")
 
 
 def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
@@ -39,9 +41,9 @@ def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
     )
     shown = lb.filter_frame(frame, statuses, band_only)
     st.caption(
-        f"{len(shown)} of {len(frame)} trials. Click a column header to sort. `val_score` is the mean {metric} "
-        "over the inner folds, `gap` is train minus validation (> 0: overfitting); `test_score` is given for "
-        "the chosen trial only, since only it was refitted and tested."
+        f"{len(shown)} of {len(frame)} trials. Click a column header to sort. `val_score` is the trial's {metric} "
+        "out of fold (at the refit's epoch count), `gap` is train minus validation (> 0: overfitting). "
+        + lb.estimate_caption(manifest)
     )
     st.dataframe(
         lb.highlight_chosen(shown),
@@ -52,6 +54,8 @@ def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
             "in_band": st.column_config.CheckboxColumn("in 1-SE band", width="small"),
             "val_score": st.column_config.NumberColumn(f"val {metric}", format="%.4f"),
             "val_std": st.column_config.NumberColumn("± std", format="%.4f"),
+            "estimate": st.column_config.NumberColumn(f"estimate {metric}", format="%.4f"),
+            "weight": st.column_config.NumberColumn("ensemble weight", format="%.2f"),
             "test_score": st.column_config.NumberColumn(f"test {metric}", format="%.4f"),
         },
         key="leaderboard",
@@ -98,7 +102,7 @@ def gap_scatter(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
     )
     st.caption(
         f"One point per trial, with ± one standard deviation over folds. {band}"
-        f"Rule `{(manifest.get('selection') or {}).get('rule', '?')}` chose the trial marked with the diamond."
+        f"Rule `{(manifest.get('selection') or {}).get('rule', '?')}` chose the trial(s) marked with the diamond."
     )
 
 

@@ -16,8 +16,19 @@ from automl.data.tabular import SUPPORTED_EXTENSIONS
 from automl.errors import AutoMLError, StoreError
 from automl.metrics import METRICS, metrics_for
 from automl.names import check_study_id
+from automl.search.selection import DEFAULT_RULE, available_rules
 from ui.lib import launcher, loaders, uploads
 from ui.lib.settings import MAX_UPLOAD_MB, RAY_ADDRESS_ENV, storage
+
+BY_SIZE = "by size"
+TEST_SIZES = [BY_SIZE, 0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
+
+
+def _test_size_label(choice: str | float) -> str:
+    if choice == BY_SIZE:
+        return "by size (none below 2,000 rows)"
+    return "0 (none)" if choice == 0 else f"{choice:g}"
+
 
 location = storage()
 st.title("New study")
@@ -83,9 +94,17 @@ with st.form("new_study"):
         max_epochs = b.number_input(
             "Max epochs per trial", min_value=1, max_value=2000, value=100, key="max_epochs"
         )
-        test_size = a.number_input("Held-out test fraction", 0.05, 0.5, 0.2, step=0.05, key="test_size")
+        test_choice = a.selectbox(
+            "Held-out test fraction",
+            TEST_SIZES,
+            format_func=_test_size_label,
+            key="test_size",
+            help="By size: none below 2,000 rows (every row goes to the search and its out-of-fold estimate), "
+            "0.2 from 2,000 rows on. A fraction also scores the chosen model once on that share of the rows.",
+        )
         seed = b.number_input("Seed", min_value=0, value=0, step=1, key="seed")
-        select = a.selectbox("Selection rule", ["one_se_min_gap", "best_validation"], key="select")
+        rules = available_rules()
+        select = a.selectbox("Selection rule", rules, index=rules.index(DEFAULT_RULE), key="select")
         concurrent = b.number_input(
             "Trials at once (0: as many as CPUs allow)", min_value=0, value=0, key="concurrent"
         )
@@ -115,7 +134,7 @@ if submitted:
             trials=int(trials),
             budget_s=parse_duration(budget),
             seed=int(seed),
-            test_size=float(test_size),
+            test_size=None if test_choice == BY_SIZE else float(test_choice),
             n_folds=int(folds),
             max_epochs=int(max_epochs),
             grace_period=min(5, int(max_epochs)),

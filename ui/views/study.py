@@ -1,4 +1,4 @@
-"""Study page: one study's leaderboard, curves, choice, what helped, test report, synthetic data and model.
+"""Study page: one study's leaderboard, curves, choice, what helped, estimate, synthetic data and model.
 
 Image studies show their augmentation previews (and the VAE's loss) where tables show synthetic data quality.
 
@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from automl.errors import AutoMLError
-from ui.lib import catalog, image_views, loaders, report_views, study_views
+from ui.lib import catalog, estimate, image_views, loaders, report_views, study_views
 from ui.lib import formatting as fmt
 from ui.lib.settings import REFRESH_SECONDS, storage
 
@@ -102,7 +102,7 @@ def live_progress() -> None:
 
 if entry.state == "running":
     st.info(
-        "The search is running. The leaderboard, curves and test report appear when it ends; "
+        "The search is running. The leaderboard, curves and estimate appear when it ends; "
         "meanwhile this is what its trials have reported."
     )
     live_progress()
@@ -130,19 +130,34 @@ if entry.state == "failed":
     st.caption("The sections below show what the study stored before it failed.")
 
 trials = manifest.get("trials") or {}
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric("trials", trials.get("total", len(board)))
-best = manifest.get("best") or {}
+head = estimate.headline(manifest) or {}
 cols[1].metric(
-    f"validation {metric.get('name', '')}",
-    fmt.score(best.get("val_score")),
-    help="chosen trial, mean over folds",
+    f"estimate {metric.get('name', '')}",
+    fmt.score(head.get("value")),
+    help=f"{estimate.protocol_words(head)}, {estimate.over(head, manifest)}" if head else None,
 )
-report = manifest.get("test_report") or {}
 cols[2].metric(
-    f"test {metric.get('name', '')}", fmt.score(report.get("value")), help="held-out rows, chosen model"
+    f"{head.get('level', 0.95):.0%} interval" if fmt.is_number(head.get("level")) else "95% interval",
+    f"{fmt.score(head.get('ci_low'), 3)} to {fmt.score(head.get('ci_high'), 3)}",
 )
-cols[3].metric("duration", fmt.duration(manifest.get("duration_s")))
+best_baseline = estimate.verdict(manifest)
+cols[3].metric(
+    "beats the baselines",
+    "-" if best_baseline is None else ("yes" if best_baseline[0] else "no"),
+    help=None if best_baseline is None else best_baseline[1],
+)
+cols[4].metric("duration", fmt.duration(manifest.get("duration_s")))
+if head:
+    st.caption(
+        f"Estimate: {estimate.protocol_words(head)}, {estimate.over(head, manifest)}."
+        + (
+            " The Estimate tab has the held-out test beside the out-of-fold figure."
+            if manifest.get("test_report") and manifest.get("cv_estimate")
+            else ""
+        )
+    )
 study_views.selection_note(manifest)
 
 store = loaders.store(location)
@@ -153,7 +168,7 @@ tabs = st.tabs(
         "Learning curves",
         "Validation vs gap",
         "What helped",
-        "Test report",
+        "Estimate",
         "Augmentation previews" if image else "Synthetic data",
         "Model",
     ]
@@ -167,7 +182,7 @@ with tabs[2]:
 with tabs[3]:
     study_views.what_helped(board, manifest)
 with tabs[4]:
-    report_views.test_report(manifest)
+    report_views.estimate_section(store, manifest)
 with tabs[5]:
     if image:
         image_views.augmentation_previews(store, manifest, board)

@@ -1,0 +1,115 @@
+"""The chosen model's out-of-fold predictions (report/oof.parquet), as data for a small figure.
+
+Every trial stores one prediction per search row and fold repeat: class probabilities (`pred_<k>`)
+or a value (`prediction`). The chosen model is the weighted mean of its members' predictions (one
+member of weight 1 for single-model rules), averaged over the repeats. The true labels are not in
+the store: they are read from the study's data file when it is still on this machine, unchanged
+(the same fingerprint as the study's), and the held-out test rows are dropped as the study did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.store import Store
+
+OOF_FILE = "report/oof.parquet"
+MAX_IMAGES = 3000  # decoding more images only to read their labels would not be quick
+RELIABILITY_BINS = 10
+
+
+def read_oof(store: Store, study_id: str) -> pd.DataFrame | None:
+    """The stored out-of-fold predictions, or None when the study has none (an older study)."""
+    if not store.exists(study_id, OOF_FILE):
+        return None
+    return store.read_table(study_id, OOF_FILE)
+
+
+def chosen_predictions(oof: pd.DataFrame, members: dict[str, float]) -> pd.DataFrame | None:
+    """One row per search row: the chosen model's prediction columns (members weighted, repeats averaged)."""
+    columns = [c for c in oof.columns if c.startswith("pred_") or c == "prediction"]
+    if not columns or not members:
+        return None
+    parts = []
+    for trial, weight in members.items():
+        rows = oof[oof["trial"] == trial]
+        if rows.empty:
+            return None
+        parts.append(rows.groupby("row")[columns].mean() * float(weight))
+    combined = sum(parts[1:], parts[0]) / sum(members.values())
+    return combined.dropna().sort_index()
+
+
+def true_labels(manifest: dict[str, Any]) -> tuple[np.ndarray | None, str]:
+    """(the search rows' targets, '') or (None, why they cannot be read)."""
+    data = manifest.get("data") or {}
+    source = data.get("source")
+    if not source or not Path(source).exists():
+        return None, f"the study's data ({source or 'unknown'}) is no longer on this machine"
+    test_rows = set((manifest.get("splits") or {}).get("test_rows") or [])
+    try:
+        if manifest.get("modality") == "image":
+            if (data.get("n_images") or data.get("n_rows") or 0) > MAX_IMAGES:
+                return (
+                    None,
+                    f"the study has more than {MAX_IMAGES} images; reading their labels would not be quick",
+                )
+            from automl.data.images import load_images
+
+            options = (manifest.get("config") or {}).get("images") or {}
+            dataset = load_images(source, size=16, skip_bad=bool(options.get("skip_bad", False)))
+        else:
+            from automl.data.tabular import load_table
+
+            dataset = load_table(source, data["target"], data.get("task"))
+    except Exception as exc:  # an unreadable file must not break the page
+        return None, f"the study's data cannot be read again ({type(exc).__name__}: {exc})"
+    if data.get("fingerprint") and dataset.fingerprint != data["fingerprint"]:
+        return None, f"the data at {source} changed since the study read it (its fingerprint differs)"
+    y = np.asarray(dataset.y)
+    keep = np.array([i not in test_rows for i in range(len(y))], dtype=bool)
+    return y[keep], ""
+
+
+def aligned(predictions: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The predictions of the rows that have a label, with those labels; None when they do not match."""
+    rows = predictions.index.to_numpy()
+    if len(rows) == 0 or rows.max() >= len(y):
+        return None
+    return predictions, y[rows]
+
+
+def reliability_frame(probabilities: np.ndarray, y: np.ndarray, bins: int = RELIABILITY_BINS) -> pd.DataFrame:
+    """Top-label calibration: per bin of the predicted class's probability, its mean and how often it was right."""
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == y.astype(int)).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    frame = pd.DataFrame({"bin": which, "confidence": confidence, "correct": correct})
+    summary = frame.groupby("bin").agg(
+        confidence=("confidence", "mean"), accuracy=("correct", "mean"), rows=("correct", "size")
+    )
+    summary["bin_low"], summary["bin_high"] = edges[summary.index], edges[summary.index + 1]
+    return summary.reset_index(drop=True)
+
+
+def confusion(probabilities: np.ndarray, y: np.ndarray, n_classes: int) -> list[list[int]]:
+    """Out-of-fold confusion matrix: rows true class, columns the class of highest probability."""
+    matrix = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(matrix, (y.astype(int), probabilities.argmax(axis=1)), 1)
+    return matrix.tolist()
+
+
+def expected_calibration_error(reliability: pd.DataFrame) -> float:
+    """Mean |accuracy - confidence| over the bins, weighted by their rows."""
+    weights = reliability["rows"] / reliability["rows"].sum()
+    return float((weights * (reliability["accuracy"] - reliability["confidence"]).abs()).sum())
+
+
+def regression_frame(predicted: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """Predicted against true, one row per search row."""
+    return pd.DataFrame({"true": y.astype(float), "predicted": predicted.astype(float)})
