@@ -67,7 +67,13 @@ class Study:
         return self.store.read_table(self.study_id, "report/curves.parquet")
 
     @property
+    def estimate(self) -> dict[str, Any]:
+        """The number to read first: {metric, value, ci_low, ci_high, protocol, n_rows, ...}."""
+        return self.manifest.get("estimate") or {}
+
+    @property
     def test_report(self) -> dict[str, Any]:
+        """The one-shot held-out test ({} when nothing was held out)."""
         return self.manifest.get("test_report") or {}
 
     @property

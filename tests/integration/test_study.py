@@ -36,6 +36,8 @@ def test_study_completes_with_the_store_layout(penguin_study):
         "report/trials.parquet",
         "report/curves.parquet",
         "report/test_report.json",
+        "report/oof.parquet",
+        "report/baselines_oof.parquet",
     ]:
         assert (root / rel).exists(), rel
     manifest = json.loads((root / "study.json").read_text())
@@ -62,16 +64,47 @@ def test_leaderboard_has_every_trial_and_one_chosen(penguin_study):
     assert {"curve_train", "curve_val", "gap"} <= set(curves.columns)
 
 
-def test_test_report_has_interval_matrix_and_baselines(penguin_study):
-    report = penguin_study.test_report
-    assert report["n_test"] == 24
+def test_every_row_is_searched_and_the_estimate_is_out_of_fold(penguin_study):
+    manifest = penguin_study.manifest
+    assert manifest["splits"]["n_test"] == 0 and manifest["splits"]["protocol"] == "out_of_fold"
+    assert penguin_study.test_report == {}
+    estimate = penguin_study.estimate
+    assert {"metric", "value", "ci_low", "ci_high", "protocol", "n_rows"} <= set(estimate)
+    assert estimate["protocol"] == "out_of_fold" and estimate["n_rows"] == 120
+    assert estimate["metric"] == manifest["metric"]["name"]
+    assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"]
+    assert estimate["ci_high"] - estimate["ci_low"] > 0
+    assert estimate["value"] <= estimate["apparent"] + 0.05  # the correction for choosing rarely adds
+    assert manifest["best"]["refit"]["epochs"] >= 1
+    names = [b["name"] for b in manifest["baselines"]]
+    assert names == ["majority", "logistic_regression"]
+    assert all(b["ci_low"] <= b["value"] <= b["ci_high"] for b in manifest["baselines"])
+    oof = penguin_study.store.read_table(penguin_study.study_id, "report/oof.parquet")
+    board = penguin_study.leaderboard()
+    assert set(oof["trial"]) == set(board.loc[board["has_oof"], "trial"])
+    assert manifest["best"]["trial"] in set(oof["trial"])
+    assert len(oof[oof["trial"] == manifest["best"]["trial"]]) == 120  # every row, one repeat
+    timings = manifest["timings"]
+    assert timings["estimate_s"] + timings["baselines_s"] < 0.2 * timings["search_s"]
+
+
+def test_a_held_out_test_on_request(ray_session, penguins_csv, fast_space, tmp_path):
+    path, target = penguins_csv
+    study = run_study(
+        small_config(path, target, tmp_path, fast_space, trials=2, test_size=0.2), log=lambda m: None
+    )
+    report = study.test_report
+    assert report["n_test"] == 24 and study.manifest["data"]["n_rows"] == 120
     assert report["ci_low"] <= report["value"] <= report["ci_high"]
     matrix = np.array(report["confusion_matrix"]["rows_true_columns_predicted"])
     assert matrix.shape == (3, 3) and matrix.sum() == 24
     assert {c["class"] for c in report["per_class"]} == {"Adelie", "Chinstrap", "Gentoo"}
-    names = [b["name"] for b in penguin_study.manifest["baselines"]]
-    assert names == ["majority", "plain_network"]
     assert set(report["all_metrics"]) == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"}
+    estimate, cv = study.estimate, study.manifest["cv_estimate"]
+    assert estimate["protocol"] == "held_out_test" and estimate["n_rows"] == 24
+    assert estimate["value"] == report["value"]
+    assert cv["protocol"] == "out_of_fold" and cv["n_rows"] == 96
+    assert all("test" in b for b in study.manifest["baselines"])
 
 
 def test_exported_model_predicts_like_the_in_memory_model(penguin_study, penguins_csv, tmp_path):
@@ -103,10 +136,9 @@ def test_regression_study(ray_session, diabetes_csv, fast_space, tmp_path):
     study = run_study(small_config(path, target, tmp_path, fast_space), log=lambda m: None)
     assert study.manifest["data"]["task"] == "regression"
     assert study.manifest["metric"]["name"] == "rmse"
-    report = study.test_report
-    assert {"mean", "std", "q50"} <= set(report["residuals"])
+    assert study.estimate["metric"] == "rmse" and study.estimate["value"] > 0
     assert "smote" not in study.manifest["space"]["parameters"]["synth_method"]["values"]
-    assert study.manifest["baselines"][0]["name"] == "mean"
+    assert [b["name"] for b in study.manifest["baselines"]] == ["mean", "ridge_regression"]
     out = study.best_model.predict_frame(coerce_features(read_frame(path), study.best_model.info["schema"]))
     assert list(out.columns) == ["prediction"] and np.isfinite(out["prediction"]).all()
 
