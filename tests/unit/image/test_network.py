@@ -204,3 +204,19 @@ def test_n_params_counts_only_what_is_trained_on_this_data():
     scratch = image_fold_setup(data, 0, {**base, "backbone": "small_cnn", "transfer": "linear_probe"}, "cpu")
     assert scratch["n_params"] == sum(p.numel() for p in scratch["fit"].model.parameters())
     assert scratch["fit"].model.normalize.size == 32  # native size: the images are not upsampled
+
+
+def test_the_default_space_searches_pixels_and_three_offline_pretrained_networks():
+    from automl.search.space import SearchSpace
+
+    space = SearchSpace.load(None, "image")
+    backbones = space.choices("backbone")
+    assert {"pixels_8", "pixels_16", "pixels_32", "small_cnn"} <= set(backbones)
+    offline = [n for n in backbones if find_weights(n, allow_hub=False) is not None]
+    assert offline == ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
+    points = space.start_points("classification", {"n_rows": 40, "n_features": 0, "n_classes": 4})
+    assert [p["backbone"] for p in points] == ["tf_efficientnet_lite0", "pixels_16", "small_cnn"]
+    for point in points:  # every start point means what it says
+        assert effective_config(point)["transfer"] == point["transfer"]
+    pixels = points[1]
+    assert pixels["head_depth"] == 0 and uses_feature_cache(pixels)  # logistic regression on pixels
