@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -206,7 +207,8 @@ def section(results: dict[str, Any], command: str) -> str:
         "",
         f"`{command}` (torch threads 1; medians over {results['repeats']} repeats)",
         "",
-        machine_line(results["machine"]),
+        machine_line(results["machine"])
+        + " Load average (1 min) {} -> {} on the shared cores.".format(*results["load_average"]),
         "",
         f"One trial-equivalent: 5 x 2 folds of a breast_cancer subset, {results['epochs']} epochs, outputs,",
         "accuracy on train and validation rows, validation loss and best-checkpoint bookkeeping every epoch.",
@@ -253,10 +255,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     repeats, epochs = (1, 10) if args.quick else (args.repeats, args.epochs)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     try:
         results = run(args.quick, repeats, epochs)
     finally:
         torch.set_num_threads(threads)
+    results["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     results["machine"] = machine()
     if not args.quick:
         command = " ".join(["python -m benchmarks.batched", *(sys.argv[1:] if argv is None else argv)])
