@@ -349,3 +349,24 @@ def test_keep_checkpoints_only_the_marked_folds() -> None:
         np.testing.assert_allclose(got, expected[f], atol=1e-6)
         assert not np.allclose(got, outputs[2][f], atol=1e-4)  # the current weights moved on
     assert int(fit.fold_state_dict(1, kept=True)["1.num_batches_tracked"]) == 10  # two epochs of 5 batches
+
+
+def test_a_diverged_fold_does_not_leak_into_the_others() -> None:
+    """Folds share one summed loss and one optimizer step: a fold whose weights went to nan (stopped, as
+    early stopping stops a non-finite validation loss) must leave the other folds' training as it was."""
+    rng = np.random.default_rng(15)
+    folds = [make_fold(rng, n) for n in ROWS]
+    params = {**BASE, "batch_norm": True, "l1": 0.01, "l2": 0.1}
+    clean, poisoned = batched(params, folds), batched(params, folds)
+    for fit in (clean, poisoned):
+        fit.epoch(np.ones(3, bool))
+    with torch.no_grad():
+        poisoned.theta[0] = float("nan")
+    for fit in (clean, poisoned):
+        fit.epoch(np.array([False, True, True]))
+        fit.epoch(np.array([False, True, True]))
+    _, clean_val = clean.outputs()
+    _, poisoned_val = poisoned.outputs()
+    assert np.isnan(poisoned_val[0]).all() and not np.isnan(poisoned.val_losses(poisoned_val)[1:]).any()
+    for f in (1, 2):
+        np.testing.assert_allclose(poisoned_val[f], clean_val[f], rtol=0, atol=1e-7)
