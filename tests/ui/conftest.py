@@ -1,9 +1,13 @@
-"""A study store for the dashboard tests, built by running a REAL tiny study once per session.
+"""A study store for the dashboard tests, built by running REAL tiny studies once per session.
 
-Beside the completed study it holds the states the dashboard must explain instead of crashing:
-a failed study and a running one (copies of the real study with their manifest changed through
-Store.write_manifest; the running one keeps the real Tune experiment and loses its reports), a
-study.json that is not JSON, and a folder with no study.json at all.
+The completed study is estimated out of fold (80 rows: nothing held out). A second real study
+chooses an ensemble and holds out a test set (`--select ensemble --test-size 0.25`). Beside them the
+store holds what the dashboard must explain instead of crashing: a failed study and a running one
+(copies of the real study with their manifest changed through Store.write_manifest; the running one
+keeps the real Tune experiment and loses its reports), a study stored before out-of-fold estimation
+(a copy of the held-out one rewritten to the old manifest: a test report, no estimate, baselines
+scored on the test, a single chosen trial), a study.json that is not JSON, and a folder with no
+study.json at all.
 
 A second store holds a REAL tiny image study (textures in class folders), made once per session
 when an image test asks for it.
@@ -23,6 +27,7 @@ from tests.helpers import small_config
 
 PASSWORD = "correct horse battery staple"
 COMPLETED, FAILED, RUNNING = "penguins-ui", "penguins-failed", "penguins-running"
+ENSEMBLE, LEGACY = "penguins-ensemble", "penguins-legacy"  # ensemble + held-out test; the old manifest
 UNREADABLE, INCOMPLETE = "broken-json", "half-written"
 IMAGE_STUDY = "textures-ui"
 FAILED_ERROR = "RuntimeError: the cluster went away"
@@ -81,7 +86,10 @@ def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
     shutil.rmtree(root / RUNNING / "report")
     shutil.rmtree(root / RUNNING / "model")
     running = {
-        k: v for k, v in manifest.items() if k not in ("best", "test_report", "baselines", "model", "trials")
+        k: v
+        for k, v in manifest.items()
+        if k
+        not in ("best", "test_report", "baselines", "model", "trials", "estimate", "cv_estimate", "timings")
     }
     store.write_manifest(
         RUNNING,
@@ -94,10 +102,53 @@ def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
         },
     )
 
+    ensemble = small_config(
+        data, target, root, fast_space, trials=3, max_epochs=8, budget_s=120, name=ENSEMBLE,
+        select="ensemble", test_size=0.25,
+    )  # fmt: skip
+    run_study(ensemble, log=lambda message: None)
+    _write_legacy_copy(store, root, ENSEMBLE, LEGACY)
+
     (root / UNREADABLE).mkdir()
     (root / UNREADABLE / "study.json").write_text('{"study_id": "broken-json", "status": ')
     (root / INCOMPLETE / "tune").mkdir(parents=True)
     return UIStore(root=root, data=data, target=target, store=store)
+
+
+def _write_legacy_copy(store: Store, root: Path, source: str, study_id: str) -> None:
+    """A copy of a held-out-test study as it was stored before out-of-fold estimation."""
+    shutil.copytree(root / source, root / study_id)
+    for name in ("oof.parquet", "baselines_oof.parquet"):
+        (root / study_id / "report" / name).unlink()
+    manifest = store.read_manifest(source)
+    trial = manifest["best"]["trial"]
+    board = store.read_table(source, "report/trials.parquet")
+    board["chosen"] = board["trial"] == trial
+    store.write_table(
+        study_id,
+        "report/trials.parquet",
+        board.drop(columns=["ensemble_weight", "has_oof", "val_score_best_epoch"]),
+    )
+    old = {k: v for k, v in manifest.items() if k not in ("estimate", "cv_estimate", "timings")}
+    old["selection"] = {
+        **{k: v for k, v in manifest["selection"].items() if k != "members"},
+        "rule": "one_se_min_gap",
+    }
+    old["best"] = {k: v for k, v in manifest["best"].items() if k != "members"}
+    old["model"] = {"uri": f"{store.study_uri(study_id)}/model"}
+    old["baselines"] = [  # scored on the held-out test, and the plain network of the time
+        {"name": b["name"], "description": b["description"], **b["test"]} for b in manifest["baselines"]
+    ] + [
+        {
+            "name": "plain_network",
+            "description": "one hidden layer of 32, no regularization",
+            "value": 0.5,
+            "ci_low": 0.3,
+            "ci_high": 0.7,
+            "level": 0.95,
+        }
+    ]
+    store.write_manifest(study_id, {**old, "study_id": study_id})
 
 
 @pytest.fixture

@@ -76,7 +76,9 @@ def test_study_page_of_an_image_study(image_env):
     board = at.dataframe[0].value
     assert len(board) == manifest["trials"]["total"] == 3
     assert list(board.loc[board["chosen"], "trial"]) == [chosen]
-    params = list(board.columns[len(leaderboard.LEADING) + 1 :][: len(leaderboard.IMAGE_MAIN_PARAMS)])
+    params = list(
+        board.columns[list(board.columns).index("in_band") + 1 :][: len(leaderboard.IMAGE_MAIN_PARAMS)]
+    )
     assert params == list(leaderboard.IMAGE_MAIN_PARAMS)  # backbone, transfer, augment ... first
     assert "synth_recon_loss" in board
 
@@ -147,7 +149,7 @@ def test_image_leaderboard_techniques_importance_and_previews(image_store):
     manifest = store.read_manifest(IMAGE_STUDY)
     board = store.read_table(IMAGE_STUDY, "report/trials.parquet")
     frame = leaderboard.display_frame(board, manifest)
-    assert frame["test_score"].notna().sum() == 1 and "setup_seconds" in frame
+    assert frame["estimate"].notna().sum() == 1 and "test_score" not in frame and "setup_seconds" in frame
 
     groups = techniques.technique_groups(board, "image")
     expected = {
@@ -185,7 +187,8 @@ def test_image_model_card_and_zip(image_store):
     assert f"`{info['backbone']}`" in card and f"`{info['config']['transfer']}`" in card
     assert f"{info['input_size']} x {info['input_size']}" in card and "./new_images/" in card
     assert all(f"`{label}` (8 images)" in card for label in info["classes"])
-    assert "Features (" not in card and "held-out images" in card
+    assert "Features (" not in card and "none held out: the estimate is out of fold" in card
+    assert "over 32 images" in card and "**Baseline logistic_regression:**" in card
     assert model_card.weights_text(None).startswith("none: the backbone was trained from scratch")
     assert "offline pip package" in model_card.weights_text({"kind": "package", "path": "/w.pth"})
     payload = model_card.model_zip(store, IMAGE_STUDY, card)

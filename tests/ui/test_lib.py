@@ -163,8 +163,10 @@ def test_leaderboard_frame_band_and_techniques(ui_store):
     manifest = ui_store.store.read_manifest(COMPLETED)
     board = ui_store.store.read_table(COMPLETED, "report/trials.parquet")
     frame = leaderboard.display_frame(board, manifest)
-    assert list(frame.columns[:8]) == leaderboard.LEADING and "depth" in frame and "param_depth" not in frame
-    assert frame["test_score"].notna().sum() == 1
+    leading = [c for c in leaderboard.LEADING if c != "test_score"]  # nothing held out: no test score
+    assert list(frame.columns[: len(leading)]) == leading and "depth" in frame and "param_depth" not in frame
+    assert frame["estimate"].notna().sum() == 1 and "test_score" not in frame
+    assert frame.loc[frame["chosen"], "estimate"].iloc[0] == pytest.approx(manifest["estimate"]["value"])
     low, high = leaderboard.band_bounds(manifest, board)
     assert low <= manifest["best"]["val_score"] <= high
     assert frame.loc[frame["chosen"], "in_band"].all()

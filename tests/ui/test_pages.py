@@ -11,9 +11,11 @@ from automl.errors import DataError
 from tests.ui.conftest import (
     APP,
     COMPLETED,
+    ENSEMBLE,
     FAILED,
     FAILED_ERROR,
     INCOMPLETE,
+    LEGACY,
     PASSWORD,
     RUNNING,
     UNREADABLE,
@@ -36,6 +38,11 @@ def _app(page: str | None = None, study: str | None = None) -> AppTest:
 
 def _texts(at: AppTest, *kinds: str) -> str:
     return "\n".join(str(element.value) for kind in kinds for element in getattr(at, kind))
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 def test_an_exposed_dashboard_without_password_refuses_to_open(ui_store, monkeypatch):
@@ -68,7 +75,14 @@ def test_studies_page_lists_every_study_with_its_state(app_env):
     assert table.loc[COMPLETED, "status"] == "completed"
     assert table.loc[COMPLETED, "rows/images"] == 80 and table.loc[COMPLETED, "modality"] == "tabular"
     assert table.loc[COMPLETED, "metric"] == "balanced_accuracy"
-    assert "95% CI" in table.loc[COMPLETED, "test score"]
+    assert "95% CI" in table.loc[COMPLETED, "estimate"]
+    assert table.loc[COMPLETED, "estimated by"] == "out of fold (BBC-CV), 80 rows"
+    assert table.loc[ENSEMBLE, "estimated by"] == "held-out test, 20 rows"
+    assert table.loc[ENSEMBLE, "note"].startswith("ensemble of ")
+    assert (
+        table.loc[LEGACY, "estimated by"] == "held-out test, 20 rows"
+        and "95% CI" in table.loc[LEGACY, "estimate"]
+    )
     assert "±" in table.loc[COMPLETED, "best validation"]
     assert table.loc[FAILED, "status"] == "failed" and FAILED_ERROR in table.loc[FAILED, "note"]
     assert (
@@ -91,32 +105,102 @@ def test_an_empty_store_says_how_to_start(monkeypatch, tmp_path):
         assert "No studies in" in _texts(at, "info")
 
 
-def test_study_page_shows_leaderboard_choice_and_test_report(app_env):
+def test_study_page_shows_leaderboard_choice_and_the_estimate(app_env):
     manifest = app_env.store.read_manifest(COMPLETED)
+    estimate = manifest["estimate"]
+    assert estimate["protocol"] == "out_of_fold" and manifest["test_report"] is None
     at = _app("views/study.py", COMPLETED)
     assert not at.exception
     board = at.dataframe[0].value
     assert len(board) == manifest["trials"]["total"] == 3
     chosen = manifest["selection"]["trial"]
     assert list(board.loc[board["chosen"], "trial"]) == [chosen]
-    assert board.loc[board["chosen"], "test_score"].iloc[0] == pytest.approx(manifest["test_report"]["value"])
+    assert board.loc[board["chosen"], "estimate"].iloc[0] == pytest.approx(estimate["value"])
+    assert board.loc[board["chosen"], "weight"].iloc[0] == 1.0 and "test_score" not in board
     success = _texts(at, "success")
     assert f"Chosen: trial {chosen}" in success and manifest["selection"]["reason"] in success
     assert "one_se_min_gap" in success
 
-    labels = [m.label for m in at.metric]
-    assert "test balanced_accuracy" in labels and "95% interval" in labels and "chance level" in labels
-    models = next(d.value for d in at.dataframe if "model" in d.value.columns)
-    assert list(models["model"]) == [f"chosen ({chosen})", "baseline: majority", "baseline: plain_network"]
-    per_class = next(d.value for d in at.dataframe if "class" in d.value.columns)
-    assert set(per_class["class"]) == set(manifest["data"]["classes"])
+    markdown = _texts(at, "markdown")
+    assert "Estimated balanced_accuracy on new data" in markdown
+    assert "out of fold, bias-corrected for the choice among the trials (BBC-CV), over 80 rows" in markdown
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["estimate balanced_accuracy"] == f"{estimate['value']:.4g}"
+    assert metrics["before the correction"] == f"{estimate['apparent']:.4g}"
+    assert "chance level" in metrics and metrics["beats the baselines"] in ("yes", "no")
+    assert "test balanced_accuracy" not in metrics  # no held-out test, so no test report
+    models = _table(at, "model")
+    assert list(models["model"]) == [
+        f"chosen: trial {chosen}",
+        "baseline: majority",
+        "baseline: logistic_regression",
+    ]
+    assert "held-out test" not in models
+    assert models["out of fold"].iloc[1] == pytest.approx(manifest["baselines"][0]["value"])
+    verdict = _texts(at, "success", "warning")
+    assert (
+        "The search beats every baseline out of fold" in verdict
+        or "does not beat the plain answer" in verdict
+    )
+    assert all(f"Note: {note}" in _texts(at, "warning") for note in estimate["notes"])
+    captions = _texts(at, "caption")
+    assert "the predicted class's probability, binned" in captions and "No held-out test" in captions
+    assert not [d for d in at.dataframe if "class" in d.value.columns]  # per-class scores need a test
 
     info = _texts(at, "info")
     assert "needs at least 5 scored trials; this study has 3" in info  # importance: too few trials
     assert "Synthetic data quality is not shown." in info
     assert at.get("download_button"), "the model zip download is offered"
-    markdown = _texts(at, "markdown")
     assert "Model card: study penguins-ui" in markdown and "Limitations" in markdown
+    assert "**Estimate on new data:**" in markdown and "**Held-out test score:**" not in markdown
+
+
+def test_an_ensemble_with_a_held_out_test_shows_both(app_env):
+    manifest = app_env.store.read_manifest(ENSEMBLE)
+    members = manifest["selection"]["members"]
+    assert manifest["model"]["kind"] == "ensemble" and len(members) > 1
+    at = _app("views/study.py", ENSEMBLE)
+    assert not at.exception
+    board = at.dataframe[0].value
+    chosen = board.loc[board["chosen"]].set_index("trial")
+    assert chosen["weight"].to_dict() == pytest.approx(members)
+    heaviest = manifest["selection"]["trial"]
+    assert chosen.loc[heaviest, "estimate"] == pytest.approx(manifest["cv_estimate"]["value"])
+    assert chosen.loc[heaviest, "test_score"] == pytest.approx(manifest["test_report"]["value"])
+    assert board["estimate"].notna().sum() == 1
+    assert f"Chosen: an ensemble of {len(members)} trials" in _texts(at, "success")
+
+    assert manifest["estimate"]["protocol"] == "held_out_test"
+    metrics = [m.label for m in at.metric]
+    assert "test balanced_accuracy" in metrics and "before the correction" in metrics  # side by side
+    models = _table(at, "model")
+    assert models["model"].iloc[0] == f"chosen: ensemble of {len(members)} trials"
+    assert models["held-out test"].iloc[0] == pytest.approx(manifest["test_report"]["value"])
+    assert models["held-out test"].iloc[1] == pytest.approx(manifest["baselines"][0]["test"]["value"])
+    per_class = _table(at, "class")
+    assert set(per_class["class"]) == set(manifest["data"]["classes"])
+    markdown = _texts(at, "markdown")
+    assert "Held-out test, over 20 rows" in markdown and "one-shot held-out test, over 20 rows" in markdown
+    assert f"**Model:** ensemble of {len(members)} trials" in markdown
+    assert "**Held-out test score:**" in markdown and "**Estimate on new data:**" in markdown
+
+
+def test_a_study_stored_before_out_of_fold_estimation_still_displays(app_env):
+    manifest = app_env.store.read_manifest(LEGACY)
+    assert "estimate" not in manifest and manifest["test_report"]
+    at = _app("views/study.py", LEGACY)
+    assert not at.exception
+    board = at.dataframe[0].value
+    assert "estimate" not in board and board["test_score"].notna().sum() == 1
+    assert board.loc[board["chosen"], "trial"].tolist() == [manifest["best"]["trial"]]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["estimate balanced_accuracy"] == f"{manifest['test_report']['value']:.4g}"
+    assert "test balanced_accuracy" in metrics and "before the correction" not in metrics
+    models = _table(at, "model")
+    assert list(models["model"])[-1] == "baseline: plain_network" and "out of fold" not in models
+    assert "stored before out-of-fold estimation" in _texts(at, "caption")
+    markdown = _texts(at, "markdown")
+    assert "one-shot held-out test, over 20 rows" in markdown and "**Held-out test score:**" in markdown
 
 
 def test_leaderboard_filters(app_env):
@@ -182,6 +266,11 @@ def test_new_study_page_has_its_form_and_rejects_a_bad_upload_like_the_cli(app_e
         "name",
     ):
         at.get_by_key(key)  # raises KeyError when the widget is missing
+    assert (
+        at.selectbox(key="test_size").value == "by size"
+        and "0 (none)" in at.selectbox(key="test_size").options
+    )
+    assert "ensemble" in at.selectbox(key="select").options
     at.selectbox(key="target").select("label")
     at.button[0].click().run()  # the form's submit button
 
