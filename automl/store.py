@@ -9,6 +9,7 @@ The dashboard and `automl predict` read only this.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -115,6 +116,7 @@ class Store:
         """Create the storage if missing and write (then remove) a probe file, so that an unusable store
         stops a study before any work, with one message naming the path and the fix."""
         probe = f"{self.root}/{_PROBE}-{secrets.token_hex(4)}"
+        created = self._missing_folders()
         try:
             self.fs.create_dir(self.root, recursive=True)
             with self.fs.open_output_stream(probe) as handle:
@@ -122,6 +124,20 @@ class Store:
             self.fs.delete_file(probe)
         except Exception as exc:  # OSError locally; pyarrow's own errors for object stores (credentials ...)
             raise self._error("write to", self.uri, exc) from None
+        finally:
+            for folder in created:  # a check leaves no trace: the study creates its folders itself
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+
+    def _missing_folders(self) -> list[str]:
+        """The local folders, deepest first, that creating the storage would add."""
+        if not self.local:
+            return []
+        missing, path = [], Path(self.root)
+        while not path.exists() and path != path.parent:
+            missing.append(str(path))
+            path = path.parent
+        return missing
 
     def _error(self, action: str, where: str, exc: BaseException) -> StoreError:
         errno = getattr(exc, "errno", None)

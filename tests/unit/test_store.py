@@ -415,3 +415,9 @@ def test_a_damaged_table(store: Store) -> None:
         StoreError, match=r"^report/trials\.parquet of study 's1' is not a readable Parquet table"
     ):
         store.read_table("s1", "report/trials.parquet")
+
+
+def test_check_writable_of_a_new_storage_leaves_no_folder(tmp_path: Path) -> None:
+    store = Store(tmp_path / "new" / "studies")
+    store.check_writable()
+    assert list(tmp_path.iterdir()) == []
