@@ -41,7 +41,9 @@ def _study_status(manifest: Path) -> str:
     try:
         info = json.loads(manifest.read_bytes())
     except (OSError, ValueError, RecursionError) as exc:
-        raise ModelError(f"{manifest} cannot be read ({exc}). Restore it, or give the model/ folder.") from None
+        raise ModelError(
+            f"{manifest} cannot be read ({exc}). Restore it, or give the model/ folder."
+        ) from None
     if not isinstance(info, dict):
         raise ModelError(f"{manifest} is not a JSON object. Restore it, or give the model/ folder.")
     return str(info.get("status"))

@@ -26,7 +26,9 @@ def test_model_json_that_is_not_an_object(content: bytes, kind: str) -> None:
 
 
 def test_invalid_json_names_the_file() -> None:
-    with pytest.raises(ModelError, match=r"^model cannot be loaded \(preprocessing\.json: Expecting property name"):
+    with pytest.raises(
+        ModelError, match=r"^model cannot be loaded \(preprocessing\.json: Expecting property name"
+    ):
         read_json_object({"preprocessing.json": b"{[}"}, "preprocessing.json", "model")
 
 
