@@ -39,7 +39,7 @@ def format_leaderboard(board, limit: int = 15) -> str:
     shown.insert(0, "", ["*" if chosen else "" for chosen in board.head(limit)["chosen"]])
     text = shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
     more = f"\n... {len(board) - limit} more trial(s)" if len(board) > limit else ""
-    return text + more + "\n(* = chosen; val_score: out of fold, at the refit's epoch count)"
+    return text + more + "\n(* = chosen)  val_score: out of fold, at the epoch count the refit uses"
 
 
 def _interval(entry: dict[str, Any]) -> str:

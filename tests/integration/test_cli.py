@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-import automl.study as study_module
+import automl.finish as finish_module
 from automl.cli import main
 from automl.study import run_study
 from tests.helpers import assert_every_dimension_varies, fails_with, run_cli, small_config
@@ -47,18 +47,20 @@ def cli_study(penguins_csv, fast_space, tmp_path_factory):
     return storage, code, out.getvalue()
 
 
-def test_run_prints_leaderboard_choice_test_report_and_model(cli_study):
+def test_run_prints_leaderboard_choice_estimate_and_model(cli_study):
     storage, code, out = cli_study
     assert code == 0
+    assert "held-out test" not in out
     for text in [
         "study cli-study: completed",
         "(* = chosen)",
         "chosen configuration (rule one_se_min_gap)",
         "why: ",
-        "held-out test (24 rows never seen by the search)",
+        "estimate on new data (out of fold, bias-corrected for the choice among the trials (BBC-CV); 120 rows)",
         "95% CI",
+        "before the correction:",
         "baseline majority",
-        "baseline plain_network",
+        "baseline logistic_regression",
         f"model: {storage}/cli-study/model",
     ]:
         assert text in out, text
@@ -127,7 +129,7 @@ def test_a_crashing_study_is_recorded_as_failed_and_nothing_stored_is_lost(
     def broken_select(*args, **kwargs):
         raise RuntimeError("selection exploded")
 
-    monkeypatch.setattr(study_module, "select", broken_select)
+    monkeypatch.setattr(finish_module, "choose", broken_select)
     with pytest.raises(RuntimeError, match="selection exploded"):
         run_study(
             small_config(path, target, storage, fast_space, trials=2, name="crashes"), log=lambda m: None
