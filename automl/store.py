@@ -296,10 +296,10 @@ class Store:
 
 
 def _foreign(path: str) -> bool:
-    """Owned by another user, writable by group or others, or a symlink."""
+    """Owned by another user, writable by every user, or a symlink. (Group-writable is allowed: with the
+    usual one-group-per-user setup and umask 002, the group is the owner alone.)"""
     info = os.lstat(path)
-    writable = stat.S_IWGRP | stat.S_IWOTH
-    return stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or bool(info.st_mode & writable)
+    return stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or bool(info.st_mode & stat.S_IWOTH)
 
 
 def _finite(obj: Any) -> Any:

@@ -421,3 +421,16 @@ def test_check_writable_of_a_new_storage_leaves_no_folder(tmp_path: Path) -> Non
     store = Store(tmp_path / "new" / "studies")
     store.check_writable()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_foreign_writers_of_a_study(store: Store, tmp_path: Path) -> None:
+    store.write_manifest("s1", {"study_id": "s1"})
+    store.write_bytes("s1", "tune/exp/tuner.pkl", b"state")
+    store.write_bytes("s1", "tune/exp/searcher.pkl", b"state")
+    tune = Path(store.root, "s1", "tune", "exp")
+    os.chmod(tune / "searcher.pkl", 0o664)  # group-writable: with one group per user, still the owner's
+    assert store.foreign_writers("s1") == []
+    os.chmod(tune / "tuner.pkl", 0o646)
+    (tmp_path / "elsewhere.pkl").write_bytes(b"x")
+    (tune / "linked.pkl").symlink_to(tmp_path / "elsewhere.pkl")
+    assert sorted(store.foreign_writers("s1")) == [str(tune / "linked.pkl"), str(tune / "tuner.pkl")]
