@@ -94,6 +94,15 @@ def test_study_page_of_an_image_study(image_env):
     assert [image.captions[0].split(":")[0] for image in previews.image] == POLICIES  # one per policy
     assert "mean VAE reconstruction loss" in [m.label for m in previews.metric]
 
+    estimated = at.tabs[labels.index("Estimate")]
+    head = manifest["estimate"]
+    assert head["protocol"] == "out_of_fold" and head["n_rows"] == 32
+    assert "over 32 images" in _texts(estimated, "markdown")
+    assert "Calibration, out of fold" in _texts(estimated, "markdown")  # labels read back from the folders
+    assert all(f"Note: {note}" in _texts(estimated, "warning") for note in head.get("notes") or [])
+    baselines = next(d.value for d in estimated.dataframe if "model" in d.value.columns)
+    assert list(baselines["model"])[1:] == ["baseline: majority", "baseline: logistic_regression"]
+
     card = _texts(at.tabs[labels.index("Model")], "markdown")
     assert f"Model card: study {IMAGE_STUDY}" in card and f"**Backbone:** `{best['backbone']}`" in card
     assert (
