@@ -176,8 +176,8 @@ print(code, round(time.perf_counter() - start, 3), [m for m in ("torch", "ray", 
 """
 
 
-# The selection registry (automl/search/selection.py) now imports sklearn through automl.metrics, about
-# 1.5 s on 2 busy cores: a bogus --select is still refused before torch, Ray and SDV, within 4 s.
+# The selection registry (automl/search/selection.py) imports sklearn through automl.metrics (0.9 s in
+# a quiet moment, more on 2 busy cores): a bogus --select is still refused before torch, Ray and SDV.
 @pytest.mark.parametrize(
     ("extra", "limit_s"),
     [
