@@ -1,5 +1,5 @@
 """20 dashboard sessions at once on loopback while a study is being written: every session renders the
-Studies page without an exception, within a bounded time, and nothing in the store is unpickled or changed."""
+Studies page or a study's page without an exception, within a bounded time, and nothing in the store is unpickled or changed."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def dashboard(storage: Path):
         proc.wait(timeout=30)
 
 
-async def _session(port: int) -> tuple[float, str, int]:
+async def _session(port: int, page: str = "", query: str = "") -> tuple[float, str, int]:
     """One browser-like session: open the websocket, run the page, collect what it rendered."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -77,7 +77,8 @@ async def _session(port: int) -> tuple[float, str, int]:
     rendered, exceptions = [], 0
     async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", max_size=None) as ws:
         rerun = BackMsg()
-        rerun.rerun_script.query_string = ""
+        rerun.rerun_script.query_string = query
+        rerun.rerun_script.page_name = page
         await ws.send(rerun.SerializeToString())
         while True:
             message = ForwardMsg()
@@ -92,7 +93,9 @@ async def _session(port: int) -> tuple[float, str, int]:
 
 
 async def _sessions(port: int) -> list:
-    return await asyncio.gather(*(_session(port) for _ in range(SESSIONS)), return_exceptions=True)
+    """Half on the Studies page, half on the page of the study whose tune/ holds the planted pickles."""
+    pages = [("", "") if i % 2 else ("study", "study=bystander") for i in range(SESSIONS)]
+    return await asyncio.gather(*(_session(port, *page) for page in pages), return_exceptions=True)
 
 
 def test_twenty_sessions_while_a_study_is_written(tmp_path: Path) -> None:
@@ -114,7 +117,8 @@ def test_twenty_sessions_while_a_study_is_written(tmp_path: Path) -> None:
     failures = [r for r in results if isinstance(r, BaseException)]
     assert failures == []
     assert [exceptions for _, _, exceptions in results] == [0] * SESSIONS
-    assert all("bystander" in text and "live" in text for _, text, _ in results)
+    assert all("bystander" in text and "live" in text for _, text, _ in results[1::2])  # the Studies page
+    assert all('body: "Study bystander"' in text for _, text, _ in results[::2])  # the study's own page
     assert elapsed < DEADLINE_S
     assert not marker.exists(), "the dashboard unpickled a file from the store"
     assert snapshot(Path(store.root) / "bystander") == before
