@@ -1,7 +1,9 @@
 """The real dashboard in a real browser: `automl.dashboard.launch` serves it, Debian's Chromium drives it.
 
-Logs in with the password, checks the leaderboard of the test study, then uploads a CSV through the
-New study form and waits until that study, run by a real `automl run` process, shows as completed.
+Logs in with the password, checks the leaderboard and the estimate of the test study, then uploads a
+CSV through the New study form (held-out test fraction left at "by size": none for 60 rows) and
+waits until that study, run by a real `automl run` process, shows as completed with its out-of-fold
+estimate.
 Screenshots go to test-output/ui/. Playwright only drives /usr/bin/chromium: `playwright install`
 (which downloads a browser) is never needed.
 """
@@ -158,14 +160,19 @@ def test_leaderboard_in_the_browser(dashboard, page, ui_store):
     _wait_for_cell(page, chosen)
     page.screenshot(path=str(SHOTS / "03-leaderboard.png"), full_page=True)
     for number, tab in enumerate(
-        ["Learning curves", "Validation vs gap", "What helped", "Test report", "Model"]
+        ["Learning curves", "Validation vs gap", "What helped", "Estimate", "Model"]
     ):
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(1500)  # let Vega draw
+        if tab == "Estimate":
+            expect(page.get_by_text("Estimated balanced_accuracy on new data")).to_be_visible()
+            expect(page.get_by_text("Calibration, out of fold")).to_be_visible()
+            expect(page.get_by_text("Confusion matrix, out of fold")).to_be_visible()
         page.screenshot(
             path=str(SHOTS / f"{number + 4:02d}-{tab.lower().replace(' ', '-')}.png"), full_page=True
         )
     expect(page.get_by_role("button", name="Download the model")).to_be_visible()
+    expect(page.get_by_text("Estimate on new data:")).to_be_visible()  # the model card
 
 
 def test_new_study_from_the_form_runs_to_completion(dashboard, page, ui_store, tmp_path):
@@ -202,4 +209,5 @@ def test_new_study_from_the_form_runs_to_completion(dashboard, page, ui_store, t
     page.screenshot(path=str(SHOTS / "11-studies-after-run.png"), full_page=True)
     logs = "\n".join(p.read_text()[-2000:] for p in root.glob("_uploads/*/run.log"))
     assert _row(page, NEW_STUDY)[1] == "completed", f"states seen: {sorted(set(seen))}\n{logs}"
-    assert "95% CI" in " ".join(_row(page, NEW_STUDY))
+    assert "95% CI" in " ".join(_row(page, NEW_STUDY))  # the estimate, out of fold: nothing held out
+    assert "out of fold (BBC-CV), 60 rows" in _row(page, NEW_STUDY)
