@@ -36,8 +36,8 @@ IMAGE_MAIN_PARAMS = (
     "dropout",
     "lr",
 )
-# `estimate` and `test_score` are shown only when the study has them (an old study: no estimate;
-# a study without a held-out test: no test score)
+# `weight`, `estimate` and `test_score` are shown only when the study has them (a single chosen
+# trial: no weights; an old study: no estimate; a study without a held-out test: no test score)
 LEADING = [
     "chosen",
     "weight",
@@ -112,7 +112,8 @@ def display_frame(board: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame
     weights = frame["trial"].map(members)
     if "ensemble_weight" in frame:
         weights = weights.fillna(frame["ensemble_weight"].where(frame["chosen"]))
-    frame["weight"] = weights.where(frame["chosen"]).astype(float)
+    if len(members) > 1:  # a single chosen trial has weight 1: no column for it
+        frame["weight"] = weights.where(frame["chosen"]).astype(float)
     heaviest = next(iter(members), (manifest.get("best") or {}).get("trial"))
     on_choice = frame["trial"] == heaviest
     if not est.is_legacy(manifest):

@@ -54,9 +54,10 @@ def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
             "in_band": st.column_config.CheckboxColumn("in 1-SE band", width="small"),
             "val_score": st.column_config.NumberColumn(f"val {metric}", format="%.4f"),
             "val_std": st.column_config.NumberColumn("± std", format="%.4f"),
-            "estimate": st.column_config.NumberColumn(f"estimate {metric}", format="%.4f"),
-            "weight": st.column_config.NumberColumn("ensemble weight", format="%.2f"),
-            "test_score": st.column_config.NumberColumn(f"test {metric}", format="%.4f"),
+            # no number format here: the Styler's (empty for the rows without a value) is kept
+            "estimate": st.column_config.NumberColumn(f"estimate {metric}"),
+            "weight": st.column_config.NumberColumn("ensemble weight"),
+            "test_score": st.column_config.NumberColumn(f"test {metric}"),
         },
         key="leaderboard",
     )

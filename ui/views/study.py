@@ -130,13 +130,16 @@ if entry.state == "failed":
     st.caption("The sections below show what the study stored before it failed.")
 
 trials = manifest.get("trials") or {}
-cols = st.columns(5)
+cols = st.columns([0.7, 1.1, 1.6, 1.1, 0.9])
 cols[0].metric("trials", trials.get("total", len(board)))
 head = estimate.headline(manifest) or {}
 cols[1].metric(
-    f"estimate {metric.get('name', '')}",
+    "estimate",
     fmt.score(head.get("value")),
-    help=f"{estimate.protocol_words(head)}, {estimate.over(head, manifest)}" if head else None,
+    help=f"{head.get('metric', metric.get('name', ''))}: {estimate.protocol_words(head)}, "
+    f"{estimate.over(head, manifest)}"
+    if head
+    else None,
 )
 cols[2].metric(
     f"{head.get('level', 0.95):.0%} interval" if fmt.is_number(head.get("level")) else "95% interval",
