@@ -4,6 +4,7 @@
 <storage>/<study_id>/tune/        the Ray Tune experiment
 <storage>/<study_id>/model/       weights.safetensors + model.json + preprocessing.json (no pickle)
 <storage>/<study_id>/report/      tables behind the dashboard's figures (Parquet) and JSON reports
+<storage>/<study_id>/.tmp/        files being written on local disk, before their rename (never read)
 The dashboard and `automl predict` read only this.
 """
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pandas is imported where tables are read or written: a reje
     import pandas as pd
 
 MANIFEST = "study.json"
+TEMPORARY = ".tmp"  # inside each study's folder: files being written, before their rename
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _PROBE = ".automl-write-check"
 STORAGE_FIX = (
@@ -172,7 +174,7 @@ class Store:
         try:
             self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
             if self.local:
-                self._replace_local(target, data)
+                self._replace_local(target, data, f"{self.root}/{study_id}/{TEMPORARY}")
             else:  # object stores publish an object only when its upload completes
                 with self.fs.open_output_stream(target) as handle:
                     handle.write(data)
@@ -182,9 +184,14 @@ class Store:
             raise self._error(f"write {relpath} of study {study_id!r} to", self.uri, exc) from None
 
     @staticmethod
-    def _replace_local(target: str, data: bytes) -> None:
-        """Write a temporary file, then rename it over `target`: the old content survives any failure whole."""
-        tmp = f"{target}.tmp-{secrets.token_hex(4)}"
+    def _replace_local(target: str, data: bytes, temporary: str) -> None:
+        """Write a temporary file, then rename it over `target`: the old content survives any failure whole.
+
+        The temporary file lives in the study's `.tmp/` folder, never beside `target`: a write killed
+        before its rename leaves nothing inside model/ or report/ that a reader could list or serve.
+        """
+        os.makedirs(temporary, exist_ok=True)
+        tmp = f"{temporary}/{target.rsplit('/', 1)[-1]}.tmp-{secrets.token_hex(4)}"
         try:
             with open(tmp, "wb") as handle:
                 handle.write(data)

@@ -122,8 +122,10 @@ def kill_during_writes(root: Path, kills: int = 5, seed: int = 0) -> dict[str, i
         figures["files_lost"] += len(problems)
         figures["others_changed"] += snapshot(Path(root) / "bystander") != before
         last_done = done + 1
-    # a killed rename leaves its temporary file: no reader opens it (no study lists it), it only takes space
-    figures["temporary_files_left"] = len(list(Path(root).rglob("*.tmp-*")))
+    # a write killed before its rename leaves its temporary file in the study's .tmp/ (never read or served)
+    temporary = list(Path(root).rglob("*.tmp-*"))
+    figures["temporary_files_left"] = len(temporary)
+    figures["temporary_files_beside_the_model"] = sum(p.parent.name != ".tmp" for p in temporary)
     return figures
 
 

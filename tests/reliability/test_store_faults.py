@@ -17,6 +17,7 @@ def test_a_process_killed_while_writing_leaves_the_previous_files_whole(tmp_path
         "whole": 4,
         "files_lost": 0,
         "others_changed": 0,
+        "temporary_files_beside_the_model": 0,
     }
 
 

@@ -168,7 +168,7 @@ def test_write_goes_through_a_temporary_file_and_a_rename(
     assert len(renames) == 1
     src, dst, content = renames[0]
     assert dst == target
-    assert re.fullmatch(re.escape(target) + r"\.tmp-[0-9a-f]{8}", src)
+    assert re.fullmatch(re.escape(f"{store.root}/s1/.tmp/a.bin") + r"\.tmp-[0-9a-f]{8}", src)
     assert content == b"new content"
 
 
@@ -188,6 +188,27 @@ def test_a_failed_rename_keeps_the_old_content(store: Store, monkeypatch: pytest
     monkeypatch.undo()
     assert store.read_json("s1", MANIFEST) == {"status": "completed", "study_id": "s1"}
     assert files_under(Path(store.root)) == ["s1/study.json"]  # no temporary file left behind
+
+
+def test_a_write_killed_before_its_rename_leaves_nothing_beside_the_model(tmp_path: Path) -> None:
+    """A SIGKILL between the temporary file and the rename: model/ holds only whole files."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys\n"
+        "from automl.store import Store\n"
+        "os.replace = lambda src, dst: os.kill(os.getpid(), 9)\n"
+        "Store(sys.argv[1]).write_bytes('s1', 'model/weights.safetensors', b'new')\n"
+    )
+    store = Store(tmp_path / "studies")
+    store.write_bytes("s1", "model/weights.safetensors", b"old")
+    proc = subprocess.run([sys.executable, "-c", script, store.root], capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in Path(store.root, "s1", "model").iterdir()) == ["weights.safetensors"]
+    assert store.read_bytes("s1", "model/weights.safetensors") == b"old"
+    assert [p.parent.name for p in Path(store.root).rglob("*.tmp-*")] == [".tmp"]
 
 
 # --- manifests -----------------------------------------------------------------------------
