@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from automl.store import Store
-from ui.lib import catalog
+from ui.lib import catalog, oof_view
 from ui.lib.progress import Progress, read_progress
 from ui.lib.settings import REFRESH_SECONDS
 
@@ -44,3 +45,14 @@ def curves(location: str, study_id: str, updated_at: Any) -> pd.DataFrame | None
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def progress(location: str, study_id: str, manifest: dict[str, Any]) -> Progress:
     return read_progress(store(location), study_id, manifest)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def oof_predictions(location: str, study_id: str, updated_at: Any) -> pd.DataFrame | None:
+    return oof_view.read_oof(store(location), study_id)
+
+
+@st.cache_data(show_spinner="Reading the labels from the study's data...", max_entries=16)
+def true_labels(location: str, study_id: str, updated_at: Any) -> tuple[np.ndarray | None, str]:
+    """The search rows' labels, read again from the data file (images decoded): once per study version."""
+    return oof_view.true_labels(catalog.load_entry(store(location), study_id).manifest)

@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from automl.store import Store
-from ui.lib import charts, estimate, model_card, oof_view, synth_quality
+from ui.lib import charts, estimate, loaders, model_card, oof_view, synth_quality
 from ui.lib import formatting as fmt
+from ui.lib.settings import storage
 
 
-def estimate_section(store: Store, manifest: dict[str, Any]) -> None:
+def estimate_section(manifest: dict[str, Any]) -> None:
     """The estimate first (protocol, rows, interval, uncorrected score, bias, chance level, notes), the
     baselines beside it, the out-of-fold figure; the one-shot held-out test beside them when there is one."""
     head = estimate.headline(manifest)
@@ -42,11 +43,11 @@ def estimate_section(store: Store, manifest: dict[str, Any]) -> None:
     if cv and test:
         left, right = st.columns(2)
         with left:
-            _out_of_fold(store, manifest, cv)
+            _out_of_fold(manifest, cv)
         with right:
             _held_out(manifest, test)
     elif cv:
-        _out_of_fold(store, manifest, cv)
+        _out_of_fold(manifest, cv)
         st.caption(
             "No held-out test: below 2,000 rows every row goes to the search and the estimate, which is "
             "out of fold and corrected for the choice. `--test-size F` (or the New study form's fraction) "
@@ -60,7 +61,7 @@ def estimate_section(store: Store, manifest: dict[str, Any]) -> None:
         _held_out(manifest, test)
 
 
-def _out_of_fold(store: Store, manifest: dict[str, Any], cv: dict[str, Any]) -> None:
+def _out_of_fold(manifest: dict[str, Any], cv: dict[str, Any]) -> None:
     """The out-of-fold figure: value, interval, the score before the correction, the bias, the figure."""
     metric = cv.get("metric", "score")
     st.markdown(f"##### Out of fold, {estimate.over(cv, manifest)}")
@@ -91,7 +92,7 @@ def _out_of_fold(store: Store, manifest: dict[str, Any], cv: dict[str, Any]) -> 
                 hide_index=True,
                 key="picked",
             )
-    oof_figure(store, manifest)
+    oof_figure(manifest)
 
 
 def _level(entry: dict[str, Any]) -> str:
@@ -99,11 +100,11 @@ def _level(entry: dict[str, Any]) -> str:
     return f"{level:.0%}" if fmt.is_number(level) else "95%"
 
 
-def oof_figure(store: Store, manifest: dict[str, Any]) -> None:
+def oof_figure(manifest: dict[str, Any]) -> None:
     """Calibration and confusion matrix (classification) or predicted against true (regression), out of fold."""
-    study_id = str(manifest.get("study_id"))
+    study_id, updated = str(manifest.get("study_id")), manifest.get("updated_at")
     try:
-        frame = oof_view.read_oof(store, study_id)
+        frame = loaders.oof_predictions(storage(), study_id, updated)
     except Exception as exc:
         st.warning(f"The out-of-fold predictions cannot be read: {exc}")
         return
@@ -112,7 +113,7 @@ def oof_figure(store: Store, manifest: dict[str, Any]) -> None:
     if predictions is None:
         st.info("This study stored no out-of-fold predictions of its chosen model.")
         return
-    y, why = oof_view.true_labels(manifest)
+    y, why = loaders.true_labels(storage(), study_id, updated)
     matched = None if y is None else oof_view.aligned(predictions, y)
     if matched is None:
         st.info(f"The out-of-fold figure is not shown: {why or 'the labels do not match the predictions'}.")

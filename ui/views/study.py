@@ -185,7 +185,7 @@ with tabs[2]:
 with tabs[3]:
     study_views.what_helped(board, manifest)
 with tabs[4]:
-    report_views.estimate_section(store, manifest)
+    report_views.estimate_section(manifest)
 with tabs[5]:
     if image:
         image_views.augmentation_previews(store, manifest, board)
