@@ -190,10 +190,17 @@ class Store:
         The temporary file lives in the study's `.tmp/` folder, never beside `target`: a write killed
         before its rename leaves nothing inside model/ or report/ that a reader could list or serve.
         """
-        os.makedirs(temporary, exist_ok=True)
         tmp = f"{temporary}/{target.rsplit('/', 1)[-1]}.tmp-{secrets.token_hex(4)}"
         try:
-            with open(tmp, "wb") as handle:
+            for attempt in range(3):  # another writer may remove the empty .tmp/ between makedirs and open
+                os.makedirs(temporary, exist_ok=True)
+                try:
+                    handle = open(tmp, "wb")  # noqa: SIM115 - closed below
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
+            with handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -201,6 +208,9 @@ class Store:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+            # removed when empty: .tmp/ stays only for writes in progress, or killed before their rename
+            with contextlib.suppress(OSError):
+                os.rmdir(temporary)
 
     def read_bytes(self, study_id: str, relpath: str) -> bytes:
         path = self._path(study_id, relpath)

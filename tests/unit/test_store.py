@@ -148,6 +148,7 @@ def test_write_leaves_no_temporary_files(store: Store) -> None:
     store.write_table("s1", "report/t.parquet", pd.DataFrame({"a": [1]}))
     store.write_json("s1", MANIFEST, {"status": "completed"})
     assert files_under(Path(store.root)) == ["s1/a/b/c.bin", "s1/report/t.parquet", "s1/study.json"]
+    assert not Path(store.root, "s1", ".tmp").exists()  # the staging folder goes once empty
 
 
 def test_write_goes_through_a_temporary_file_and_a_rename(
