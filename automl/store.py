@@ -35,8 +35,8 @@ TEMPORARY = ".tmp"  # inside each study's folder: files being written, before th
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _PROBE = ".automl-write-check"
 STORAGE_FIX = (
-    "Give --storage a directory this user may create and write (it is created if missing), "
-    "with free space, or an s3:// URI with credentials."
+    "Give --storage a directory this user may create and write (it is created if missing) on a disk "
+    "with free space, or an s3:// URI of an existing bucket with write credentials."
 )
 
 
@@ -146,7 +146,7 @@ class Store:
         reason = (
             os.strerror(errno) if errno else (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         )
-        return StoreError(f"Cannot {action} the storage {where}: {reason}. {STORAGE_FIX}")
+        return StoreError(f"Cannot {action} the storage {where}: {reason.rstrip('.')}. {STORAGE_FIX}")
 
     def foreign_writers(self, study_id: str, limit: int = 20) -> list[str]:
         """Paths of the study's folder and its tune/ experiment that another user owns or may write.

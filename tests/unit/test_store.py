@@ -456,3 +456,23 @@ def test_foreign_writers_of_a_study(store: Store, tmp_path: Path) -> None:
     (tmp_path / "elsewhere.pkl").write_bytes(b"x")
     (tune / "linked.pkl").symlink_to(tmp_path / "elsewhere.pkl")
     assert sorted(store.foreign_writers("s1")) == [str(tune / "linked.pkl"), str(tune / "tuner.pkl")]
+
+
+def test_an_s3_bucket_that_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_server = pytest.importorskip("moto.server")
+    import socket
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "test")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        store = Store(f"s3://missing/team?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1")
+        message = "Cannot write to the storage s3://missing/team: Bucket 'missing' not found"
+        with pytest.raises(StoreError, match=f"^{re.escape(message)}.*{re.escape(STORAGE_FIX)}$"):
+            store.check_writable()
+    finally:
+        server.stop()
