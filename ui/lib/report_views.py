@@ -43,7 +43,7 @@ def estimate_section(manifest: dict[str, Any]) -> None:
     if cv and test:
         left, right = st.columns(2)
         with left:
-            _out_of_fold(manifest, cv)
+            _out_of_fold(manifest, cv, narrow=True)
         with right:
             _held_out(manifest, test)
     elif cv:
@@ -61,14 +61,17 @@ def estimate_section(manifest: dict[str, Any]) -> None:
         _held_out(manifest, test)
 
 
-def _out_of_fold(manifest: dict[str, Any], cv: dict[str, Any]) -> None:
-    """The out-of-fold figure: value, interval, the score before the correction, the bias, the figure."""
+def _out_of_fold(manifest: dict[str, Any], cv: dict[str, Any], narrow: bool = False) -> None:
+    """The out-of-fold figure: value, interval, the score before the correction, the bias, the figure
+    (metrics two by two when `narrow`: beside the held-out test, the section is half the page wide)."""
     metric = cv.get("metric", "score")
     st.markdown(f"##### Out of fold, {estimate.over(cv, manifest)}")
     words = estimate.protocol_words(cv)
     st.caption(words[:1].upper() + words[1:] + ".")
-    cols = st.columns(4)
-    cols[0].metric(f"estimate {metric}", fmt.score(cv.get("value")), help="bias-corrected out-of-fold figure")
+    cols = [*st.columns(2), *st.columns(2)] if narrow else st.columns(4)
+    cols[0].metric(
+        "out-of-fold estimate", fmt.score(cv.get("value")), help=f"{metric}, bias-corrected for the choice"
+    )
     cols[1].metric(
         f"{_level(cv)} interval", f"{fmt.score(cv.get('ci_low'), 3)} to {fmt.score(cv.get('ci_high'), 3)}"
     )
@@ -78,6 +81,7 @@ def _out_of_fold(manifest: dict[str, Any], cv: dict[str, Any]) -> None:
             fmt.score(cv["apparent"]),
             delta=f"bias {fmt.score(cv.get('bias'), 3)}",
             delta_color="off",
+            delta_arrow="off",
             help="the chosen model's own out-of-fold score; the bias is this minus the estimate",
         )
     if fmt.is_number(cv.get("chance_level")):
@@ -157,7 +161,7 @@ def _held_out(manifest: dict[str, Any], report: dict[str, Any]) -> None:
     unit = fmt.examples(manifest)
     st.markdown(f"##### Held-out test, over {report.get('n_test', '?')} {unit}")
     st.caption(f"Scored once on {unit} that the search never saw; 95% bootstrap interval.")
-    cols = st.columns(3)
+    cols = [*st.columns(2), *st.columns(2)]
     cols[0].metric(f"test {metric}", fmt.score(report.get("value")))
     cols[1].metric(
         "95% interval", f"{fmt.score(report.get('ci_low'), 3)} to {fmt.score(report.get('ci_high'), 3)}"
@@ -231,7 +235,10 @@ def model_section(store: Store, manifest: dict[str, Any]) -> None:
     except Exception as exc:
         st.warning(f"The model files cannot be read: {exc}")
     else:
-        contents = "weights, model.json" if image else "weights, preprocessing"
+        if estimate.is_ensemble(manifest):
+            contents = f"the {len(estimate.members(manifest))} members' weights, model.json"
+        else:
+            contents = "weights, model.json" if image else "weights, preprocessing"
         st.download_button(
             f"Download the model (zip: {contents}, model card)",
             data=payload,
