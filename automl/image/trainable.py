@@ -30,11 +30,12 @@ from automl.image.network import (
 )
 from automl.image.vae import create_image_synthesizer
 from automl.image.weights import WeightsSource
-from automl.models import count_parameters
+from automl.models import build_model, count_parameters
 from automl.synth.pool import fetch_shared
-from automl.train.loop import EarlyStopping, NetworkFit
-from automl.train.trainable import NO_SYNTHESIS
+from automl.train.loop import EarlyStopping
+from automl.train.trainable import NO_SYNTHESIS, network_fold
 
+BASELINE_PIXELS = 16  # side of the pixel grid of the logistic-regression baseline
 MAX_SYNTH_RATIO = 1.0  # synthetic images per training image when the space does not bound synth_ratio
 _SYNTH_SETTINGS = {"synth_latent_dim": "latent_dim", "synth_epochs": "epochs"}  # trial key -> VAE setting
 
@@ -60,6 +61,19 @@ class ImageSearchData:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    linear_description = f"pixels downsampled to at most {BASELINE_PIXELS} px, standardized"
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Raw search images, as a linear baseline's encoder takes them."""
+        return self.images[index]
+
+    def linear_encoder(self, train_rows: np.ndarray):
+        """Downsampled, standardized pixels; the scaling fitted on `train_rows` only."""
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(pixel_vectors(self.images[train_rows]))
+        return lambda images: scaler.transform(pixel_vectors(images))
 
     def weights_for(self, backbone: str) -> WeightsSource | None:
         found = self.weights.get(backbone)
@@ -87,6 +101,21 @@ class ImageSearchData:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         network = frozen_network(self, backbone, drop_stages).to(device)
         return extract_features(network, self.images, device=device), time.perf_counter() - start
+
+
+def pixel_vectors(images: np.ndarray, side: int = BASELINE_PIXELS) -> np.ndarray:
+    """(n, S, S, 3) uint8 -> (n, s*s*c) floats: area-downsampled to s <= side, grey when the images are."""
+    from PIL import Image
+
+    size = min(side, images.shape[1])
+    grey = bool(np.all(images[..., :1] == images))
+    out = []
+    for image in images:
+        small = np.asarray(
+            Image.fromarray(image).resize((size, size), Image.Resampling.BOX), dtype=np.float32
+        )
+        out.append((small[..., :1] if grey else small).ravel() / 255.0)
+    return np.stack(out)
 
 
 _LOCAL_FEATURES: dict[tuple, tuple[np.ndarray, float]] = {}  # per process, when there is no shared pool
@@ -192,20 +221,14 @@ def image_fold_setup(
         if len(syn_images):
             synthetic = extract_features(frozen.to(device), syn_images, device=device)
             X_fit, y_fit = np.vstack([X_train, synthetic]), np.concatenate([y_train, syn_labels])
-        fit: Any = NetworkFit(
-            head_config(config),
-            X_fit,
-            y_fit,
-            task="classification",
-            n_classes=data.n_classes,
-            seed=data.seed * 1000 + fold_index,
-            model_family="image_head",
-            device=device,
-        )
+        # the head trains on the cached features: batched over folds like a table's network
+        network = network_fold(head_config(config), "image_head", data.seed * 1000 + fold_index, X_fit, y_fit)
         extra["feature_seconds"] = feature_seconds
-        n_params = count_parameters(fit.model)  # trained on this data: the head alone
+        head = build_model("image_head", X_fit.shape[1], data.n_classes, network["params"])
+        n_params = count_parameters(head)  # trained on this data: the head alone
         extra["model_params"] = count_parameters(frozen.backbone) + n_params  # the exported network
     else:
+        network = {}
         fit = ImageFit(
             config,
             np.concatenate([data.images[train], syn_images]) if len(syn_images) else data.images[train],
@@ -222,8 +245,8 @@ def image_fold_setup(
         n_params = sum(p.numel() for p in fit.model.parameters() if p.requires_grad)
         extra["model_params"] = count_parameters(fit.model)  # the exported network
     return {
-        "fit": fit,
-        "stop": EarlyStopping(int(config.get("patience", 5))),
+        **(network or {"fit": fit}),
+        "stop": EarlyStopping(int(config.get("patience", 5)), keep_state=False),
         "X_train": X_train,
         "y_train": y_train,
         "X_val": X_val,

@@ -147,28 +147,35 @@ def shuffled_pass(
 
 
 class EarlyStopping:
-    """Keeps the weights of the epoch with the lowest validation loss; stops after `patience` epochs without one."""
+    """Tracks the epoch with the lowest validation loss; stops after `patience` epochs without one.
+    With `keep_state` it also keeps that epoch's weights (a trial never restores them: it only
+    needs the scores and the epoch)."""
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int, keep_state: bool = True) -> None:
         self.patience = patience
+        self.keep_state = keep_state
         self.best_loss = float("inf")
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_scores: tuple[float, float] | None = None
         self.stopped = False
 
-    def update(self, fit: NetworkFit, val_loss: float, scores: tuple[float, float]) -> None:
+    def observe(self, epoch: int, val_loss: float, scores: tuple[float, float]) -> bool:
+        """Record epoch `epoch`'s validation loss and (train, val) scores; True when it is the best yet."""
         if not np.isfinite(val_loss):  # diverged (too high a learning rate): stop with what there is
             if self.best_scores is None:
-                self.best_epoch, self.best_scores = fit.epochs_done, scores
+                self.best_epoch, self.best_scores = epoch, scores
             self.stopped = True
         elif val_loss < self.best_loss - 1e-7:
-            self.best_loss = val_loss
-            self.best_epoch = fit.epochs_done
-            self.best_state = {k: v.detach().clone() for k, v in fit.model.state_dict().items()}
-            self.best_scores = scores
-        elif fit.epochs_done - self.best_epoch >= self.patience:
+            self.best_loss, self.best_epoch, self.best_scores = val_loss, epoch, scores
+            return True
+        elif epoch - self.best_epoch >= self.patience:
             self.stopped = True
+        return False
+
+    def update(self, fit: NetworkFit, val_loss: float, scores: tuple[float, float]) -> None:
+        if self.observe(fit.epochs_done, val_loss, scores) and self.keep_state:
+            self.best_state = {k: v.detach().clone() for k, v in fit.model.state_dict().items()}
 
     def restore(self, fit: NetworkFit) -> None:
         if self.best_state is not None:

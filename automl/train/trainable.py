@@ -26,6 +26,7 @@ from automl.models import count_parameters
 from automl.synth.base import setting_names
 from automl.synth.pool import fetch_shared, fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
+from automl.train.batched import BatchedFit, FoldArrays, supports_batching
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
 
 NO_SYNTHESIS = "none"
@@ -148,18 +149,11 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
         pooled=pooled,
         max_ratio=data.extra.get("max_synth_ratio", MAX_SYNTH_RATIO),
     )
-    fit = NetworkFit(
-        config,
-        np.vstack([X_train, X_syn]) if len(X_syn) else X_train,
-        np.concatenate([y_train, y_syn.astype(y_train.dtype)]) if len(y_syn) else y_train,
-        task=data.task,
-        n_classes=data.n_classes,
-        seed=data.seed * 1000 + fold_index,
-        device=device,
-    )
+    X_fit = np.vstack([X_train, X_syn]) if len(X_syn) else X_train
+    y_fit = np.concatenate([y_train, y_syn.astype(y_train.dtype)]) if len(y_syn) else y_train
     return {
-        "fit": fit,
-        "stop": EarlyStopping(int(config.get("patience", 10))),
+        **network_fold(config, "mlp", data.seed * 1000 + fold_index, X_fit, y_fit),
+        "stop": EarlyStopping(int(config.get("patience", 10)), keep_state=False),
         "X_train": X_train,
         "y_train": y_train,
         "X_val": X_val,
@@ -167,6 +161,98 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
         "n_synthetic": len(X_syn),
         "synth_seconds": synth_seconds,
     }
+
+
+def network_fold(
+    params: dict[str, Any], family: str, seed: int, X_fit: np.ndarray, y_fit: np.ndarray
+) -> dict:
+    """A fold whose network is a registered model family trained on feature rows: the trial trains
+    all such folds as one batched network (train/batched.py), or builds a NetworkFit per fold."""
+    return {"params": params, "family": family, "seed": seed, "X_fit": X_fit, "y_fit": y_fit}
+
+
+class _PerFold:
+    """One fit per fold, each in its own loop (image fine-tuning; any family BatchedFit lacks)."""
+
+    def __init__(self, folds: list[dict[str, Any]], data: Any, device: str) -> None:
+        for fold in folds:
+            if fold.get("fit") is None:
+                fold["fit"] = NetworkFit(
+                    fold["params"],
+                    fold["X_fit"],
+                    fold["y_fit"],
+                    task=data.task,
+                    n_classes=data.n_classes,
+                    seed=fold["seed"],
+                    model_family=fold["family"],
+                    device=device,
+                )
+        self.folds, self.task = folds, data.task
+        self.n_params = folds[0].get("n_params") or count_parameters(folds[0]["fit"].model)
+
+    def step(self, active: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, float, int]]:
+        done = {}
+        for f in np.flatnonzero(active):
+            fold = self.folds[f]
+            fit = fold["fit"]
+            fit.epoch()
+            out_train, out_val = fit.output(fold["X_train"]), fit.output(fold["X_val"])
+            done[f] = (
+                out_train,
+                out_val,
+                validation_loss(out_val, fold["y_val"], self.task, fit.scale),
+                fit.epochs_done,
+            )
+        return done
+
+
+class _Batched:
+    """All folds as one stacked network: one optimizer step for every fold at once."""
+
+    def __init__(self, folds: list[dict[str, Any]], data: Any, device: str) -> None:
+        # Folds may encode to different widths (a category missing from one fold's training part):
+        # zero columns pad them to one width, which changes no output of a fold's network.
+        width = max(f["X_fit"].shape[1] for f in folds)
+
+        def padded(X: np.ndarray) -> np.ndarray:
+            return X if X.shape[1] == width else np.pad(X, ((0, 0), (0, width - X.shape[1])))
+
+        arrays = [
+            FoldArrays(
+                padded(f["X_fit"]),
+                f["y_fit"],
+                padded(f["X_train"]),
+                f["y_train"],
+                padded(f["X_val"]),
+                f["y_val"],
+            )
+            for f in folds
+        ]
+        self.fit = BatchedFit(
+            folds[0]["params"],
+            arrays,
+            task=data.task,
+            n_classes=data.n_classes,
+            seeds=[f["seed"] for f in folds],
+            model_family=folds[0]["family"],
+            device=device,
+        )
+        self.n_params = folds[0].get("n_params") or self.fit.n_params
+
+    @staticmethod
+    def fits(folds: list[dict[str, Any]]) -> bool:
+        return all("X_fit" in f and f.get("fit") is None for f in folds) and supports_batching(
+            folds[0]["params"], folds[0]["family"]
+        )
+
+    def step(self, active: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, float, int]]:
+        self.fit.epoch(active)
+        out_train, out_val = self.fit.outputs()
+        losses = self.fit.val_losses(out_val)
+        return {
+            int(f): (out_train[f], out_val[f], float(losses[f]), int(self.fit.epochs_done[f]))
+            for f in np.flatnonzero(active)
+        }
 
 
 def should_report(epoch: int, finished: bool, report_epochs: frozenset[int], every: int) -> bool:
@@ -230,6 +316,7 @@ def run_trial(
         fold_setup(data, i, config, device) if fold_setup else data.setup_fold(i, config, device)
         for i in range(len(data.folds))
     ]
+    engine = _Batched(folds, data, device) if _Batched.fits(folds) else _PerFold(folds, data, device)
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     report_epochs = frozenset(data.extra.get("report_epochs", ()))
@@ -241,19 +328,19 @@ def run_trial(
     }
     for epoch in range(1, data.max_epochs + 1):
         current = []
+        stepped = engine.step(np.array([not fold["stop"].stopped for fold in folds]))
         for index, fold in enumerate(folds):
-            fit, stop = fold["fit"], fold["stop"]
-            if stop.stopped:
+            stop = fold["stop"]
+            if index not in stepped:
                 current.append(stop.best_scores)
                 continue
-            fit.epoch()
-            out_train, out_val = fit.output(fold["X_train"]), fit.output(fold["X_val"])
+            out_train, out_val, val_loss, epochs_done = stepped[index]
             val_outputs[index].append(np.asarray(out_val, dtype=np.float32))
             scores = (
                 metric(fold["y_train"], out_train, data.n_classes),
                 metric(fold["y_val"], out_val, data.n_classes),
             )
-            stop.update(fit, validation_loss(out_val, fold["y_val"], data.task, fit.scale), scores)
+            stop.observe(epochs_done, val_loss, scores)
             current.append(scores)
         best = np.array([fold["stop"].best_scores for fold in folds])  # (folds, [train, val])
         gaps = sign * (best[:, 0] - best[:, 1])
@@ -278,7 +365,7 @@ def run_trial(
             "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
             "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
             "n_folds": len(folds),
-            "n_params": folds[0].get("n_params") or count_parameters(folds[0]["fit"].model),
+            "n_params": engine.n_params,
             "n_synthetic_mean": float(np.mean([fold["n_synthetic"] for fold in folds])),
             "synth_seconds": float(sum(fold["synth_seconds"] for fold in folds)),
             "setup_seconds": setup_seconds,

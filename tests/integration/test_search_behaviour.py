@@ -55,7 +55,9 @@ def test_reused_actors_carry_no_state_between_trials(penguins_csv, fast_space, t
     assert len({r["pid"] for r in results}) == 1, "the trials should have shared one reused actor"
 
     dataset = load_table(path, target)
-    splits = make_splits(dataset.y, dataset.task, n_folds=3, n_repeats=1, seed=0, classes=dataset.classes)
+    splits = make_splits(
+        dataset.y, dataset.task, test_size=0.0, n_folds=3, n_repeats=1, seed=0, classes=dataset.classes
+    )
     features = coerce_features(dataset.features, dataset.schema).iloc[splits.search].reset_index(drop=True)
     data = SearchData(
         features,
@@ -69,6 +71,7 @@ def test_reused_actors_carry_no_state_between_trials(penguins_csv, fast_space, t
         0,
     )
     board = study.leaderboard()
+    stored = study.store.read_table(study.study_id, "report/oof.parquet")
     for _, row in board.iterrows():
         trial_config = {k.removeprefix("param_"): v for k, v in row.items() if k.startswith("param_")}
         trial_config = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trial_config.items()}
@@ -76,5 +79,7 @@ def test_reused_actors_carry_no_state_between_trials(penguins_csv, fast_space, t
             continue
         reports = []
         run_trial(trial_config, data, reports.append)
-        assert reports[-1]["val_score"] == pytest.approx(row["val_score"], abs=1e-9)
-        assert reports[-1]["gap"] == pytest.approx(row["gap"], abs=1e-9)
+        assert reports[-1]["val_score"] == pytest.approx(row["val_score_best_epoch"], abs=1e-9)
+        oof = stored[stored["trial"] == row["trial"]].sort_values(["repeat", "row"])
+        expected = reports[-1]["payload"]["oof"].reshape(-1, 3)
+        np.testing.assert_allclose(oof[["pred_0", "pred_1", "pred_2"]].to_numpy(), expected, atol=1e-7)

@@ -9,6 +9,7 @@ import pytest
 
 from automl.data.splits import make_splits
 from automl.data.tabular import coerce_features, infer_schema
+from automl.train import trainable
 from automl.train.trainable import (
     SearchData,
     fold_repeats,
@@ -80,23 +81,15 @@ def test_no_fold_predicts_at_the_epoch_it_chose_itself(monkeypatch) -> None:
     from the others' would give other predictions. The payload matches the other folds' choice."""
     data = _data(repeats=1, max_epochs=20)
     outputs: list[list[np.ndarray]] = [[] for _ in data.folds]
-    real_setup = SearchData.setup_fold
+    real_step = trainable._Batched.step  # tabular folds train as one batched network
 
-    def recording_setup(self, fold_index, config, device):
-        fold = real_setup(self, fold_index, config, device)
-        fit = fold["fit"]
-        real_output = fit.output
+    def recording_step(self, active):
+        stepped = real_step(self, active)
+        for f, (_, out_val, _, _) in stepped.items():
+            outputs[f].append(out_val)
+        return stepped
 
-        def output(X, _real=real_output, _fold=fold, _i=fold_index):
-            out = _real(X)
-            if X is _fold["X_val"]:
-                outputs[_i].append(out)
-            return out
-
-        fit.output = output
-        return fold
-
-    monkeypatch.setattr(SearchData, "setup_fold", recording_setup)
+    monkeypatch.setattr(trainable._Batched, "step", recording_step)
     reports: list[dict] = []
     run_trial(dict(CONFIG, lr=0.2, patience=4), data, reports.append)
     payload = reports[-1]["payload"]
