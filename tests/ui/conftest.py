@@ -1,7 +1,8 @@
 """A study store for the dashboard tests, built by running REAL tiny studies once per session.
 
 The completed study is estimated out of fold (80 rows: nothing held out). A second real study
-chooses an ensemble and holds out a test set (`--select ensemble --test-size 0.25`). Beside them the
+chooses an ensemble and holds out a test set (`--select ensemble --test-size 0.25`), a third is a
+regression (50 diabetes rows, 2 trials). Beside them the
 store holds what the dashboard must explain instead of crashing: a failed study and a running one
 (copies of the real study with their manifest changed through Store.write_manifest; the running one
 keeps the real Tune experiment and loses its reports), a study stored before out-of-fold estimation
@@ -28,6 +29,7 @@ from tests.helpers import small_config
 PASSWORD = "correct horse battery staple"
 COMPLETED, FAILED, RUNNING = "penguins-ui", "penguins-failed", "penguins-running"
 ENSEMBLE, LEGACY = "penguins-ensemble", "penguins-legacy"  # ensemble + held-out test; the old manifest
+REGRESSION = "diabetes-ui"
 UNREADABLE, INCOMPLETE = "broken-json", "half-written"
 IMAGE_STUDY = "textures-ui"
 FAILED_ERROR = "RuntimeError: the cluster went away"
@@ -108,6 +110,12 @@ def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
     )  # fmt: skip
     run_study(ensemble, log=lambda message: None)
     _write_legacy_copy(store, root, ENSEMBLE, LEGACY)
+    diabetes = folder / "diabetes.csv"
+    regression = small_config(
+        diabetes, write("diabetes", diabetes, n_rows=50), root, fast_space, trials=2, max_epochs=5,
+        budget_s=120, name=REGRESSION,
+    )  # fmt: skip
+    run_study(regression, log=lambda message: None)
 
     (root / UNREADABLE).mkdir()
     (root / UNREADABLE / "study.json").write_text('{"study_id": "broken-json", "status": ')

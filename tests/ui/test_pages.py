@@ -17,6 +17,7 @@ from tests.ui.conftest import (
     INCOMPLETE,
     LEGACY,
     PASSWORD,
+    REGRESSION,
     RUNNING,
     UNREADABLE,
 )
@@ -183,6 +184,20 @@ def test_an_ensemble_with_a_held_out_test_shows_both(app_env):
     assert "Held-out test, over 20 rows" in markdown and "one-shot held-out test, over 20 rows" in markdown
     assert f"**Model:** ensemble of {len(members)} trials" in markdown
     assert "**Held-out test score:**" in markdown and "**Estimate on new data:**" in markdown
+
+
+def test_a_regression_shows_predicted_against_true_beside_its_baselines(app_env):
+    manifest = app_env.store.read_manifest(REGRESSION)
+    at = _app("views/study.py", REGRESSION)
+    assert not at.exception
+    models = _table(at, "model")
+    assert list(models["model"])[1:] == ["baseline: mean", "baseline: ridge_regression"]
+    assert "Predicted against true, out of fold" in _texts(at, "markdown")
+    assert "One point per row" in _texts(at, "caption")
+    assert "chance level" not in [m.label for m in at.metric]  # none for a regression
+    verdict = _texts(at, "success", "warning")
+    lower = manifest["estimate"]["value"] < min(b["value"] for b in manifest["baselines"])
+    assert ("beats every baseline out of fold" in verdict) == lower
 
 
 def test_a_study_stored_before_out_of_fold_estimation_still_displays(app_env):
