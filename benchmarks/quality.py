@@ -138,6 +138,9 @@ class Run:
 
         s = self.setup
         image = task.family == "image"
+        # Peers and ablations are scored on the study's own held-out rows (benchmarks/honesty.py
+        # compares the default out-of-fold protocol on fresh samples instead).
+        settings.setdefault("test_size", 0.2)
         if image:
             settings.update(
                 images=automl.ImageOptions(image_size=s.image_size, allow_hub=False), n_folds=s.image_folds
