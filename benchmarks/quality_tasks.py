@@ -333,3 +333,44 @@ def image_peers(data, test_images: np.ndarray, *, seed: int, only: tuple[str, ..
             model, _ = fit_final_image(FINETUNE, data, epochs=FINETUNE_EPOCHS, seed=seed, info={})
             output = model.predict_output(test_images)
         yield name, output, time.perf_counter() - start
+
+
+# Fresh samples (the honesty benchmark, `python -m benchmarks.honesty`): the rows a seed's task leaves out.
+def draw_table(task: Task, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(the task's rows for `seed`, exactly as `write_task` draws them; every other row of the source; the
+    target column). The other rows are a fresh sample of the same population that the study never sees."""
+    from automl.datasets import load
+
+    frame, target = load(task.source)
+    if task.minority is None:
+        drawn = frame.sample(n=task.size, random_state=seed)
+    else:
+        rare = frame[target].value_counts().idxmin()
+        n_rare = max(2, int(round(task.minority * task.size)))
+        drawn = pd.concat(
+            [
+                frame[frame[target] == rare].sample(n=n_rare, random_state=seed),
+                frame[frame[target] != rare].sample(n=task.size - n_rare, random_state=seed),
+            ]
+        ).sample(frac=1.0, random_state=seed)
+    rest = frame.drop(index=drawn.index)
+    return drawn.reset_index(drop=True), rest.reset_index(drop=True), target
+
+
+def write_fresh_images(task: Task, seed: int, folder: Path, total: int = 300) -> Path:
+    """Write up to `total` images of the task's classes that `write_task(task, seed, ...)` does not pick
+    (the same draw, its complement; equal numbers per class) as an ImageFolder tree under `folder`."""
+    from PIL import Image
+
+    from automl.datasets import IMAGE_DATASETS
+
+    rng = np.random.default_rng(seed)  # the draw of automl.datasets.write_images, class by class
+    by_class = IMAGE_DATASETS[task.source]()
+    per_class = max(1, total // len(by_class))
+    for label, images in by_class.items():
+        left = rng.permutation(len(images))[task.size :][:per_class]
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for i in left:
+            image = Image.fromarray(images[i]).resize((task.pixels, task.pixels), Image.Resampling.BICUBIC)
+            image.save(folder / label / f"{label}_{i:03d}.png")
+    return folder

@@ -1,0 +1,359 @@
+"""Honest estimates: the study's reported score and interval against the true score on rows it never saw.
+
+    python -m benchmarks.honesty [--seeds N] [--tasks a,b] [--quick] [--out DIR]
+
+For every task and seed, the task's rows are drawn from the larger source with the seed
+(`quality_tasks.draw_table`; images: `write_task`), and the rest of the source is the fresh sample
+(`quality_tasks.write_fresh_images` for images). A study runs twice on the drawn rows: with the new
+protocol (the default: no held-out test below 2,000 rows, a bias-corrected out-of-fold estimate) and
+with the old one (`test_size=0.2`: a one-shot held-out test). For each run the true score is the exported
+model's score on the fresh sample with the study's metric, next to logistic / ridge regression trained on
+the same rows the exported model was refitted on (the study's search rows).
+
+Writes `honesty.json` (every record, with the machine's facts) and `honesty.md` under `--out` (default
+benchmarks/results, and then its section of benchmarks/RESULTS.md is replaced). `--quick` is the smoke run:
+one tiny table task, one seed, short budgets (its default `--out` is a temporary folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.honesty_report import PROTOCOLS, markdown, replace_section, summarize
+from benchmarks.quality_report import _jsonable
+from benchmarks.quality_tasks import QUICK_TASKS, TASKS, Task, draw_table, write_fresh_images, write_task
+from benchmarks.report import RESULTS_DIR, machine
+
+GRACE_PERIOD = 5  # the study default, lowered to max_epochs when that is smaller
+FRESH_IMAGES = 300  # at most this many fresh images per image task
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Sizes of one run; the defaults are the quality benchmark's (benchmarks/quality.py)."""
+
+    tasks: tuple[str, ...]
+    seeds: int
+    budget_s: float
+    image_budget_s: float
+    trials: int
+    image_trials: int
+    max_epochs: int
+    image_max_epochs: int
+    image_size: int
+    image_folds: int
+    max_concurrent_trials: int = 2
+
+
+DEFAULT = Setup(
+    tasks=("penguins", "wine", "breast_cancer_imbalanced", "diabetes", "digits", "textures"),
+    seeds=3,
+    budget_s=25,
+    image_budget_s=45,
+    trials=15,
+    image_trials=10,
+    max_epochs=50,
+    image_max_epochs=15,
+    image_size=64,
+    image_folds=3,
+)
+QUICK = Setup(
+    tasks=("iris_tiny",),
+    seeds=1,
+    budget_s=40,  # a ceiling on a loaded machine: the 2 trials end the study first
+    image_budget_s=40,
+    trials=2,
+    image_trials=2,
+    max_epochs=6,
+    image_max_epochs=3,
+    image_size=32,
+    image_folds=2,
+)
+
+
+def _progress(line: str) -> None:
+    print(f"[honesty] {line}", file=sys.stderr, flush=True)
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@dataclass
+class Fresh:
+    """The fresh sample of one task and seed, as the exported model takes it."""
+
+    inputs: Any  # coerced feature frame (tables) or uint8 images
+    y: np.ndarray  # codes into the study's classes, or regression targets
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def _fresh_table(frame: pd.DataFrame, target: str, model, study_classes: list[str] | None, folder: Path):
+    """The fresh rows read back the way a study reads a table, coerced to the exported model's schema."""
+    from automl.data.tabular import coerce_features, load_table
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "fresh.csv"
+    frame.to_csv(path, index=False)
+    raw = pd.read_csv(path)
+    raw = raw.loc[raw[target].notna()].reset_index(drop=True)
+    inputs = coerce_features(raw, model.info["schema"])
+    labels = load_table(path, target, model.info["task"])
+    if study_classes is None:
+        return Fresh(inputs, labels.y.astype(float))
+    code = {label: i for i, label in enumerate(study_classes)}
+    return Fresh(inputs, np.array([code[labels.classes[c]] for c in labels.y]))
+
+
+def _fresh_images(folder: Path, model, study_classes: list[str]) -> Fresh:
+    from automl.data.images import load_images
+
+    dataset = load_images(folder, size=model.image_size)
+    code = {label: i for i, label in enumerate(study_classes)}
+    return Fresh(dataset.images, np.array([code[dataset.classes[c]] for c in dataset.y]))
+
+
+def linear_on_fresh(prep, fresh: Fresh) -> np.ndarray:
+    """LogisticRegression(C=1) / Ridge(alpha=1) on the study's linear inputs (the study's own baseline,
+    automl.evaluation.baselines), fitted on every search row, its output on the fresh sample."""
+    from automl.evaluation.baselines import baselines_for
+
+    data = prep.data
+    rows = np.arange(len(data.y))
+    encode = data.linear_encoder(rows)
+    linear = baselines_for(data.task, data.linear_description)[1]
+    return linear.fit(encode(data.rows(rows)), data.y, data.task, data.n_classes)(encode(fresh.inputs))
+
+
+def _interval(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not entry:
+        return None
+    keys = ("value", "ci_low", "ci_high", "protocol", "n_rows", "apparent", "bias")
+    return {k: entry.get(k) for k in keys if k in entry}
+
+
+class Run:
+    """One benchmark run: studies go to a temporary storage folder, one record per study."""
+
+    def __init__(self, setup: Setup, work: Path, on_record=None) -> None:
+        self.setup, self.work, self.on_record = setup, work, on_record
+        self.records: list[dict[str, Any]] = []
+
+    def study(self, task: Task, seed: int, data: Path, target: str | None, protocol: str):
+        import automl
+        from automl.config import Resources
+
+        s = self.setup
+        image = task.family == "image"
+        settings: dict[str, Any] = {"test_size": PROTOCOLS[protocol]}
+        if image:
+            settings.update(
+                images=automl.ImageOptions(image_size=s.image_size, allow_hub=False), n_folds=s.image_folds
+            )
+        max_epochs = s.image_max_epochs if image else s.max_epochs
+        return automl.run(
+            str(data),
+            target,
+            budget=s.image_budget_s if image else s.budget_s,
+            trials=s.image_trials if image else s.trials,
+            max_epochs=max_epochs,
+            grace_period=min(GRACE_PERIOD, max_epochs),
+            metric=task.metric,
+            seed=seed,
+            storage=str(self.work / "studies"),
+            name=f"{task.name}-s{seed}-{protocol}",
+            resources=Resources(max_concurrent_trials=s.max_concurrent_trials),
+            log=_quiet,
+            **settings,
+        )
+
+    def task_seed(self, task: Task, seed: int) -> None:
+        folder = self.work / "data" / f"{task.name}-s{seed}"
+        if task.family == "image":
+            data, target = write_task(task, seed, folder)
+            fresh_folder = write_fresh_images(task, seed, folder / "fresh", FRESH_IMAGES)
+            rest = None
+        else:
+            drawn, rest, target = draw_table(task, seed)
+            folder.mkdir(parents=True, exist_ok=True)
+            data = folder / f"{task.name}.csv"
+            drawn.to_csv(data, index=False)
+        for protocol in PROTOCOLS:
+            start = time.perf_counter()
+            base = {"task": task.name, "family": task.family, "seed": seed, "protocol_run": protocol}
+            try:
+                study = self.study(task, seed, data, target, protocol)
+                wall = time.perf_counter() - start
+                record = self.score(task, study, rest, target, fresh_folder if rest is None else None)
+                record.update(base, wall_s=wall)
+            except Exception as exc:  # recorded and reported; the other runs go on
+                record = {**base, "wall_s": time.perf_counter() - start, "error": repr(exc)}
+                _progress(f"{task.name} seed {seed} {protocol}: FAILED {exc!r}")
+            else:
+                _progress(
+                    f"{task.name} seed {seed} {protocol}: estimate {record['estimate']['value']:.4g} "
+                    f"[{record['estimate']['ci_low']:.4g}, {record['estimate']['ci_high']:.4g}], true "
+                    f"{record['true']:.4g}, linear {record['linear_true']:.4g} ({wall:.0f}s)"
+                )
+            self.records.append(record)
+            if self.on_record:
+                self.on_record(self.records)
+
+    def score(self, task: Task, study, rest, target, fresh_folder: Path | None) -> dict[str, Any]:
+        """The record of one finished study: its estimate, the true score and the linear model's."""
+        from automl.config import StudyConfig
+        from automl.metrics import get_metric
+        from automl.study import prepare
+
+        manifest = study.manifest
+        metric = get_metric(manifest["metric"]["name"])
+        prep = prepare(StudyConfig.from_dict(manifest["config"]), log=_quiet)
+        if prep.splits.test.tolist() != manifest["splits"]["test_rows"]:
+            raise RuntimeError("the study's search rows could not be reproduced for the linear model")
+        model = study.best_model
+        classes = getattr(prep.dataset, "classes", None)
+        if fresh_folder is not None:
+            fresh = _fresh_images(fresh_folder, model, classes)
+        else:
+            fresh = _fresh_table(rest, target, model, classes, self.work / "fresh" / study.study_id)
+        n_classes = len(classes or [])
+        true = metric(fresh.y, model.predict_output(fresh.inputs), n_classes)
+        linear = metric(fresh.y, linear_on_fresh(prep, fresh), n_classes)
+        estimate = _interval(manifest["estimate"])
+        timings = dict(manifest.get("timings") or {})
+        return {
+            "metric": metric.name,
+            "greater_is_better": metric.greater_is_better,
+            "estimate": estimate,
+            "cv_estimate": _interval(manifest.get("cv_estimate")),
+            "true": float(true),
+            "covered": bool(estimate["ci_low"] <= true <= estimate["ci_high"]),
+            "width": float(estimate["ci_high"] - estimate["ci_low"]),
+            "linear_true": float(linear),
+            "n_search": int(len(prep.splits.search)),
+            "n_test": int(len(prep.splits.test)),
+            "n_fresh": len(fresh),
+            "duration_s": float(manifest["duration_s"]),
+            "timings": timings,
+            "trials": manifest["trials"],
+            "model_kind": manifest["model"]["kind"],
+            "chosen": manifest["best"]["config"],
+        }
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    known = {**TASKS, **QUICK_TASKS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return names
+
+
+def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.honesty", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the smoke run: one tiny table task, one seed")
+    parser.add_argument("--seeds", type=int, help="seeds per task (default 3)")
+    parser.add_argument("--tasks", type=_names, help=f"comma-separated, from {', '.join(TASKS)}")
+    parser.add_argument("--out", type=Path, help="results folder (default benchmarks/results)")
+    parser.add_argument(
+        "--render", action="store_true", help="only summarize the records of --out's honesty.json again"
+    )
+    args = parser.parse_args(argv)
+    if args.render:
+        render(args.out or RESULTS_DIR)
+        sys.exit(0)
+    setup = QUICK if args.quick else DEFAULT
+    changes: dict[str, Any] = {}
+    if args.seeds is not None:
+        changes["seeds"] = max(1, args.seeds)
+    if args.tasks:
+        changes["tasks"] = args.tasks
+    return replace(setup, **changes), args.quick, args.out
+
+
+def _write(out: Path, result: dict[str, Any]) -> str:
+    """honesty.json, honesty.md, and the section of RESULTS.md (benchmarks/ for the default --out)."""
+    (out / "honesty.json").write_text(json.dumps(_jsonable(result), indent=1))
+    text = markdown(result)
+    (out / "honesty.md").write_text(text)
+    results_md = RESULTS_DIR.parent / "RESULTS.md" if out.resolve() == RESULTS_DIR.resolve() else None
+    replace_section(results_md or out / "RESULTS.md", text)
+    return text
+
+
+def render(out: Path) -> None:
+    """The summary and report of an earlier (or still running) run, from its records."""
+    result = json.loads((out / "honesty.json").read_text())
+    result["summary"] = summarize(result["records"])
+    print(_write(out, result))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    import ray
+
+    setup, quick, out = parse(argv)
+    out = out or (Path(tempfile.mkdtemp(prefix="automl-honesty-")) if quick else RESULTS_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    command = " ".join(
+        ["python -m benchmarks.honesty", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
+    )
+    tasks = {**TASKS, **QUICK_TASKS}
+    facts = machine()
+    start = time.perf_counter()
+
+    def write(records: list[dict[str, Any]], finished: bool = False) -> dict[str, Any]:
+        """Every record so far, summarized and written (a partial run leaves its figures too)."""
+        result = {
+            "command": command,
+            "quick": quick,
+            "finished": finished,
+            "machine": facts,
+            "run_seconds": time.perf_counter() - start,
+            "setup": asdict(setup),
+            "tasks": {n: asdict(tasks[n]) for n in setup.tasks},
+            "records": records,
+            "summary": summarize(records),
+        }
+        result["markdown"] = _write(out, result)
+        return result
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(
+            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
+        )
+    try:
+        with tempfile.TemporaryDirectory(prefix="automl-honesty-") as work, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = Run(setup, Path(work), on_record=write)
+            for name in setup.tasks:
+                for seed in range(setup.seeds):
+                    run.task_seed(tasks[name], seed)
+    finally:
+        if started_ray:
+            ray.shutdown()
+    result = write(run.records, finished=True)
+    print(result.pop("markdown"))
+    _progress(f"wrote {out / 'honesty.json'} and {out / 'honesty.md'}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
