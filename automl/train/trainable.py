@@ -255,10 +255,22 @@ class _Batched:
         }
 
 
-def should_report(epoch: int, finished: bool, report_epochs: frozenset[int], every: int) -> bool:
-    """Tune hears from a trial at the scheduler's rungs, every `every` epochs and at its end; the
-    curves of every epoch travel once, in the final payload."""
-    return finished or epoch in report_epochs or epoch % max(every, 1) == 0
+REPORT_SECONDS = 5.0  # a slow trial (images) still reports this often, so a budget cut leaves it a score
+
+
+def should_report(
+    epoch: int, finished: bool, report_epochs: frozenset[int], every: int, seconds_since: float = 0.0
+) -> bool:
+    """Tune hears from a trial at its first epoch, the scheduler's rungs, every `every` epochs, at
+    least every REPORT_SECONDS and at its end; the curves of every epoch travel once, in the final
+    payload. (Only the rungs feed a decision: the schedule between them changes no result.)"""
+    return (
+        finished
+        or epoch == 1
+        or epoch in report_epochs
+        or epoch % max(every, 1) == 0
+        or seconds_since >= REPORT_SECONDS
+    )
 
 
 def fold_repeats(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[int]:
@@ -323,6 +335,7 @@ def run_trial(
     report_every = int(data.extra.get("report_every", 1))
     sign = metric.sign()
     val_outputs: list[list[np.ndarray]] = [[] for _ in folds]
+    last_report = time.perf_counter()
     curves: dict[str, list[float]] = {
         k: [] for k in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
     }
@@ -355,8 +368,9 @@ def run_trial(
         }
         for key, value in row.items():
             curves[key].append(value)
-        if not should_report(epoch, finished, report_epochs, report_every):
+        if not should_report(epoch, finished, report_epochs, report_every, time.perf_counter() - last_report):
             continue
+        last_report = time.perf_counter()
         metrics = {
             **row,
             "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
