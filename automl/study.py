@@ -294,7 +294,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
     prep.data.extra.update(
         report_epochs=asha_rungs(config.max_epochs, config.grace_period), report_every=REPORT_EVERY
     )
-    shutdown = tuning.ensure_ray()
+    shutdown = tuning.ensure_ray(keep=True)  # started once per process, reused by the next study
     try:
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
         # On the head node, so losing a worker node does not lose the pool (a driver can share a

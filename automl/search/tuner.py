@@ -155,18 +155,25 @@ def restore_tuner(config: StudyConfig, data: SearchData, storage: tuple[str, Any
     )
 
 
-def ensure_ray(num_cpus: int | None = None) -> Callable[[], None]:
+def ensure_ray(num_cpus: int | None = None, keep: bool = False) -> Callable[[], None]:
     """Join the running Ray (a Ray Job, RAY_ADDRESS, or an earlier ray.init) or start a local one.
 
-    Returns what to call to undo it: nothing when Ray was already there.
+    Returns what to call to undo it: nothing when Ray was already there, or with `keep` (a study's
+    choice: the next study in the same process reuses this Ray instead of paying its start again;
+    it stops when the process exits).
     """
+    import atexit
     import os
 
     if ray.is_initialized():
         return lambda: None
+    undo: Callable[[], None] = ray.shutdown
+    if keep:
+        atexit.register(ray.shutdown)
+        undo = lambda: None  # noqa: E731
     if os.environ.get("RAY_ADDRESS"):  # inside a Ray Job or pointed at a cluster: connect, configure nothing
         ray.init(log_to_driver=False, logging_level="ERROR")
-        return ray.shutdown
+        return undo
     # address="local": a Ray of our own, even when `ray start` left a cluster running on this machine
     ray.init(
         address="local",
@@ -175,4 +182,4 @@ def ensure_ray(num_cpus: int | None = None) -> Callable[[], None]:
         log_to_driver=False,
         logging_level="ERROR",
     )
-    return ray.shutdown
+    return undo
