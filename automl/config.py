@@ -93,7 +93,8 @@ class StudyConfig:
     trials: int = 30
     budget_s: float = 600.0
     seed: int = 0
-    test_size: float | None = None  # held-out fraction; None: by size (none below 2,000 rows, else 0.2); 0: none
+    # held-out test fraction; None: by size (none below 2,000 rows, else 0.2); 0: none
+    test_size: float | None = None
     n_folds: int = 5
     n_repeats: int | None = None  # None: repeated when the data is tiny
     max_epochs: int = 100

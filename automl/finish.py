@@ -30,7 +30,29 @@ def _plain(value: Any) -> Any:
 
 
 def _config_of(row) -> dict[str, Any]:
-    return {k.removeprefix("param_"): _plain(v) for k, v in row.items() if k.startswith("param_") and v == v}
+    return {
+        k.removeprefix("param_"): _plain(v)
+        for k, v in row.items()
+        if k.startswith("param_") and v is not None and v == v  # blank: no effect (effective_board)
+    }
+
+
+def effective_board(board, effective) -> Any:
+    """The leaderboard's parameters as each trial's network used them: a setting without effect for
+    its configuration (say, width at depth 0) is blank, so it is neither shown nor counted in the
+    parameters' importance."""
+    params = [c for c in board.columns if c.startswith("param_")]
+    board = board.copy()
+    for at, row in board.iterrows():
+        sampled = {c.removeprefix("param_"): v for c, v in row[params].items() if v is not None and v == v}
+        used = effective(sampled)
+        for c in params:
+            key = c.removeprefix("param_")
+            if key not in used:
+                board.at[at, c] = None
+            elif used[key] != sampled.get(key):
+                board.at[at, c] = used[key]
+    return board
 
 
 def _refit(prep, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
@@ -89,7 +111,7 @@ def finish(config, prep, store, study_id: str, manifest: dict, grid, search_seco
     board, curves, payloads = collect_trials(grid, metric)
     n_outputs = data.n_classes if data.task == "classification" else 0
     oof = OutOfFold.from_payloads(payloads, data.y, data.folds, metric, n_outputs)
-    board = rescored_board(board, oof)
+    board = effective_board(rescored_board(board, oof), data.effective_config)
     trials = summaries(board)
     base = [t for t in eligible(trials) if t.trial_id in oof]
     estimate: Estimate | None = None

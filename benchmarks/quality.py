@@ -273,7 +273,11 @@ def reselect(study, prep, metric, seed: int) -> tuple[float, dict[str, Any]]:
     row = board.loc[board["trial"] == picked].iloc[0]
     if bool(row["chosen"]):
         return float(study.manifest["test_report"]["value"]), {"trial": picked, "same_as_chosen": True}
-    config = {k.removeprefix("param_"): _plain(v) for k, v in row.items() if k.startswith("param_")}
+    config = {
+        k.removeprefix("param_"): _plain(v)
+        for k, v in row.items()
+        if k.startswith("param_") and v is not None and v == v
+    }
     epochs = max(1, int(round(row["best_epoch_mean"])))
     test = prep.splits.test
     if prep.modality == "image":

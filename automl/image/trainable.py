@@ -64,6 +64,15 @@ class ImageSearchData:
 
     linear_description = f"pixels downsampled to at most {BASELINE_PIXELS} px, standardized"
 
+    def effective_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The sampled configuration as its backbone means it (image/network.py), without a VAE's
+        settings when there is none."""
+        out = effective_config(config)
+        if out.get("synth_method", NO_SYNTHESIS) == NO_SYNTHESIS:
+            for key in [k for k in out if k.startswith("synth_") and k != "synth_method"]:
+                out.pop(key)
+        return out
+
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Raw search images, as a linear baseline's encoder takes them."""
         return self.images[index]

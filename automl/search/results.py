@@ -55,7 +55,9 @@ def read_payload(result) -> dict[str, np.ndarray] | None:
 def _curve(payload: dict[str, np.ndarray] | None, frame: pd.DataFrame | None) -> pd.DataFrame | None:
     """Every epoch's curve from the payload; else the epochs that were reported to Tune."""
     if payload is not None and "curve_epoch" in payload:
-        return pd.DataFrame({c: payload[c if c.startswith("curve_") else f"curve_{c}"] for c in CURVE_COLUMNS})
+        return pd.DataFrame(
+            {c: payload[c if c.startswith("curve_") else f"curve_{c}"] for c in CURVE_COLUMNS}
+        )
     if frame is not None and len(frame):
         return frame[[c for c in CURVE_COLUMNS if c in frame]].copy()
     return None
@@ -77,7 +79,8 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
             "train_score": metrics.get("train_score", np.nan),
             "gap": metrics.get("gap", np.nan),
             "n_folds": metrics.get("n_folds", 0),
-            "n_params": metrics.get("n_params", 0),
+            "n_params": metrics.get("n_params", 0),  # trained on this data
+            "model_params": metrics.get("model_params", metrics.get("n_params", 0)),  # the exported network
             "epochs_run": metrics.get("epoch", 0),
             "best_epoch_mean": metrics.get("best_epoch_mean", np.nan),
             "n_synthetic_mean": metrics.get("n_synthetic_mean", 0.0),

@@ -56,6 +56,22 @@ class SearchData:
 
     linear_description = "standardized, one-hot encoded features"
 
+    def effective_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The sampled configuration without the settings that had no effect: the hidden layers'
+        at depth 0, and a synthesizer's when there is none (or when it does not take them)."""
+        out = dict(config)
+        if int(out.get("depth", 0)) == 0:
+            for key in ("width", "activation", "batch_norm", "dropout"):
+                out.pop(key, None)
+        method = out.get("synth_method", NO_SYNTHESIS)
+        accepted = set() if method == NO_SYNTHESIS else setting_names(synthesizer_class(method))
+        for key in [k for k in out if k.startswith("synth_") and k not in ("synth_method", "synth_ratio")]:
+            if key[len("synth_") :] not in accepted:
+                out.pop(key)
+        if method == NO_SYNTHESIS:
+            out.pop("synth_ratio", None)
+        return out
+
     def rows(self, index: np.ndarray) -> pd.DataFrame:
         """Raw search rows, as a linear baseline's encoder takes them."""
         return self.features.iloc[index]

@@ -73,7 +73,11 @@ def test_reused_actors_carry_no_state_between_trials(penguins_csv, fast_space, t
     board = study.leaderboard()
     stored = study.store.read_table(study.study_id, "report/oof.parquet")
     for _, row in board.iterrows():
-        trial_config = {k.removeprefix("param_"): v for k, v in row.items() if k.startswith("param_")}
+        trial_config = {
+            k.removeprefix("param_"): v
+            for k, v in row.items()
+            if k.startswith("param_") and v is not None and v == v  # blank: the setting had no effect
+        }
         trial_config = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trial_config.items()}
         if row["status"] == "stopped_early":
             continue
