@@ -59,7 +59,7 @@ class TrialClock(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         entry = (
             time.time(),
-            int(result.get("training_iteration", 0)),
+            int(result.get("epoch", result.get("training_iteration", 0))),  # trials report every few epochs
             float(result.get("objective", math.nan)),
         )
         self.results.setdefault(trial.trial_id, []).append(entry)
@@ -132,7 +132,7 @@ def trial_rows(study, clock: TrialClock, storage: Path) -> list[dict[str, Any]]:
                 "trial": name,
                 "status": board.loc[name, "status"] if name in board.index else "unknown",
                 "chosen": bool(board.loc[name, "chosen"]) if name in board.index else False,
-                "epochs": int(last["training_iteration"]),
+                "epochs": int(last.get("epoch", last["training_iteration"])),
                 "val_score": float(last.get("val_score", math.nan)),
                 "objective": float(last.get("objective", math.nan)),
                 "span_s": span,
