@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from sklearn import metrics as skm
@@ -121,6 +122,20 @@ def default_metric(task: str, class_counts: dict | None = None) -> str:
     if counts and max(counts) / max(min(counts), 1) > 1.5:
         return "balanced_accuracy"
     return "accuracy"
+
+
+PROPORTIONS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")  # scores in [0, 1]
+
+
+def wilson_interval(p: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion p observed over n rows."""
+    if n <= 0 or not np.isfinite(p):
+        return float("nan"), float("nan")
+    z = float(NormalDist().inv_cdf(0.5 + level / 2))
+    p = min(max(p, 0.0), 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
 
 
 def bootstrap_interval(

@@ -1,4 +1,4 @@
-"""The held-out test report: evaluated once, on rows the search never saw.
+"""The held-out test report (when a study has a test set): evaluated once, on rows the search never saw.
 
 The chosen metric with a 95% bootstrap interval, every metric of the task, a confusion matrix and
 per-class scores (classification) or a residual summary (regression).
@@ -11,12 +11,18 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from automl.metrics import Metric, bootstrap_interval, metrics_for
+from automl.metrics import PROPORTIONS, Metric, bootstrap_interval, metrics_for, wilson_interval
 
 
 def scored(metric: Metric, y: np.ndarray, output: np.ndarray, n_classes: int, seed: int) -> dict[str, float]:
+    """The score on the test rows with its 95% bootstrap interval; for scores in [0, 1] never narrower
+    than the Wilson interval over those rows (all of 20 rows right is not a certain 1.0)."""
+    value = metric(y, output, n_classes)
     low, high = bootstrap_interval(metric, y, output, n_classes, seed=seed)
-    return {"value": metric(y, output, n_classes), "ci_low": low, "ci_high": high, "level": 0.95}
+    if metric.name in PROPORTIONS and np.isfinite(value):
+        w_low, w_high = wilson_interval(value, len(y))
+        low, high = max(0.0, min(low, w_low)), min(1.0, max(high, w_high))
+    return {"value": value, "ci_low": low, "ci_high": high, "level": 0.95}
 
 
 def test_report(

@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from automl.evaluation.oof import OutOfFold
+from automl.metrics import PROPORTIONS, wilson_interval
 from automl.search.selection import Evidence, Selection, TrialSummary, select
 
 N_BOOTSTRAP = 1000
 N_BOOTSTRAP_ENSEMBLE = 200  # each resample reruns the greedy selection
 CONTENDER_SE = 4.0  # a trial this many standard errors below the best is never a resample's choice
 MIN_CONTENDERS = 20
-PROPORTIONS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")  # scores in [0, 1]
 
 
 @dataclass
@@ -71,17 +70,6 @@ def resample_weights(n_rows: int, n_resamples: int, seed: int) -> np.ndarray:
     draws = rng.integers(0, n_rows, size=(n_resamples, n_rows))
     offsets = (np.arange(n_resamples) * n_rows)[:, None]
     return np.bincount((draws + offsets).ravel(), minlength=n_resamples * n_rows).reshape(n_resamples, n_rows)
-
-
-def wilson_interval(p: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion p observed over n rows."""
-    if n <= 0 or not np.isfinite(p):
-        return float("nan"), float("nan")
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = min(max(p, 0.0), 1.0)
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
 
 
 def _evidence(oof: OutOfFold, weights: np.ndarray) -> Evidence:

@@ -302,3 +302,13 @@ def test_bootstrap_interval_skips_undefined_resamples() -> None:
     proba = np.column_stack([np.linspace(0.9, 0.1, 10), np.linspace(0.1, 0.9, 10)])
     low, high = bootstrap_interval(get_metric("roc_auc"), y, proba, 2, n_resamples=100)
     assert 0.0 <= low <= high <= 1.0
+
+
+def test_a_held_out_test_with_every_row_right_is_never_reported_as_certain() -> None:
+    from automl.metrics import get_metric, wilson_interval
+    from automl.report import scored
+
+    y = np.array([0, 1] * 10)
+    entry = scored(get_metric("accuracy"), y, np.eye(2)[y], 2, seed=0)
+    assert entry["value"] == 1.0 and entry["ci_high"] == 1.0
+    assert entry["ci_low"] == pytest.approx(wilson_interval(1.0, 20)[0]) and entry["ci_low"] < 0.85

@@ -11,10 +11,9 @@ from automl.evaluation.bbc import (
     choose,
     fixed_model_estimate,
     resample_weights,
-    wilson_interval,
 )
 from automl.evaluation.oof import OutOfFold
-from automl.metrics import get_metric
+from automl.metrics import get_metric, wilson_interval
 from automl.search.selection import TrialSummary
 
 
