@@ -9,6 +9,7 @@ better, so a positive gap is overfitting).
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
 
 NO_SYNTHESIS = "none"
 MAX_SYNTH_RATIO = 2.0  # synthetic rows per training row when the space does not bound synth_ratio
+FINAL_FILE = "final.json"  # beside it: the trial's last reported metrics, for a resumed study
 PAYLOAD_FILE = "trial.npz"  # in the trial's final checkpoint: out-of-fold predictions and curves (no pickle)
 
 
@@ -428,6 +430,14 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
     node_id = ray.get_runtime_context().get_node_id()
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
+    finished = tune.get_checkpoint()  # a resumed study: this trial had finished before the driver died
+    if finished is not None:
+        with finished.as_directory() as folder:
+            final = Path(folder) / FINAL_FILE
+            if final.exists():  # report its last result again instead of training it again
+                tune.report(json.loads(final.read_text()), checkpoint=finished)
+                return
+
     def report(metrics: dict[str, Any]) -> None:
         payload = metrics.pop("payload", None)
         metrics = {**metrics, "node_id": node_id, "device": device}
@@ -436,6 +446,7 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
             return
         with tempfile.TemporaryDirectory() as folder:  # the trial's out-of-fold predictions and curves
             np.savez(Path(folder) / PAYLOAD_FILE, **payload)
+            (Path(folder) / FINAL_FILE).write_text(json.dumps(metrics, default=float))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     run_trial(config, data, report, device)
