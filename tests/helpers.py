@@ -108,13 +108,12 @@ def small_image_config(data: Path, storage: Path, space: Path, **overrides) -> S
 
 def assert_every_dimension_varies(board, modality: str) -> None:
     """Across the trials, every parameter of the modality's default space took more than one value
-    (among the trials where it had an effect: the leaderboard leaves it blank elsewhere, e.g. width at
-    depth 0), and every parameter had an effect somewhere."""
+    among the trials where it had an effect (the leaderboard leaves it blank elsewhere, e.g. width at
+    depth 0, a VAE's settings without a VAE)."""
     from automl.search.space import default_space_path
 
     for name in yaml.safe_load(default_space_path(modality).read_text())["parameters"]:
         active = board[f"param_{name}"].dropna().astype(str)
-        assert len(active), f"{name} never had an effect"
         assert len(active) < 2 or active.nunique() > 1, f"{name} took only {active.unique()}"
 
 
