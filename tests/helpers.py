@@ -106,15 +106,19 @@ def small_image_config(data: Path, storage: Path, space: Path, **overrides) -> S
     return small_config(data, None, storage, space, **settings)
 
 
-def assert_every_dimension_varies(board, modality: str) -> None:
-    """Across the trials, every parameter of the modality's default space took more than one value
-    among the trials where it had an effect (the leaderboard leaves it blank elsewhere, e.g. width at
-    depth 0, a VAE's settings without a VAE)."""
+def assert_every_dimension_varies(study_dir: Path, modality: str) -> None:
+    """Across the trials the searcher proposed (Tune's params.json of each trial: the sampled
+    values, before the leaderboard blanks those without effect), every parameter of the
+    modality's default space took more than one value."""
+    import json
+
     from automl.search.space import default_space_path
 
+    proposed = [json.loads(p.read_text()) for p in sorted((study_dir / "tune").glob("*/params.json"))]
+    assert proposed, f"no trials under {study_dir / 'tune'}"
     for name in yaml.safe_load(default_space_path(modality).read_text())["parameters"]:
-        active = board[f"param_{name}"].dropna().astype(str)
-        assert len(active) < 2 or active.nunique() > 1, f"{name} took only {active.unique()}"
+        values = {str(p[name]) for p in proposed if name in p}
+        assert len(values) > 1, f"{name} took only {values}"
 
 
 def run_cli(argv: list[str], timeout: float, **env: str) -> tuple[subprocess.CompletedProcess, float]:

@@ -159,4 +159,4 @@ def test_twenty_trials_on_100_rows_within_five_minutes_cover_the_space(tmp_path)
     assert elapsed < 300, f"took {elapsed:.0f}s"
     board = pd.read_parquet(tmp_path / "store" / "acceptance" / "report" / "trials.parquet")
     assert len(board) == 20
-    assert_every_dimension_varies(board, "tabular")
+    assert_every_dimension_varies(tmp_path / "store" / "acceptance", "tabular")

@@ -60,7 +60,7 @@ def test_twelve_trials_on_a_four_class_folder_of_ten_images_within_ten_minutes(t
     assert elapsed < 600, f"took {elapsed:.0f}s"
     board = pd.read_parquet(tmp_path / "store" / "photos" / "report" / "trials.parquet")
     assert len(board) >= 12
-    assert_every_dimension_varies(board, "image")
+    assert_every_dimension_varies(tmp_path / "store" / "photos", "image")
     predictions = tmp_path / "preds.csv"
     proc, _ = run_cli(
         ["predict", str(tmp_path / "store" / "photos"), str(photos), "-o", str(predictions)], 120

@@ -2,7 +2,9 @@
 
 The distributions come from the study's resolved search space (`space.parameters` in study.json),
 so importance is measured over the ranges the search actually explored. Trials without a score,
-and parameters that did not vary, are left out.
+and parameters that did not vary, are left out. A blank cell is a setting that had no effect for
+its trial (width at depth 0, a synthesizer's settings without one): it counts as its own choice,
+"(no effect)", or as the range's low end for a number (no dropout, no synthetic rows, ...).
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ import pandas as pd
 from ui.lib.formatting import plain
 
 MIN_TRIALS = 5
+NO_EFFECT = "(no effect)"
+
+
+def _blank(raw: Any) -> bool:
+    value = plain(raw)
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def distribution(spec: dict[str, Any]) -> Any:
@@ -73,10 +81,21 @@ def param_importances(
     dists = {n: d for n, d in dists.items() if f"param_{n}" in board and not d.single()}
     if not dists:
         return None, "The study's manifest has no search space to measure importance over."
+    from optuna.distributions import CategoricalDistribution
+
     scored = board.dropna(subset=["val_score"])
+    for n, d in list(dists.items()):
+        if isinstance(d, CategoricalDistribution) and scored[f"param_{n}"].map(_blank).any():
+            dists[n] = CategoricalDistribution([*d.choices, NO_EFFECT])
     trials = []
     for _, row in scored.iterrows():
-        params = {n: v for n, d in dists.items() if (v := _value(row[f"param_{n}"], d)) is not None}
+        params = {}
+        for n, d in dists.items():
+            raw = row[f"param_{n}"]
+            if _blank(raw):
+                params[n] = NO_EFFECT if isinstance(d, CategoricalDistribution) else d.low
+            elif (v := _value(raw, d)) is not None:
+                params[n] = v
         if len(params) != len(dists):
             continue
         trials.append(
