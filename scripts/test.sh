@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need, then run the whole suite (about 10 minutes on 2 cores).
+# Install what the tests need, then run the whole suite (about 20 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
