@@ -55,6 +55,8 @@ class Setup:
     image_size: int
     image_folds: int
     max_concurrent_trials: int = 2
+    select: str | None = None  # the studies' selection rule (None: the default)
+    protocols: tuple[str, ...] = tuple(PROTOCOLS)
 
 
 DEFAULT = Setup(
@@ -160,6 +162,8 @@ class Run:
         s = self.setup
         image = task.family == "image"
         settings: dict[str, Any] = {"test_size": PROTOCOLS[protocol]}
+        if s.select:
+            settings["select"] = s.select
         if image:
             settings.update(
                 images=automl.ImageOptions(image_size=s.image_size, allow_hub=False), n_folds=s.image_folds
@@ -192,7 +196,7 @@ class Run:
             folder.mkdir(parents=True, exist_ok=True)
             data = folder / f"{task.name}.csv"
             drawn.to_csv(data, index=False)
-        for protocol in PROTOCOLS:
+        for protocol in self.setup.protocols:
             start = time.perf_counter()
             base = {"task": task.name, "family": task.family, "seed": seed, "protocol_run": protocol}
             try:
@@ -275,6 +279,14 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
     parser.add_argument(
         "--render", action="store_true", help="only summarize the records of --out's honesty.json again"
     )
+    parser.add_argument(
+        "--select", help="the studies' selection rule, e.g. ensemble (default: the default rule)"
+    )
+    parser.add_argument(
+        "--protocols",
+        type=lambda text: tuple(p for p in (x.strip() for x in text.split(",")) if p in PROTOCOLS),
+        help=f"comma-separated, from {', '.join(PROTOCOLS)} (default: both)",
+    )
     args = parser.parse_args(argv)
     if args.render:
         render(args.out or RESULTS_DIR)
@@ -285,6 +297,10 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         changes["seeds"] = max(1, args.seeds)
     if args.tasks:
         changes["tasks"] = args.tasks
+    if args.select:
+        changes["select"] = args.select
+    if args.protocols:
+        changes["protocols"] = args.protocols
     return replace(setup, **changes), args.quick, args.out
 
 
