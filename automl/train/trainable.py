@@ -1,10 +1,12 @@
 """The Ray Tune trainable: one configuration, trained on every inner fold in lockstep.
 
 In each fold the preprocessor and the synthesizer are fitted on the fold's training part only;
-the train metric is measured on the real training rows (never the synthetic ones). Every epoch
-the trial reports, over folds, the mean and std of the validation and train scores of each
-fold's best checkpoint so far, and the gap = train - validation (in the direction where larger is
-better, so a positive gap is overfitting).
+the train metric is measured on the real training rows (never the synthetic ones). The folds of a
+registered network family train as one batched network (train/batched.py); others (image
+fine-tuning) fold by fold. The trial reports, over folds, the mean and std of the validation and
+train scores of each fold's best epoch so far and the gap = train - validation (larger is better,
+so a positive gap is overfitting): to Tune at ASHA's rungs and every few epochs, and in its last
+report every epoch's curve and the out-of-fold predictions of every row, in a checkpoint file.
 """
 
 from __future__ import annotations
