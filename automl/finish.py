@@ -21,20 +21,8 @@ from automl.evaluation.baselines import held_out_baselines, out_of_fold_baseline
 from automl.evaluation.bbc import Estimate, bias_corrected_estimate, choose
 from automl.evaluation.oof import OutOfFold, rescored_board
 from automl.report import chance_level, scored, test_report
-from automl.search.results import collect_trials, summaries
+from automl.search.results import collect_trials, summaries, trial_config
 from automl.search.selection import eligible, select
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _config_of(row) -> dict[str, Any]:
-    return {
-        k.removeprefix("param_"): _plain(v)
-        for k, v in row.items()
-        if k.startswith("param_") and v is not None and v == v  # blank: no effect (effective_board)
-    }
 
 
 def effective_board(board, effective) -> Any:
@@ -145,7 +133,7 @@ def finish(config, prep, store, study_id: str, manifest: dict, grid, search_seco
     for trial, _ in sorted(weights.items(), key=lambda item: -item[1]):
         row = board.loc[board["trial"] == trial].iloc[0]
         epochs = max(1, int(round(row["best_epoch_mean"])))
-        model, refit = _refit(prep, _config_of(row), epochs, config.seed, info)
+        model, refit = _refit(prep, trial_config(row), epochs, config.seed, info)
         members.append(model)
         refits.append({"trial": trial, **refit})
     ordered = sorted(weights, key=lambda t: -weights[t])
@@ -214,7 +202,7 @@ def finish(config, prep, store, study_id: str, manifest: dict, grid, search_seco
         },
         best={
             "trial": selection.trial_id,
-            "config": _config_of(chosen),
+            "config": trial_config(chosen),
             "val_score": float(chosen["val_score"]),
             "val_std": float(chosen["val_std"]),
             "gap": float(chosen["gap"]),

@@ -105,10 +105,6 @@ def _data_summary(dataset: TabularDataset) -> dict[str, Any]:
     }
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @dataclass
 class Prepared:
     """Everything a study derives from its config and data before the search starts."""

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality_report import PROJECT, REFERENCE, _jsonable, _plain, losses, markdown, summarize, ties
+from benchmarks.quality_report import PROJECT, REFERENCE, _jsonable, losses, markdown, summarize, ties
 from benchmarks.quality_tasks import (
     ABLATIONS,
     PEERS,
@@ -265,7 +265,7 @@ class Run:
 def reselect(study, prep, metric, seed: int) -> tuple[float, dict[str, Any]]:
     """The study's trials re-selected by best mean validation score, refitted and tested the way the study
     refits its own choice (what a same-seed study with select="best_validation" ends with)."""
-    from automl.search.results import summaries
+    from automl.search.results import summaries, trial_config
     from automl.search.selection import select
 
     board = study.leaderboard()
@@ -273,11 +273,7 @@ def reselect(study, prep, metric, seed: int) -> tuple[float, dict[str, Any]]:
     row = board.loc[board["trial"] == picked].iloc[0]
     if bool(row["chosen"]):
         return float(study.manifest["test_report"]["value"]), {"trial": picked, "same_as_chosen": True}
-    config = {
-        k.removeprefix("param_"): _plain(v)
-        for k, v in row.items()
-        if k.startswith("param_") and v is not None and v == v
-    }
+    config = trial_config(row)
     epochs = max(1, int(round(row["best_epoch_mean"])))
     test = prep.splits.test
     if prep.modality == "image":

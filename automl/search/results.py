@@ -108,6 +108,15 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
     return board.reset_index(drop=True), curve_frame, oof
 
 
+def trial_config(row: pd.Series) -> dict[str, Any]:
+    """A leaderboard row's configuration as plain values; blank cells (settings without effect) are left out."""
+    return {
+        k.removeprefix("param_"): v.item() if isinstance(v, np.generic) else v
+        for k, v in row.items()
+        if k.startswith("param_") and v is not None and v == v
+    }
+
+
 def summaries(board: pd.DataFrame) -> list[TrialSummary]:
     params = [c for c in board.columns if c.startswith("param_")]
     return [

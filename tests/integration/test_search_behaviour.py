@@ -9,6 +9,7 @@ import yaml
 
 from automl.data.splits import make_splits
 from automl.data.tabular import coerce_features, load_table
+from automl.search.results import trial_config
 from automl.study import run_study
 from automl.train.trainable import SearchData, run_trial
 from tests.helpers import small_config
@@ -73,16 +74,11 @@ def test_reused_actors_carry_no_state_between_trials(penguins_csv, fast_space, t
     board = study.leaderboard()
     stored = study.store.read_table(study.study_id, "report/oof.parquet")
     for _, row in board.iterrows():
-        trial_config = {
-            k.removeprefix("param_"): v
-            for k, v in row.items()
-            if k.startswith("param_") and v is not None and v == v  # blank: the setting had no effect
-        }
-        trial_config = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trial_config.items()}
+        config = trial_config(row)
         if row["status"] == "stopped_early":
             continue
         reports = []
-        run_trial(trial_config, data, reports.append)
+        run_trial(config, data, reports.append)
         assert reports[-1]["val_score"] == pytest.approx(row["val_score_best_epoch"], abs=1e-9)
         oof = stored[stored["trial"] == row["trial"]].sort_values(["repeat", "row"])
         expected = reports[-1]["payload"]["oof"].reshape(-1, 3)
