@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from automl.predict import resolve_model
 
@@ -28,14 +29,23 @@ def _trial_workers(session: int) -> list[int]:
     return pids
 
 
-def test_a_trial_worker_killed_mid_epoch_is_retried_and_the_study_completes(
-    penguins_csv, fast_space, tmp_path
-):
+def _slow_space(tmp_path) -> str:
+    """One fixed, deliberately slow configuration (deep, wide, small batches, no early stop), so that
+    a trial lasts seconds even on a fast machine and the kill lands inside its training."""
+    fixed = {"depth": 4, "width": 256, "batch_size": 16, "patience": 500, "lr": 1.0e-4, "dropout": 0.1}
+    parameters = {name: {"type": "choice", "values": [value]} for name, value in fixed.items()}
+    parameters["synth_method"] = {"type": "choice", "values": ["none"]}
+    path = tmp_path / "slow.yaml"
+    path.write_text(yaml.safe_dump({"parameters": parameters}))
+    return str(path)
+
+
+def test_a_trial_worker_killed_mid_epoch_is_retried_and_the_study_completes(penguins_csv, tmp_path):
     path, target = penguins_csv
     storage = tmp_path / "store"
     argv = [sys.executable, "-m", "automl.cli", "run", str(path), "--target", target, "--trials", "2"]
-    argv += ["--max-concurrent", "1", "--max-epochs", "20", "--folds", "3", "--budget", "5m"]
-    argv += ["--space", str(fast_space), "--storage", str(storage), "--name", "worker-killed"]
+    argv += ["--max-concurrent", "1", "--max-epochs", "150", "--folds", "3", "--budget", "5m"]
+    argv += ["--space", _slow_space(tmp_path), "--storage", str(storage), "--name", "worker-killed"]
     proc = subprocess.Popen(
         argv,
         env=dict(os.environ, RAY_ADDRESS=""),
@@ -50,10 +60,10 @@ def test_a_trial_worker_killed_mid_epoch_is_retried_and_the_study_completes(
         while not killed and time.monotonic() < deadline and proc.poll() is None:
             workers = _trial_workers(proc.pid)
             if workers:  # the actor is inside a trial's training (the trial's folds run as its tasks)
-                time.sleep(0.5)
+                time.sleep(0.3)
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
-            time.sleep(0.2)
+            time.sleep(0.1)
         output, _ = proc.communicate(timeout=420)
     finally:
         if proc.poll() is None:

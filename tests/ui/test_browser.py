@@ -123,6 +123,19 @@ def _open(page, url: str) -> None:
     page.get_by_role("link", name="Studies").first.wait_for(timeout=30_000)
 
 
+def _wait_for_text(page, text: str, root: Path, timeout_ms: int = 90_000) -> None:
+    """Wait for a text; on a timeout, fail with what the page showed and the dashboard's log."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+    except playwright_api.TimeoutError:
+        page.screenshot(path=str(SHOTS / "timeout.png"), full_page=True)
+        log = (root.parent / "dashboard.log").read_text(errors="replace")[-3000:]
+        pytest.fail(
+            f"{text!r} did not appear at {page.url}; the page shows:\n"
+            f"{page.inner_text('body')[-2000:]}\n--- dashboard log ---\n{log}"
+        )
+
+
 def _cells(page) -> list[str]:
     """Texts of the visible data grid cells (Streamlit mirrors its canvas grid in an accessible table)."""
     return page.locator("[role=gridcell]").all_text_contents()
@@ -182,6 +195,7 @@ def test_new_study_from_the_form_runs_to_completion(dashboard, page, ui_store, t
     data = tmp_path / "small penguins.csv"
     target = write("penguins", data, n_rows=60, seed=1)
     _open(page, f"{url}/new")
+    _wait_for_text(page, "Choose a file to start.", root)
     page.locator("input[type=file]").set_input_files(str(data))
     page.get_by_role("combobox", name="Target column (what to predict)").click()
     page.get_by_role("option", name=target, exact=True).click()
