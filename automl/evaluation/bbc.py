@@ -10,6 +10,10 @@ over full-size resamples of all n rows, centred on the estimate (the out-of-bag 
 37% of n, would make it 1.6 times too wide), and never narrower than the Wilson interval of a
 proportion over n rows for scores in [0, 1], so a perfect score on a handful of rows is never
 reported as certain.
+
+The resampled rule sees what the study's rule saw, under the resample's row weights: the fold
+means and spreads of the user's metric and, for classification, of the out-of-fold log loss (the
+band's signal, search/selection.py), so the estimate prices in the real selection procedure.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ import numpy as np
 
 from automl.evaluation.oof import OutOfFold
 from automl.metrics import PROPORTIONS, wilson_interval
-from automl.search.selection import Evidence, Selection, TrialSummary, select
+from automl.search.selection import (
+    LOG_LOSS_SIGNAL,
+    METRIC_SIGNAL,
+    Evidence,
+    Selection,
+    TrialSummary,
+    band_signal,
+    select,
+)
 
 N_BOOTSTRAP = 1000
 N_BOOTSTRAP_ENSEMBLE = 200  # each resample reruns the greedy selection
@@ -84,9 +96,14 @@ def _evidence(oof: OutOfFold, weights: np.ndarray) -> Evidence:
 
 def choose(oof: OutOfFold, base: list[TrialSummary], rule: str) -> Selection:
     """The rule applied to every row's out-of-fold scores: the study's choice."""
+    return select(rescored(oof, base), rule, _evidence(oof, np.ones(oof.n_rows)))
+
+
+def rescored(oof: OutOfFold, base: list[TrialSummary]) -> list[TrialSummary]:
+    """`base` scored on every row's out-of-fold predictions: the user's metric and the log loss."""
     ones = np.ones((1, oof.n_rows))
     mean, std = oof.fold_summary(ones)
-    return select(oof.summaries(base, mean, std), rule, _evidence(oof, ones[0]))
+    return oof.summaries(base, mean, std, loss=oof.log_loss_summary(ones))
 
 
 def _interval(
@@ -130,16 +147,18 @@ def fixed_model_estimate(
 
 def contenders(base: list[TrialSummary], chosen: Selection) -> list[TrialSummary]:
     """The trials a resample's rule could plausibly pick: within CONTENDER_SE standard errors of
-    the best (at least the MIN_CONTENDERS best), and the study's own choice. Scoring the others in
-    every resample would only cost time (on 200 trials, most of it)."""
-    ranked = sorted(base, key=lambda t: (-t.objective, t.trial_id))
-    floor = ranked[0].objective - CONTENDER_SE * max(ranked[0].std_error, 1e-9)
-    kept = [
-        t
-        for i, t in enumerate(ranked)
-        if i < MIN_CONTENDERS or t.objective >= floor or t.trial_id in chosen.weights
-    ]
-    return kept
+    the best (at least the MIN_CONTENDERS best) on the user's metric or on the log loss (the band's
+    signal for classification), and the study's own choice. Scoring the others in every resample
+    would only cost time (on 200 trials, most of it)."""
+    signals = [METRIC_SIGNAL] + ([LOG_LOSS_SIGNAL] if band_signal(base) is LOG_LOSS_SIGNAL else [])
+    kept = set(chosen.weights)
+    for signal in signals:
+        ranked = sorted(base, key=lambda t: (-signal.value(t), t.trial_id))
+        floor = signal.value(ranked[0]) - CONTENDER_SE * max(signal.std_error(ranked[0]), 1e-9)
+        kept.update(
+            t.trial_id for i, t in enumerate(ranked) if i < MIN_CONTENDERS or signal.value(t) >= floor
+        )
+    return sorted((t for t in base if t.trial_id in kept), key=lambda t: (-t.objective, t.trial_id))
 
 
 def _model_predictions(oof: OutOfFold, selection: Selection) -> np.ndarray:
@@ -159,7 +178,7 @@ def bias_corrected_estimate(
 ) -> Estimate:
     """BBC-CV of `rule` over the trials in `oof` (`base`: their summaries; `chosen`: the rule's pick on
     all rows)."""
-    base = contenders(base, chosen)
+    base = contenders(rescored(oof, base), chosen)
     oof = oof.subset([t.trial_id for t in base])
     metric, n = oof.metric, oof.n_rows
     ensemble_rule = rule == "ensemble"
@@ -167,10 +186,12 @@ def bias_corrected_estimate(
     W = resample_weights(n, B, seed).astype(np.float64)
     out_of_bag = (W == 0).astype(np.float64)
     mean, std = oof.fold_summary(W)  # (T, B) in-bag fold means and spreads
+    loss = oof.log_loss_summary(W)  # the same for the out-of-fold log loss (classification)
     oob_scores = None if ensemble_rule else oof.pooled_scores(out_of_bag)  # (T, B)
     picked_scores, picked_names = np.full(B, np.nan), []
     for b in range(B):
-        selection = select(oof.summaries(base, mean, std, column=b), rule, _evidence(oof, W[b]))
+        summaries = oof.summaries(base, mean, std, column=b, loss=loss)
+        selection = select(summaries, rule, _evidence(oof, W[b]))
         if selection.is_ensemble:
             picked_scores[b] = oof.pooled_scores(out_of_bag[b : b + 1], _model_predictions(oof, selection))[
                 0, 0

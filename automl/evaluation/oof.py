@@ -4,6 +4,10 @@ A trial predicts each search row once per CV repeat, from a network that never t
 an epoch count chosen on the other folds (train/trainable.py). Stacked over trials this is what
 the selection rule, the bias-corrected estimate and the ensembles all read, so that every row
 trains the model and every row tests it.
+
+For classification the rule bands trials on the out-of-fold log loss per fold (a proper scoring
+rule, which does not saturate at 1.00 on tiny folds as accuracy does); `log_loss_summary` gives it
+under any row weighting, so the bootstrap of the estimate bands on the same signal as the study.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from automl.evaluation.weighted import weighted_scores
-from automl.metrics import Metric
+from automl.metrics import Metric, get_metric
 from automl.search.selection import TrialSummary
 from automl.train.trainable import fold_repeats
 
@@ -72,31 +76,55 @@ class OutOfFold:
         ]
         return np.mean(per_repeat, axis=0)
 
-    def fold_scores(self, weights: np.ndarray) -> np.ndarray:
-        """(folds, T, B): each fold's validation score under each weighting (NaN where it has no weight)."""
+    def fold_scores(self, weights: np.ndarray, metric: Metric | None = None) -> np.ndarray:
+        """(folds, T, B): each fold's validation score (the study's metric, or `metric`) under each
+        weighting (NaN where it has no weight)."""
+        metric = metric or self.metric
         repeats = fold_repeats(self.folds, self.n_rows)
         return np.stack(
             [
                 weighted_scores(
-                    self.metric, self.y[val], self.predictions[:, r][:, val], weights[:, val], self.n_classes
+                    metric, self.y[val], self.predictions[:, r][:, val], weights[:, val], self.n_classes
                 )
                 for (_, val), r in zip(self.folds, repeats, strict=True)
             ]
         )
 
-    def fold_summary(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def fold_summary(
+        self, weights: np.ndarray, metric: Metric | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(T, B) mean and std over folds of the fold scores: what the rule reads as val score and spread."""
-        scores = self.fold_scores(weights)
+        scores = self.fold_scores(weights, metric)
         with np.errstate(invalid="ignore"):
             mean = np.nanmean(scores, axis=0)
             std = np.nanstd(scores, axis=0, ddof=1) if len(scores) > 1 else np.zeros_like(mean)
         return mean, np.nan_to_num(std)
 
+    @property
+    def has_probabilities(self) -> bool:
+        """Classification: the predictions are class probabilities, so a log loss exists."""
+        return self.predictions.ndim == 4
+
+    def log_loss_summary(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(T, B) mean and std over folds of the out-of-fold log loss under each weighting (the band's
+        signal for classification); None for regression."""
+        if not self.has_probabilities:
+            return None
+        if self.metric.name == "log_loss":
+            return self.fold_summary(weights)
+        return self.fold_summary(weights, get_metric("log_loss"))
+
     def summaries(
-        self, base: list[TrialSummary], val: np.ndarray, std: np.ndarray, column: int = 0
+        self,
+        base: list[TrialSummary],
+        val: np.ndarray,
+        std: np.ndarray,
+        column: int = 0,
+        loss: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[TrialSummary]:
         """`base` (trials with out-of-fold predictions) re-scored with the fold means and spreads of
-        one weighting; the gap keeps each trial's train score: gap = sign * (train - val)."""
+        one weighting (`loss`: the log loss's, from `log_loss_summary` of the same weighting); the
+        gap keeps each trial's train score: gap = sign * (train - val), in the user's metric."""
         sign = self.metric.sign()
         out = []
         for t in base:
@@ -114,6 +142,8 @@ class OutOfFold:
                     n_params=t.n_params,
                     status=t.status,
                     config=t.config,
+                    val_log_loss=float(loss[0][i, column]) if loss is not None else float("nan"),
+                    val_log_loss_std=float(loss[1][i, column]) if loss is not None else float("nan"),
                 )
             )
         return out
@@ -146,14 +176,20 @@ class OutOfFold:
 def rescored_board(board: pd.DataFrame, oof: OutOfFold) -> pd.DataFrame:
     """The leaderboard with val_score, val_std and gap of trials that have out-of-fold predictions
     taken from those predictions (the honest ones, at the refit's epoch count); the scores each
-    fold's own early stopping saw stay beside them as `val_score_best_epoch`."""
+    fold's own early stopping saw stay beside them as `val_score_best_epoch`. `val_score` stays the
+    user's metric; for classification `val_log_loss` and `val_log_loss_std` (mean and spread over
+    folds of the out-of-fold log loss, the selection band's signal) are added beside it (NaN for
+    trials without out-of-fold predictions and for regression)."""
     board = board.copy()
     board["val_score_best_epoch"] = board["val_score"]
     board["has_oof"] = board["trial"].isin(oof.trials)
+    board["val_log_loss"] = np.nan
+    board["val_log_loss_std"] = np.nan
     if not oof.trials:
         return board
     ones = np.ones((1, oof.n_rows))
     mean, std = oof.fold_summary(ones)
+    loss = oof.log_loss_summary(ones)
     sign = oof.metric.sign()
     for i, trial in enumerate(oof.trials):
         at = board.index[board["trial"] == trial]
@@ -161,6 +197,9 @@ def rescored_board(board: pd.DataFrame, oof: OutOfFold) -> pd.DataFrame:
         board.loc[at, "val_score"] = mean[i, 0]
         board.loc[at, "val_std"] = std[i, 0]
         board.loc[at, "gap"] = sign * (train - mean[i, 0])
+        if loss is not None:
+            board.loc[at, "val_log_loss"] = loss[0][i, 0]
+            board.loc[at, "val_log_loss_std"] = loss[1][i, 0]
     board["objective"] = sign * board["val_score"]
     return board.sort_values(["objective", "trial"], ascending=[False, True], na_position="last").reset_index(
         drop=True

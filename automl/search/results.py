@@ -130,6 +130,8 @@ def summaries(board: pd.DataFrame) -> list[TrialSummary]:
             n_params=int(row["n_params"]),
             status=row["status"],
             config={c.removeprefix("param_"): row[c] for c in params},
+            val_log_loss=float(row.get("val_log_loss", np.nan)),  # the band's signal, where rescored
+            val_log_loss_std=float(row.get("val_log_loss_std", np.nan)),
         )
         for _, row in board.iterrows()
     ]

@@ -3,9 +3,20 @@
 "Smallest generalization gap" alone is degenerate (a constant predictor has gap 0), so the default
 rule first keeps the trials whose mean validation score is within one standard error of the best
 (Breiman's one-standard-error rule), then takes the smallest train-validation gap, and breaks ties
-with the simpler model (fewer parameters). A negative gap (validation above train) is fold noise,
-not better generalization, so gaps count from zero: max(gap, 0). Rules are looked up by name; the chosen rule and its
-reason are written to the manifest.
+with the simpler model (fewer parameters trained on this data). A negative gap (validation above
+train) is fold noise, not better generalization, so gaps count from zero: max(gap, 0). Rules are
+looked up by name; the chosen rule and its reason are written to the manifest.
+
+The band's signal. On folds of a few rows accuracy saturates: several trials score 1.00 on every
+fold, with spread 0, and the band cannot tell the good from the lucky. For classification the band
+is therefore drawn on a proper scoring rule, the out-of-fold log loss per fold (`val_log_loss`,
+`val_log_loss_std`: mean and spread over folds), which still separates a trial that is right with
+confidence from one that is right by a hair. The user's metric is reported beside it. The gap stays
+in the user's metric: trials report their train side only in it (`train_score`, the curves), so a
+like-for-like train log loss does not exist. Regression trials have no log loss (NaN) and are
+banded on the user's metric (RMSE, MAE, R2), as are trials summarized without out-of-fold
+predictions. `one_se_min_gap_metric` is the same rule banded on the user's metric always (the
+signal before issue 12), kept for comparison.
 
 The `ensemble` rule reads the trials' out-of-fold predictions (an `Evidence`) and returns several
 members with weights; a single-model rule's selection is one member with weight 1.
@@ -29,7 +40,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class TrialSummary:
-    """A trial as the rule sees it; `objective` is the validation score with larger = better."""
+    """A trial as the rule sees it; `objective` is the validation score with larger = better.
+
+    `val_log_loss` / `val_log_loss_std`: mean and spread over folds of the out-of-fold log loss
+    (classification with out-of-fold predictions; NaN otherwise)."""
 
     trial_id: str
     objective: float
@@ -40,10 +54,21 @@ class TrialSummary:
     n_params: int
     status: str  # "completed" | "stopped_early" | "failed"
     config: dict[str, Any] = field(default_factory=dict)
+    val_log_loss: float = float("nan")
+    val_log_loss_std: float = float("nan")
 
     @property
     def std_error(self) -> float:
         return self.val_std / math.sqrt(max(self.n_folds, 1))
+
+    @property
+    def has_log_loss(self) -> bool:
+        return math.isfinite(self.val_log_loss)
+
+    @property
+    def log_loss_std_error(self) -> float:
+        spread = self.val_log_loss_std if math.isfinite(self.val_log_loss_std) else 0.0
+        return spread / math.sqrt(max(self.n_folds, 1))
 
 
 @dataclass
@@ -132,24 +157,67 @@ def best_validation(trials: list[TrialSummary], evidence: Evidence | None = None
     return Selection(best.trial_id, "best_validation", reason, None, [best.trial_id])
 
 
-@register_rule("one_se_min_gap")
-def one_se_min_gap(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
-    """Within one standard error of the best validation score, the smallest gap; ties to the simpler model."""
-    best = max(trials, key=lambda t: (t.objective, -t.n_params))
-    floor = best.objective - best.std_error
-    band = [t for t in trials if t.objective >= floor - 1e-12]
+@dataclass(frozen=True)
+class Signal:
+    """What a band is drawn on: `value(t)` larger = better, `std_error(t)` in the same units."""
+
+    name: str
+    value: Callable[[TrialSummary], float]
+    std_error: Callable[[TrialSummary], float]
+    shown: Callable[[TrialSummary], float]  # the figure as the reason quotes it
+
+
+METRIC_SIGNAL = Signal(
+    "mean validation score", lambda t: t.objective, lambda t: t.std_error, lambda t: t.val_score
+)
+LOG_LOSS_SIGNAL = Signal(
+    "out-of-fold log loss",
+    lambda t: -t.val_log_loss,
+    lambda t: t.log_loss_std_error,
+    lambda t: t.val_log_loss,
+)
+
+
+def band_signal(trials: list[TrialSummary]) -> Signal:
+    """Log loss where every trial has one (classification with out-of-fold predictions), else the
+    user's metric."""
+    return LOG_LOSS_SIGNAL if trials and all(t.has_log_loss for t in trials) else METRIC_SIGNAL
+
+
+def _one_se_min_gap(trials: list[TrialSummary], signal: Signal, rule: str) -> Selection:
+    """Within one standard error of the best on `signal`, the smallest gap (within a quarter of the
+    best's standard error in the user's metric, the gap's units); ties to the simpler model."""
+    best = max(trials, key=lambda t: (signal.value(t), -t.n_params))
+    floor = signal.value(best) - signal.std_error(best)
+    band = [t for t in trials if signal.value(t) >= floor - 1e-12]
     smallest_gap = min(overfit(t) for t in band)
     tolerance = 0.25 * best.std_error
     tied = [t for t in band if overfit(t) <= smallest_gap + tolerance + 1e-12]
-    chosen = min(tied, key=lambda t: (t.n_params, -t.objective, t.trial_id))
+    chosen = min(tied, key=lambda t: (t.n_params, -signal.value(t), t.trial_id))
+    beside = "" if signal is METRIC_SIGNAL else f"; mean validation score {_fmt(best.val_score)}"
     reason = (
-        f"Best mean validation score {_fmt(best.val_score)} (trial {best.trial_id}, standard error "
-        f"{_fmt(best.std_error)}); {len(band)} trial(s) score within one standard error of it. Among them trial "
-        f"{chosen.trial_id} has the smallest train-validation gap ({_fmt(chosen.gap)}, counted from 0)"
+        f"Best {signal.name} {_fmt(signal.shown(best))} (trial {best.trial_id}, standard error "
+        f"{_fmt(signal.std_error(best))}{beside}); {len(band)} trial(s) score within one standard error of it. "
+        f"Among them trial {chosen.trial_id} has the smallest train-validation gap ({_fmt(chosen.gap)}, "
+        "counted from 0)"
     )
     if len(tied) > 1:
         reason += f", tied within {_fmt(tolerance)} with {len(tied) - 1} other(s) and the simplest ({chosen.n_params} parameters)"
-    return Selection(chosen.trial_id, "one_se_min_gap", reason + ".", floor, [t.trial_id for t in band])
+    return Selection(chosen.trial_id, rule, reason + ".", floor, [t.trial_id for t in band])
+
+
+@register_rule("one_se_min_gap")
+def one_se_min_gap(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
+    """Within one standard error of the best out-of-fold log loss (classification; else the user's
+    metric), the smallest gap; ties to the simpler model. `band_floor` is in the signal's units
+    (minus the log loss where it is the signal)."""
+    return _one_se_min_gap(trials, band_signal(trials), "one_se_min_gap")
+
+
+@register_rule("one_se_min_gap_metric")
+def one_se_min_gap_metric(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
+    """The same rule banded on the user's metric always (the signal before issue 12)."""
+    return _one_se_min_gap(trials, METRIC_SIGNAL, "one_se_min_gap_metric")
 
 
 @register_rule("ensemble")

@@ -34,7 +34,7 @@ def trial(
 
 def test_rules_and_default() -> None:
     assert DEFAULT_RULE == "one_se_min_gap"
-    assert available_rules() == ["best_validation", "ensemble", "one_se_min_gap"]
+    assert available_rules() == ["best_validation", "ensemble", "one_se_min_gap", "one_se_min_gap_metric"]
 
 
 def test_std_error() -> None:
@@ -197,7 +197,7 @@ def test_unknown_rule() -> None:
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "The 'select' parameter must be one of best_validation, ensemble, one_se_min_gap. Got 'smallest_gap' instead."
+            "The 'select' parameter must be one of best_validation, ensemble, one_se_min_gap, one_se_min_gap_metric. Got 'smallest_gap' instead."
         ),
     ):
         select([trial("a", 0.5)], "smallest_gap")
