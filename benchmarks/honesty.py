@@ -1,6 +1,7 @@
 """Honest estimates: the study's reported score and interval against the true score on rows it never saw.
 
     python -m benchmarks.honesty [--seeds N] [--tasks a,b] [--quick] [--out DIR]
+                                 [--select RULE] [--protocols new,old] [--rules RULE,RULE]
 
 For every task and seed, the task's rows are drawn from the larger source with the seed
 (`quality_tasks.draw_table`; images: `write_task`), and the rest of the source is the fresh sample
@@ -13,6 +14,14 @@ the same rows the exported model was refitted on (the study's search rows).
 Writes `honesty.json` (every record, with the machine's facts) and `honesty.md` under `--out` (default
 benchmarks/results, and then its section of benchmarks/RESULTS.md is replaced). `--quick` is the smoke run:
 one tiny table task, one seed, short budgets (its default `--out` is a temporary folder).
+
+`--select` runs the studies with another selection rule; `--protocols` runs one protocol only.
+`--rules` compares selection rules on the same trials: after each new-protocol study, every listed
+rule re-chooses among the study's trials on its stored out-of-fold predictions (as the study's
+finish does, evaluation/bbc.py `choose`), its choice is refitted on every search row the way the
+study refits its own (the study's model is reused where the choice is the same), and scored on
+the fresh sample with the study's metric (and, for classification, with the log loss). Paired by
+study, the comparison is free of the search's own run-to-run noise.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ class Setup:
     max_concurrent_trials: int = 2
     select: str | None = None  # the studies' selection rule (None: the default)
     protocols: tuple[str, ...] = tuple(PROTOCOLS)
+    rules: tuple[str, ...] = ()  # rules re-choosing on each new-protocol study's trials (--rules)
 
 
 DEFAULT = Setup(
@@ -235,11 +245,16 @@ class Run:
         else:
             fresh = _fresh_table(rest, target, model, classes, self.work / "fresh" / study.study_id)
         n_classes = len(classes or [])
-        true = metric(fresh.y, model.predict_output(fresh.inputs), n_classes)
+        output = model.predict_output(fresh.inputs)
+        true = metric(fresh.y, output, n_classes)
         linear = metric(fresh.y, linear_on_fresh(prep, fresh), n_classes)
         estimate = _interval(manifest["estimate"])
         timings = dict(manifest.get("timings") or {})
+        rules = {}
+        if self.setup.rules and not len(prep.splits.test):
+            rules = rule_choices(study, prep, self.setup.rules, fresh, output)
         return {
+            **({"rules": rules} if rules else {}),
             "metric": metric.name,
             "greater_is_better": metric.greater_is_better,
             "estimate": estimate,
@@ -259,6 +274,72 @@ class Run:
         }
 
 
+def _fresh_scores(metric, fresh: Fresh, output: np.ndarray, n_classes: int) -> dict[str, float]:
+    from automl.metrics import get_metric
+
+    scores = {"true": float(metric(fresh.y, output, n_classes))}
+    if n_classes:
+        scores["true_log_loss"] = float(get_metric("log_loss")(fresh.y, output, n_classes))
+    return scores
+
+
+def rule_choices(
+    study, prep, rules: tuple[str, ...], fresh: Fresh, study_output: np.ndarray
+) -> dict[str, Any]:
+    """{rule: its choice among the study's trials, that choice's scores on the fresh sample}: each rule
+    chooses on the study's stored out-of-fold predictions as the study's finish does, and its choice is
+    refitted as the finish refits (automl/finish.py), or is the study's own model when it is the same."""
+    from automl.ensemble import EnsembleModel
+    from automl.evaluation.bbc import choose
+    from automl.evaluation.oof import OutOfFold
+    from automl.finish import _refit
+    from automl.metrics import get_metric
+    from automl.search.results import summaries, trial_config
+    from automl.search.selection import eligible
+
+    manifest, data = study.manifest, prep.data
+    metric = get_metric(manifest["metric"]["name"])
+    n_classes = data.n_classes if data.task == "classification" else 0
+    board = study.leaderboard()
+    frame = study.store.read_table(study.study_id, "report/oof.parquet")
+    oof = OutOfFold.from_frame(frame, data.y, data.folds, metric, n_classes)
+    base = [t for t in eligible(summaries(board)) if t.trial_id in oof]
+    if not base:
+        return {}
+    study_members = {t: float(w) for t, w in manifest["selection"]["members"].items()}
+    seed = int(manifest["config"].get("seed", 0))
+    refits: dict[str, Any] = {}
+
+    def refit(trial: str):
+        if trial not in refits:
+            row = board.loc[board["trial"] == trial].iloc[0]
+            epochs = max(1, int(round(row["best_epoch_mean"])))
+            refits[trial] = _refit(prep, trial_config(row), epochs, seed, {"metric": metric.name})[0]
+        return refits[trial]
+
+    out = {}
+    for rule in rules:
+        selection = choose(oof, base, rule)
+        members = selection.weights
+        same = set(members) == set(study_members) and all(
+            abs(members[t] - study_members[t]) < 1e-9 for t in members
+        )
+        if same:
+            output = study_output
+        else:
+            ordered = sorted(members, key=lambda t: (-members[t], t))
+            models = [refit(t) for t in ordered]
+            model = models[0] if len(models) == 1 else EnsembleModel.of(models, [members[t] for t in ordered])
+            output = model.predict_output(fresh.inputs)
+        out[rule] = {
+            "trial": selection.trial_id,
+            "members": members,
+            "same_as_chosen": same,
+            **_fresh_scores(metric, fresh, output, n_classes),
+        }
+    return out
+
+
 def _names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     known = {**TASKS, **QUICK_TASKS}
@@ -266,6 +347,18 @@ def _names(text: str) -> tuple[str, ...]:
     if unknown:
         raise argparse.ArgumentTypeError(
             f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return names
+
+
+def _rules(text: str) -> tuple[str, ...]:
+    from automl.search.selection import available_rules
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in available_rules()]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown rule(s) {', '.join(unknown)}; choose from {', '.join(available_rules())}"
         )
     return names
 
@@ -287,6 +380,11 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         type=lambda text: tuple(p for p in (x.strip() for x in text.split(",")) if p in PROTOCOLS),
         help=f"comma-separated, from {', '.join(PROTOCOLS)} (default: both)",
     )
+    parser.add_argument(
+        "--rules",
+        type=_rules,
+        help="comma-separated selection rules to compare on each new-protocol study's own trials",
+    )
     args = parser.parse_args(argv)
     if args.render:
         render(args.out or RESULTS_DIR)
@@ -301,6 +399,8 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         changes["select"] = args.select
     if args.protocols:
         changes["protocols"] = args.protocols
+    if args.rules:
+        changes["rules"] = args.rules
     return replace(setup, **changes), args.quick, args.out
 
 

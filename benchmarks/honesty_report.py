@@ -108,6 +108,56 @@ def _width_ratios(records: list[dict[str, Any]], width=lambda r: r["width"]) -> 
     return [new / old if old > 0 else float("inf") for new, old in pairs]
 
 
+def _gain(record: dict[str, Any], rule: str, reference: str) -> float:
+    """`rule`'s true score minus `reference`'s on the same study, > 0 when `rule` did better: points for
+    scores in [0, 1], percent of the reference's RMSE for errors."""
+    mine, theirs = record["rules"][rule]["true"], record["rules"][reference]["true"]
+    if record["greater_is_better"]:
+        return 100 * (mine - theirs)
+    return 100 * (theirs - mine) / abs(theirs)
+
+
+def rules_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The `--rules` comparison: per task the mean true score (and fresh log loss) of each rule's choice
+    among the same trials; overall, each rule against the first one listed, paired by study."""
+    ruled = [r for r in records if r.get("rules")]
+    if not ruled:
+        return None
+    rules = list(dict.fromkeys(k for r in ruled for k in r["rules"]))
+    reference = rules[0]
+    tasks = {}
+    for name in dict.fromkeys(r["task"] for r in ruled):
+        mine = [r for r in ruled if r["task"] == name]
+        tasks[name] = {
+            "metric": mine[0]["metric"],
+            "greater_is_better": mine[0]["greater_is_better"],
+            "runs": len(mine),
+            "true": {k: _mean([r["rules"][k]["true"] for r in mine if k in r["rules"]]) for k in rules},
+            "true_log_loss": {
+                k: _mean(
+                    [r["rules"][k]["true_log_loss"] for r in mine if "true_log_loss" in r["rules"].get(k, {})]
+                )
+                for k in rules
+            },
+        }
+    overall = {}
+    for rule in rules[1:]:
+        paired = [r for r in ruled if rule in r["rules"] and reference in r["rules"]]
+        gains = [_gain(r, rule, reference) for r in paired]
+        overall[rule] = {
+            "pairs": len(paired),
+            "median_gain": _median(gains),
+            "mean_gain": _mean(gains),
+            "won": sum(g > 1e-9 for g in gains),
+            "tied": sum(abs(g) <= 1e-9 for g in gains),
+            "lost": sum(g < -1e-9 for g in gains),
+            "same_trial": sum(
+                r["rules"][rule]["members"] == r["rules"][reference]["members"] for r in paired
+            ),
+        }
+    return {"rules": rules, "reference": reference, "tasks": tasks, "overall": overall}
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per task and protocol (means over seeds), overall per protocol, and the targets."""
     done = [r for r in records if "error" not in r]
@@ -148,6 +198,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             f"{r['task']} s{r['seed']} {r['protocol_run']}: {r['error']}" for r in records if "error" in r
         ],
         "targets": targets(tasks, overall, floored),
+        "rules": rules_summary(done),
     }
 
 
@@ -243,6 +294,39 @@ def _target_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _rules_lines(rules: dict[str, Any]) -> list[str]:
+    names, reference = rules["rules"], rules["reference"]
+    lines = [
+        "### Selection rules on the same trials (`--rules`)",
+        "",
+        "Each rule re-chooses among the new-protocol study's own trials; its choice is refitted and scored on "
+        "the fresh sample. Cells: mean true score over seeds (classification: fresh log loss after the slash).",
+        "",
+        "| task (metric) | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for name, e in rules["tasks"].items():
+        arrow = "↑" if e["greater_is_better"] else "↓"
+        cells = []
+        for k in names:
+            loss = e["true_log_loss"][k]
+            cells.append(_f(e["true"][k]) + (f" / {_f(loss)}" if np.isfinite(loss) else ""))
+        lines.append(f"| {name} ({e['metric']} {arrow}, {e['runs']} seeds) | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Against {reference}, paired by study (> 0: better; points, RMSE: percent):",
+        "",
+        "| rule | studies | median gain | mean gain | won / tied / lost | same choice |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule, o in rules["overall"].items():
+        lines.append(
+            f"| {rule} | {o['pairs']} | {o['median_gain']:+.2f} | {o['mean_gain']:+.2f} | "
+            f"{o['won']} / {o['tied']} / {o['lost']} | {o['same_trial']} |"
+        )
+    return lines + [""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     summary, setup = result["summary"], result["setup"]
     quick = " (quick smoke run: a tiny task, not figures to quote)" if result["quick"] else ""
@@ -292,6 +376,8 @@ def markdown(result: dict[str, Any]) -> str:
         *_task_table(summary),
         "",
     ]
+    if summary.get("rules"):
+        out += _rules_lines(summary["rules"])
     if summary["failed"]:
         out += [
             f"{len(summary['failed'])} run(s) failed:",

@@ -47,6 +47,22 @@ class OutOfFold:
         stacked = np.stack(list(kept.values())) if kept else np.zeros(shape, np.float32)
         return cls(list(kept), stacked, np.asarray(y), folds, metric, n_classes)
 
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, y: np.ndarray, folds, metric: Metric, n_classes: int
+    ) -> OutOfFold:
+        """The inverse of `to_frame` (a study's report/oof.parquet), on the study's rows and folds."""
+        trials = sorted(frame["trial"].unique()) if len(frame) else []
+        columns = [f"pred_{k}" for k in range(n_classes)] if n_classes else ["prediction"]
+        repeats = int(frame["repeat"].max()) + 1 if len(frame) else 1
+        shape = (len(trials), repeats, len(y)) + ((n_classes,) if n_classes else ())
+        stacked = np.full(shape, np.nan, np.float32)
+        position = {t: i for i, t in enumerate(trials)}
+        at = (frame["trial"].map(position).to_numpy(), frame["repeat"].to_numpy(), frame["row"].to_numpy())
+        values = frame[columns].to_numpy(np.float32)
+        stacked[at] = values if n_classes else values[:, 0]
+        return cls(list(trials), stacked, np.asarray(y), folds, metric, n_classes)
+
     @property
     def n_rows(self) -> int:
         return len(self.y)
