@@ -197,6 +197,7 @@ def finish(config, prep, store, study_id: str, manifest: dict, grid, search_seco
             "trial": selection.trial_id,
             "reason": selection.reason,
             "band_floor": selection.band_floor,
+            "band_log_loss": selection.band_log_loss,
             "candidates": selection.candidates,
             "members": weights,
         },

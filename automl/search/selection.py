@@ -76,9 +76,13 @@ class Selection:
     trial_id: str  # the chosen trial (an ensemble's heaviest member)
     rule: str
     reason: str
-    band_floor: float | None  # objective value at the bottom of the band (None for rules without one)
+    # Objective (the user's metric, larger = better) at the bottom of the band (None for rules without
+    # one). A band drawn on the log loss has its floor at its lowest-scoring member's objective, so the
+    # band as the dashboard shows it in the user's metric holds every member; `candidates` is the band.
+    band_floor: float | None
     candidates: list[str]
     members: dict[str, float] | None = None  # trial -> weight; None: the one trial `trial_id`
+    band_log_loss: float | None = None  # the band's log loss ceiling, where it was drawn on the log loss
 
     @property
     def weights(self) -> dict[str, float]:
@@ -203,14 +207,17 @@ def _one_se_min_gap(trials: list[TrialSummary], signal: Signal, rule: str) -> Se
     )
     if len(tied) > 1:
         reason += f", tied within {_fmt(tolerance)} with {len(tied) - 1} other(s) and the simplest ({chosen.n_params} parameters)"
-    return Selection(chosen.trial_id, rule, reason + ".", floor, [t.trial_id for t in band])
+    ids = [t.trial_id for t in band]
+    if signal is METRIC_SIGNAL:
+        return Selection(chosen.trial_id, rule, reason + ".", floor, ids)
+    lowest = min(t.objective for t in band)
+    return Selection(chosen.trial_id, rule, reason + ".", lowest, ids, band_log_loss=-floor)
 
 
 @register_rule("one_se_min_gap")
 def one_se_min_gap(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
     """Within one standard error of the best out-of-fold log loss (classification; else the user's
-    metric), the smallest gap; ties to the simpler model. `band_floor` is in the signal's units
-    (minus the log loss where it is the signal)."""
+    metric), the smallest gap; ties to the simpler model."""
     return _one_se_min_gap(trials, band_signal(trials), "one_se_min_gap")
 
 

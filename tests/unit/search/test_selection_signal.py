@@ -58,7 +58,8 @@ def test_a_trial_tied_at_accuracy_one_with_worse_log_loss_loses_the_band() -> No
     assert "hedging" not in chosen.candidates
     assert chosen.candidates == ["sharp", "sound"]  # sound is within one standard error (0.01) of 0.05
     assert chosen.trial_id == "sound"  # same gap: the simpler of the band
-    assert chosen.band_floor == pytest.approx(-0.06)
+    assert chosen.band_log_loss == pytest.approx(0.06)
+    assert chosen.band_floor == 1.0  # in the user's metric: the band's lowest-scoring member
     assert chosen.reason.startswith(
         "Best out-of-fold log loss 0.05 (trial sharp, standard error 0.01; mean validation score 1);"
     )
@@ -68,6 +69,7 @@ def test_the_old_signal_cannot_separate_them() -> None:
     chosen = select(saturated(), "one_se_min_gap_metric")
     assert chosen.rule == "one_se_min_gap_metric"
     assert sorted(chosen.candidates) == ["hedging", "sharp", "sound"]
+    assert chosen.band_log_loss is None and chosen.band_floor == 1.0
     assert chosen.trial_id == "hedging"  # every trial in the band, the simplest wins
 
 
@@ -97,3 +99,16 @@ def test_the_log_loss_standard_error_counts_folds() -> None:
     assert t.log_loss_std_error == pytest.approx(0.05)
     assert trial("b", 1.0, 0.2, log_loss_std=math.nan).log_loss_std_error == 0.0
     assert np.isnan(trial("c", 1.0).val_log_loss) and not trial("c", 1.0).has_log_loss
+
+
+def test_the_band_floor_stays_in_the_users_metric() -> None:
+    """The dashboard draws the band in the user's metric: its floor is the band's lowest score."""
+    trials = [
+        trial("sure", 1.0, 0.10, log_loss_std=0.1),
+        trial("close", 0.95, 0.12, log_loss_std=0.1),
+        trial("poor", 1.0, 0.50, log_loss_std=0.1),
+    ]
+    chosen = select(trials)
+    assert chosen.candidates == ["sure", "close"]
+    assert chosen.band_floor == pytest.approx(0.95)
+    assert chosen.band_log_loss == pytest.approx(0.15)
