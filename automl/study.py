@@ -35,6 +35,7 @@ from automl.store import Store
 from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
 
 REPORT_EVERY = 5  # epochs between a trial's reports to Tune (besides ASHA's rungs and its last epoch)
+TRIAL_SHARE, MIN_TRIAL_CAP_S = 0.1, 15.0  # no trial takes more than a tenth of the budget (or 15 s)
 
 MB = 1024 * 1024
 
@@ -209,7 +210,10 @@ def prepare(config: StudyConfig, log=print) -> Prepared:
 
 
 def run_study(config: StudyConfig, log=print) -> Study:
-    """Run one study and return it; raises AutoMLError for anything the user can fix."""
+    """Run one study and return it; raises AutoMLError for anything the user can fix.
+
+    `config.budget_s` bounds the whole call: the search ends in time for the finish."""
+    deadline = time.time() + config.budget_s
     prep = prepare(config, log)
     store = Store(config.storage)
     study_id = config.name or store.new_study_id(Path(config.data).stem)
@@ -235,7 +239,7 @@ def run_study(config: StudyConfig, log=print) -> Study:
     log(f"study {study_id}: {prep.describe()}")
     if prep.modality == "image":
         _save_previews(store, study_id, prep)
-    return _execute(config, prep, store, study_id, manifest, log, restore=False)
+    return _execute(config, prep, store, study_id, manifest, log, restore=False, deadline=deadline)
 
 
 def resume_study(study_id: str, storage: str = "studies", log=print) -> Study:
@@ -263,10 +267,10 @@ def resume_study(study_id: str, storage: str = "studies", log=print) -> Study:
     return _execute(config, prep, store, study_id, manifest, log, restore=True)
 
 
-def _execute(config, prep, store, study_id, manifest, log, *, restore: bool) -> Study:
+def _execute(config, prep, store, study_id, manifest, log, *, restore: bool, deadline=None) -> Study:
     """Search, then select, refit, test and export; on any error the manifest says "failed"."""
     try:
-        grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore)
+        grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore, deadline=deadline)
         model = finish(config, prep, store, study_id, manifest, grid, search_seconds, log)
     except BaseException as exc:
         manifest.update(
@@ -281,14 +285,22 @@ def _execute(config, prep, store, study_id, manifest, log, *, restore: bool) -> 
     return Study(study_id, store, manifest, _model=model)
 
 
-def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool):
+def trial_cap_s(budget_s: float) -> float:
+    """The longest a trial (its synthesizer fits included) may run: a slow configuration (a
+    from-scratch network on a CPU, a GAN) cannot eat the budget that many cheap ones need."""
+    return max(MIN_TRIAL_CAP_S, TRIAL_SHARE * budget_s)
+
+
+def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool, deadline=None):
     import ray
 
     from automl.search import tuner as tuning
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
 
     prep.data.extra.update(
-        report_epochs=asha_rungs(config.max_epochs, config.grace_period), report_every=REPORT_EVERY
+        report_epochs=asha_rungs(config.max_epochs, config.grace_period),
+        report_every=REPORT_EVERY,
+        trial_cap_s=trial_cap_s(config.budget_s),
     )
     shutdown = tuning.ensure_ray(keep=True)  # started once per process, reused by the next study
     try:
@@ -296,7 +308,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         # On the head node, so losing a worker node does not lose the pool (a driver can share a
         # host, and so an IP, with a worker's raylet: its own node is not necessarily the head).
         prep.data.shared_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
-            [data_ref], prep.data.extra["max_synth_ratio"]
+            [data_ref], prep.data.extra["max_synth_ratio"], len(prep.data.folds)
         )
         stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
 
@@ -317,10 +329,11 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
                 prep.space.start_points(prep.dataset.task, prep.sizes),
                 store.tune_storage(study_id),
                 callbacks=[progress],
+                deadline=deadline,
             )
         started = time.time()
         with contextlib.redirect_stdout(io.StringIO()):  # Tune's own banner; progress goes to `log`
-            grid = tuner.fit()
+            grid = tuning.fit(tuner, config)
         search_seconds = time.time() - started
         log(f"search finished: {len(grid)} trials in {search_seconds:.0f}s")
         del data_ref

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl.search.costs import format_costs, technique_costs
+
 # The parameters shown beside each trial (those the study's space has), tables' then images'.
 MAIN_PARAMS = (
     "backbone",
@@ -134,7 +136,11 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
         lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in trials.items()))
     if board is not None:
         lines += ["", format_leaderboard(board), ""]
-    lines += format_choice(manifest) + format_estimate(manifest) + format_test(manifest)
+    lines += format_choice(manifest)
+    if board is not None and "seconds" in board.columns:
+        band = (manifest.get("selection") or {}).get("band_floor")
+        lines += format_costs(technique_costs(board, band))
+    lines += format_estimate(manifest) + format_test(manifest)
     if manifest.get("model"):
         lines.append(f"\nmodel: {manifest['model']['uri']}")
     return "\n".join(lines)

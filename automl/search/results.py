@@ -89,6 +89,7 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
             "feature_seconds": metrics.get("feature_seconds", np.nan),  # image linear probe: frozen features
             "setup_seconds": metrics.get("setup_seconds", np.nan),
             "seconds": metrics.get("time_total_s", np.nan),
+            "time_capped": bool(metrics.get("time_capped", False)),  # ended at the per-trial time cap
             "node": metrics.get("node_id"),
             "error": None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
         }

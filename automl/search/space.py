@@ -185,25 +185,29 @@ class SearchSpace:
         return space
 
     def start_points(self, task: str, sizes: dict[str, float]) -> list[dict[str, Any]]:
-        """The `start:` configurations, completed and clamped to this dataset's resolved space."""
+        """The `start:` configurations, completed and clamped to this dataset's resolved space.
+
+        A number outside its range is clamped (a batch size above the rows takes the nearest one);
+        a point naming a categorical value this dataset's space lacks (a backbone without weights
+        here, a synthesizer that does not fit the task) is left out, and a repeated point is kept once."""
         specs = self.resolved(task, sizes)
-        points = []
+        points: list[dict[str, Any]] = []
         for partial in self.start:
             point = {}
             for name, spec in specs.items():
                 value = partial.get(name, _middle(spec))
                 if spec["type"] == "choice":
                     if value not in spec["values"]:
-                        value = (
-                            min(spec["values"], key=lambda v: abs(v - value))
-                            if _numeric(value)
-                            else spec["values"][0]
-                        )
+                        if not _numeric(value):
+                            point = None
+                            break
+                        value = min(spec["values"], key=lambda v: abs(v - value))
                 else:
                     value = min(max(value, spec["low"]), spec["high"])
                     value = int(round(value)) if spec["type"] == "int" else float(value)
                 point[name] = value
-            points.append(point)
+            if point is not None and point not in points:
+                points.append(point)
         return points
 
     def max_value(self, name: str, default: float) -> float:

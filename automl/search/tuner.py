@@ -8,15 +8,18 @@ goes on.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import ray
 from ray import tune
 from ray.tune import Callback
 from ray.tune.search.optuna import OptunaSearch
+from ray.tune.stopper import Stopper
 
 from automl.config import StudyConfig
 from automl.search.ordered import OrderedConcurrency
@@ -25,6 +28,7 @@ from automl.search.scheduler import ReproducibleASHA
 from automl.train.trainable import SearchData, tune_trainable
 
 OBJECTIVE = "objective"  # the validation score with larger = better (see train/trainable.py)
+FINISH_FIXED_S = 3.0  # the finish besides the refit: estimate, baselines, export (measured: ~1 s)
 
 
 class ProgressLine(Callback):
@@ -73,6 +77,37 @@ def _to_stderr(line: str) -> None:
     print(f"[automl] {line}", file=sys.stderr, flush=True)
 
 
+class Deadline(Stopper):
+    """Ends the search early enough for the study to finish within its budget.
+
+    `--budget` bounds the whole study, so the search stops at the study's deadline minus what the
+    finish needs: a few seconds for the estimate, baselines and export, plus the refit, which
+    trains one configuration on every row and so costs about one trial. The reserve is the 90th
+    percentile of the trials' durations seen so far (every report carries `time_total_s`).
+    A stored experiment is resumed without a deadline (a new process has its own clock).
+    """
+
+    def __init__(self, deadline: float, fixed_s: float = FINISH_FIXED_S) -> None:
+        self.deadline, self.fixed_s = deadline, fixed_s
+        self.durations: dict[str, float] = {}
+
+    def reserve_s(self) -> float:
+        if not self.durations:
+            return self.fixed_s
+        return self.fixed_s + float(np.quantile(list(self.durations.values()), 0.9))
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        if "time_total_s" in result:
+            self.durations[trial_id] = float(result["time_total_s"])
+        return False
+
+    def stop_all(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline - self.reserve_s()
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, deadline=None)
+
+
 def trial_resources(config: StudyConfig) -> dict[str, float]:
     """What one trial asks Ray for: its CPUs, and a fraction of a GPU where the cluster has GPUs."""
     gpus = config.resources.resolved_gpus(ray.cluster_resources().get("GPU", 0))
@@ -96,7 +131,10 @@ def build_tuner(
     start_points: list[dict[str, Any]],
     storage: tuple[str, Any],
     callbacks: list[Callback] | None = None,
+    deadline: float | None = None,
 ) -> tune.Tuner:
+    """The study's Tuner. `deadline` (a time.time()) ends the search in time for the finish; without
+    it the search has the whole budget."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -122,7 +160,7 @@ def build_tuner(
             search_alg=limiter,
             scheduler=scheduler,
             num_samples=config.trials,
-            time_budget_s=config.budget_s,
+            time_budget_s=config.budget_s if deadline is None else max(1.0, deadline - time.time()),
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -130,11 +168,31 @@ def build_tuner(
             storage_path=storage[0],
             storage_filesystem=storage[1],
             verbose=0,
+            stop=None if deadline is None else Deadline(deadline),
             callbacks=callbacks or [],
             failure_config=tune.FailureConfig(max_failures=config.max_trial_retries, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
+
+
+def fit(tuner: tune.Tuner, config: StudyConfig) -> tune.ResultGrid:
+    """`tuner.fit()` with as many trials waiting for an actor as may run at once.
+
+    Tune lets a searcher that is not its own ConcurrencyLimiter have one pending trial at a time, so
+    the second slot's actor (seconds of imports) is only requested once the first trial runs; short
+    trials then finish first and reuse the one actor, and the study runs one trial at a time.
+    OrderedConcurrency never has more than `concurrency` trials unfinished, so this many is exact.
+    """
+    key, previous = "TUNE_MAX_PENDING_TRIALS_PG", os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+    os.environ[key] = str(concurrency(config))
+    try:
+        return tuner.fit()
+    finally:
+        if previous is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = previous
 
 
 def _trainable(config: StudyConfig, data: SearchData):
@@ -163,7 +221,6 @@ def ensure_ray(num_cpus: int | None = None, keep: bool = False) -> Callable[[], 
     it stops when the process exits).
     """
     import atexit
-    import os
 
     if ray.is_initialized():
         return lambda: None

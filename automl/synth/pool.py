@@ -10,7 +10,10 @@ takes the first `ratio * n_train` of them, so the same ratio always gives the sa
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -53,13 +56,48 @@ def _extract(data: Any, backbone: str, drop_stages: int):
     return data.frozen_features(backbone, drop_stages)
 
 
+class TooSlow(RuntimeError):
+    """A shared fit outlasted the study's per-trial time cap; the trial fails with this message."""
+
+
+_trial_deadline: ContextVar[tuple[float, float] | None] = ContextVar("trial_deadline", default=None)
+
+
+@contextlib.contextmanager
+def trial_deadline(cap_s: float | None) -> Iterator[None]:
+    """While a trial runs: the time its shared fits may still take (`cap_s` from its start)."""
+    token = _trial_deadline.set(None if cap_s is None else (time.monotonic() + cap_s, cap_s))
+    try:
+        yield
+    finally:
+        _trial_deadline.reset(token)
+
+
 def fetch_shared(pool: Any, kind: str, *key: Any) -> Any | None:
     """The pool's shared result for `key` (`kind`: "get" or "features"), or None when the pool or
-    the result was lost with its node: the caller then computes it itself."""
+    the result was lost with its node: the caller then computes it itself.
+
+    Inside `trial_deadline(cap)`, a result not ready by the trial's deadline is abandoned: the
+    pool cancels the fit and every later request for the same key fails at once, with TooSlow."""
     if pool is None:
         return None
+    deadline = _trial_deadline.get()
+    timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
     try:
-        return ray.get(ray.get(getattr(pool, kind).remote(*key))[0])
+        handle = ray.get(getattr(pool, kind).remote(*key))
+        if isinstance(handle[0], str):  # abandoned before: the reason
+            raise TooSlow(handle[0])
+        return ray.get(handle[0], timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        timeout = deadline[1]
+        what = f"synthesizer {key[1]!r} {key[2]}" if kind == "get" else f"{key[0]!r} feature extraction"
+        reason = (
+            f"The {what} did not finish within the trial time cap of {timeout:.0f} s (a tenth of --budget), "
+            "so it is not tried again in this study. A longer --budget, fewer synthesizer epochs in the "
+            "space or a smaller --image-size let it run."
+        )
+        ray.get(pool.abandon.remote(kind, key, reason))
+        raise TooSlow(reason) from None
     except ray.exceptions.RayError:
         return None
 
@@ -70,10 +108,11 @@ class SharedPool:
     a synthesizer's sampled rows per (fold, method, settings, seed), and frozen-backbone features of
     the search images per (backbone, kept stages) (the weights are fixed per study)."""
 
-    def __init__(self, data_ref: list, max_ratio: float) -> None:
+    def __init__(self, data_ref: list, max_ratio: float, n_folds: int = 1) -> None:
         self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
         self._max_ratio = max_ratio
-        self._refs: dict[tuple, ray.ObjectRef] = {}
+        self._n_folds = n_folds
+        self._refs: dict[tuple, ray.ObjectRef | str] = {}  # a str: abandoned, and why
 
     def get(self, fold_index: int, method: str, settings: dict, seed: int) -> list:
         key = (fold_index, method, tuple(sorted(settings.items())), seed)
@@ -88,6 +127,21 @@ class SharedPool:
         if key not in self._refs:
             self._refs[key] = _extract.remote(self._data_ref, backbone, drop_stages)
         return [self._refs[key]]
+
+    def abandon(self, kind: str, key: tuple, reason: str) -> None:
+        """Cancel a fit that outlasted a trial's cap (every fold's, for a synthesizer) and remember why."""
+        if kind == "get":
+            fold, method, settings, seed = key
+            keys = [
+                (f, method, tuple(sorted(settings.items())), seed - fold + f) for f in range(self._n_folds)
+            ]
+        else:
+            keys = [("features", *key)]
+        for k in keys:
+            ref = self._refs.get(k)
+            if isinstance(ref, ray.ObjectRef):
+                ray.cancel(ref, force=True)
+            self._refs[k] = reason
 
     def size(self) -> int:
         return len(self._refs)

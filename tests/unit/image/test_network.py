@@ -226,7 +226,17 @@ def test_the_default_space_searches_pixels_and_three_offline_pretrained_networks
     offline = [n for n in backbones if find_weights(n, allow_hub=False) is not None]
     assert offline == ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
     points = space.start_points("classification", {"n_rows": 40, "n_features": 0, "n_classes": 4})
-    assert [p["backbone"] for p in points] == ["tf_efficientnet_lite0", "pixels_16", "small_cnn"]
+    assert [p["backbone"] for p in points] == [
+        "tf_efficientnet_lite0",
+        "pixels_16",
+        "tf_efficientnet_lite1",
+        "pixels_32",
+        "tf_efficientnet_lite2",
+        "pixels_8",
+        "tf_efficientnet_lite0",
+        "small_cnn",
+    ]
+    assert all(p["transfer"] == "linear_probe" for p in points[:-1])  # the cheap ones first
     for point in points:  # every start point means what it says
         assert effective_config(point)["transfer"] == point["transfer"]
     pixels = points[1]

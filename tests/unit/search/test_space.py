@@ -270,12 +270,27 @@ def test_start_points_fill_missing_keys_with_the_middle() -> None:
         "  e: {type: choice, values: [1, 5, 9]}\n"
         "start:\n"
         "  - {}\n"
-        "  - {a: 9.0, c: -3, d: z, e: 6}\n",
+        "  - {a: 9.0, c: -3, d: y, e: 6}\n",
     )
     space = SearchSpace.load("space.yaml")
     middle, clamped = space.start_points("classification", SIZES)
     assert middle == {"a": 2.0, "b": pytest.approx(1e-2), "c": 6, "d": "x", "e": 1}
-    assert clamped == {"a": 4.0, "b": pytest.approx(1e-2), "c": 1, "d": "x", "e": 5}
+    assert clamped == {"a": 4.0, "b": pytest.approx(1e-2), "c": 1, "d": "y", "e": 5}
+
+
+def test_start_points_naming_an_absent_value_are_left_out_and_repeats_kept_once() -> None:
+    write(
+        "space.yaml",
+        "parameters:\n"
+        "  d: {type: choice, values: [x, y]}\n"
+        "  e: {type: choice, values: [1, 5]}\n"
+        "start:\n"
+        "  - {d: z}\n"  # say, a backbone without weights on this machine
+        "  - {d: y, e: 4}\n"
+        "  - {d: y, e: 5}\n",  # the same point as the one before, once clamped
+    )
+    space = SearchSpace.load("space.yaml")
+    assert space.start_points("classification", SIZES) == [{"d": "y", "e": 5}]
 
 
 def test_no_start_entry_gives_no_start_points() -> None:
