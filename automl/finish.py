@@ -33,6 +33,8 @@ def effective_board(board, effective) -> Any:
     board = board.copy()
     for at, row in board.iterrows():
         sampled = {c.removeprefix("param_"): v for c, v in row[params].items() if v is not None and v == v}
+        if not sampled:  # a trial the budget ended before it started has no configuration
+            continue
         used = effective(sampled)
         for c in params:
             key = c.removeprefix("param_")
