@@ -308,7 +308,10 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--trials", type=int, default=30, help="number of trials (default 30)")
     run.add_argument(
-        "--budget", default="10m", help="wall-clock budget of the search, e.g. 90s, 10m, 1h (default 10m)"
+        "--budget",
+        default="10m",
+        help="wall-clock budget of the whole study, e.g. 90s, 10m, 1h (default 10m); no trial takes more "
+        "than a tenth of it",
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(

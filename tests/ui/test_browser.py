@@ -199,7 +199,7 @@ def test_new_study_from_the_form_runs_to_completion(dashboard, page, ui_store, t
     page.locator("input[type=file]").set_input_files(str(data))
     page.get_by_role("combobox", name="Target column (what to predict)").click()
     page.get_by_role("option", name=target, exact=True).click()
-    page.get_by_role("textbox", name="Budget (wall clock of the search)").fill("60s")
+    page.get_by_role("textbox", name="Budget (wall clock of the study)").fill("60s")
     page.get_by_role("spinbutton", name="Trials", exact=True).fill("2")
     page.get_by_text("Advanced options").click()
     page.get_by_role("spinbutton", name="Inner folds").fill("3")

@@ -85,7 +85,7 @@ with st.form("new_study"):
         metrics = list(METRICS)
     metric = right.selectbox("Metric", ["default for the task", *metrics], key="metric")
     budget = left.text_input(
-        "Budget (wall clock of the search)", value="5m", key="budget", help="e.g. 90s, 10m, 1h"
+        "Budget (wall clock of the study)", value="5m", key="budget", help="e.g. 90s, 10m, 1h"
     )
     trials = right.number_input("Trials", min_value=1, max_value=500, value=30, step=1, key="trials")
     with st.expander("Advanced options"):
