@@ -12,10 +12,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
+from automl.config import StudyConfig
 from automl.dashboard import add_dashboard_parser
 from automl.errors import AutoMLError, ConfigError, DataError, StoreError, invalid_parameter
 from automl.names import RULE, check_study_id, is_study_id
+from automl.run_args import add_study_options, study_config
 from automl.summary import fmt, format_leaderboard, format_study
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
@@ -38,42 +39,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"predict with: automl predict {study.store.study_uri(study.study_id)} {new_data} -o predictions.csv"
     )
     return 0
-
-
-def study_config(args: argparse.Namespace) -> StudyConfig:
-    """The StudyConfig that `run` (and `submit`, for its checks) options describe."""
-    return StudyConfig(
-        data=args.data,
-        target=args.target,
-        task=args.task,
-        metric=args.metric,
-        trials=args.trials,
-        budget_s=parse_duration(args.budget),
-        seed=args.seed,
-        test_size=args.test_size,
-        n_folds=args.folds,
-        max_epochs=args.max_epochs,
-        grace_period=min(StudyConfig.grace_period, args.max_epochs),  # ASHA's grace fits in fewer epochs
-        select=args.select,
-        space=args.space,
-        storage=args.storage,
-        name=args.name,
-        max_file_mb=args.max_file_mb,
-        max_trial_retries=args.max_trial_retries,
-        resources=Resources(
-            cpus_per_trial=args.cpus_per_trial,
-            gpus_per_trial=args.gpus_per_trial,
-            max_concurrent_trials=args.max_concurrent,
-        ),
-        images=ImageOptions(
-            weights_dir=args.weights_dir,
-            allow_hub=not args.no_hub,
-            image_size=args.image_size,
-            skip_bad=args.skip_bad,
-            max_pixels=args.max_pixels,
-            max_archive_mb=args.max_archive_mb,
-        ),
-    )
 
 
 def check_before_work(config: StudyConfig, *, storage: bool = True) -> None:
@@ -153,22 +118,11 @@ def resume_trust_note(store, study_id: str, trusted: bool) -> str:
 def cmd_submit(args: argparse.Namespace) -> int:
     from automl import jobs
 
-    check_before_work(study_config(args), storage=False)  # fail here, not on the cluster
-    run_args = []
-    for option, attr in _FORWARDED:
-        value = getattr(args, attr)
-        if value is not None:
-            run_args += [option, str(value)]
-    study_id = jobs.new_study_id(args.storage, args.data, args.name)
-    job_id = jobs.submit(
-        args.address,
-        args.data,
-        run_args,
-        storage=args.storage,
-        study_id=study_id,
-        space=args.space,
-        max_upload_mb=args.max_upload_mb,
-    )
+    config = study_config(args)
+    check_before_work(config, storage=False)  # fail here, not on the cluster
+    study_id = jobs.new_study_id(config.storage, config.data, config.name)
+    # the job runs `automl run` with every option given here (automl.run_args.run_arguments)
+    job_id = jobs.submit(args.address, config, study_id=study_id, max_upload_mb=args.max_upload_mb)
     print(job_id)
     _err(f"submitted study {study_id} as job {job_id} to {args.address}")
     _err(
@@ -268,93 +222,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         board = study.leaderboard() if study.status == "completed" else None
         print(format_study(study.manifest, board))
     return 0
-
-
-# (option, attribute) pairs that `automl submit` passes on to `automl run` on the cluster
-_FORWARDED = [
-    ("--target", "target"),
-    ("--task", "task"),
-    ("--metric", "metric"),
-    ("--trials", "trials"),
-    ("--budget", "budget"),
-    ("--seed", "seed"),
-    ("--test-size", "test_size"),
-    ("--folds", "folds"),
-    ("--max-epochs", "max_epochs"),
-    ("--select", "select"),
-    ("--max-file-mb", "max_file_mb"),
-    ("--cpus-per-trial", "cpus_per_trial"),
-    ("--gpus-per-trial", "gpus_per_trial"),
-    ("--max-concurrent", "max_concurrent"),
-    ("--max-trial-retries", "max_trial_retries"),
-    ("--image-size", "image_size"),
-    ("--max-pixels", "max_pixels"),
-    ("--max-archive-mb", "max_archive_mb"),
-]
-
-
-def add_study_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument(
-        "data",
-        help="CSV or Parquet file (a table), or images: a folder with one subfolder per class, a .zip of one, "
-        "or a CSV of path,label",
-    )
-    run.add_argument("--target", help="the column to predict (tables; images take their labels from folders)")
-    run.add_argument(
-        "--task", choices=["classification", "regression"], help="inferred from the target by default"
-    )
-    run.add_argument(
-        "--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2"
-    )
-    run.add_argument("--trials", type=int, default=30, help="number of trials (default 30)")
-    run.add_argument(
-        "--budget",
-        default="10m",
-        help="wall-clock budget of the whole study, e.g. 90s, 10m, 1h (default 10m); no trial takes more "
-        "than a tenth of it",
-    )
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument(
-        "--test-size",
-        type=float,
-        default=None,
-        help="hold out this fraction as a one-shot test (default: none below 2,000 rows, else 0.2; 0: none)",
-    )
-    run.add_argument("--folds", type=int, default=5, help="inner cross-validation folds (default 5)")
-    run.add_argument("--max-epochs", type=int, default=100)
-    run.add_argument(
-        "--select",
-        default="one_se_min_gap",
-        help="selection rule: one_se_min_gap (default), best_validation or ensemble",
-    )
-    run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
-    run.add_argument("--name", help="study id (default: derived from the file name and time)")
-    run.add_argument("--max-file-mb", type=float, default=200.0)
-    run.add_argument("--cpus-per-trial", type=float, default=1.0)
-    run.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        default=None,
-        help="e.g. 0.25: four trials share one GPU (default: 0.25 when the cluster has GPUs, else 0)",
-    )
-    run.add_argument(
-        "--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)"
-    )
-    run.add_argument(
-        "--max-trial-retries", type=int, default=2, help="retries of a crashing trial (default 2)"
-    )
-    images = run.add_argument_group("images")
-    images.add_argument(
-        "--weights-dir",
-        help="pretrained backbone weights: <backbone>.safetensors or .pth files, or <backbone>/ folders",
-    )
-    images.add_argument("--no-hub", action="store_true", help="never download weights from the timm/HF hub")
-    images.add_argument("--image-size", type=int, help="cap on the backbones' input size, e.g. 128 on a CPU")
-    images.add_argument("--skip-bad", action="store_true", help="skip unreadable images instead of stopping")
-    images.add_argument(
-        "--max-pixels", type=int, default=50_000_000, help="largest image accepted, in pixels"
-    )
-    images.add_argument("--max-archive-mb", type=float, default=2048.0, help="largest .zip accepted")
 
 
 def build_parser() -> argparse.ArgumentParser:

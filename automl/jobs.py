@@ -13,19 +13,22 @@ import shlex
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
 
 import automl
+from automl.config import StudyConfig
 from automl.errors import ConfigError, DataError
+from automl.hosts import is_loopback_url
 from automl.names import check_study_id
+from automl.run_args import run_arguments
 from automl.store import Store
 
 MAX_UPLOAD_MB = 100.0  # Ray uploads the working_dir through its GCS; keep jobs small
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 SUBMIT_ATTEMPTS = 30  # a head node that just started needs a while for its job agent
 SUBMIT_TIMEOUT_S = 30.0
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+JOB_SPACE = "space.yaml"  # the search space's name in the job's working_dir
 # what a freshly started head answers before its job agent is up
 _TRANSIENT = ("try again later", "no available agent", "agent is not available", "503", "502")
 
@@ -59,71 +62,62 @@ def auth_token() -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def _is_loopback(address: str) -> bool:
-    return (urlparse(address).hostname or "") in _LOOPBACK
+def submit(address: str, config: StudyConfig, *, study_id: str, max_upload_mb: float = MAX_UPLOAD_MB) -> str:
+    """Submit `automl run` on `config` as a Ray Job; returns the job id. A folder of images travels as a .zip."""
+    staging = Path(tempfile.mkdtemp(prefix="automl-job-"))
+    try:
+        request = job_request(
+            address, config, study_id=study_id, staging=staging, max_upload_mb=max_upload_mb
+        )
+        return _submit_with_retries(client(address), address, request)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-def submit(
-    address: str,
-    data: str,
-    run_args: list[str],
-    *,
-    storage: str,
-    study_id: str,
-    space: str | None = None,
-    max_upload_mb: float = MAX_UPLOAD_MB,
-) -> str:
-    """Submit `automl run` on `data` as a Ray Job; returns the job id. A folder of images travels as a .zip."""
-    source = Path(data)
+def job_request(
+    address: str, config: StudyConfig, *, study_id: str, staging: Path, max_upload_mb: float = MAX_UPLOAD_MB
+) -> dict:
+    """The Jobs API request that runs `config` as study `study_id`, with its files put in `staging`
+    (the job's working_dir). Needs no cluster: `submit` sends what this returns.
+
+    The job runs `automl run` with every option of `config` (`automl.run_args.run_arguments`); only
+    what must change on the cluster changes: the data file (the copy in the working_dir), the search
+    space (likewise), --storage (a local directory as an absolute path) and --name (`study_id`).
+    """
+    source = Path(config.data)
     if not source.exists():
-        raise DataError(f"Data file {data} does not exist. Check the path.")
+        raise DataError(f"Data file {config.data} does not exist. Check the path.")
+    storage = config.storage
     if "://" not in storage:
-        if not _is_loopback(address):
+        if not is_loopback_url(address):
             raise ConfigError(
                 f"The storage {storage!r} is a local directory, which the nodes of a remote cluster do not share. "
                 "Use --storage s3://bucket/prefix (or gs://...)."
             )
         storage = str(Path(storage).resolve())
-    staging = Path(tempfile.mkdtemp(prefix="automl-job-"))
-    try:
-        if source.is_dir():  # an image folder: one archive, which `automl run` reads like the folder
-            payload = Path(shutil.make_archive(str(staging / source.name), "zip", root_dir=source))
-        else:
-            payload = Path(shutil.copy2(source, staging / source.name))
-        size_mb = payload.stat().st_size / 1024 / 1024
-        if size_mb > max_upload_mb:
-            raise DataError(
-                f"Data {data} is {size_mb:.1f} MB, over the {max_upload_mb:.0f} MB a job may carry. "
-                "Put it on storage every node reaches and run `automl run` on the cluster, or raise --max-upload-mb."
-            )
-        modality = "image" if payload.suffix.lower() == ".zip" else "tabular"
-        args = [
-            "python",
-            "-m",
-            "automl.cli",
-            "run",
-            payload.name,
-            *run_args,
-            "--storage",
-            storage,
-            "--name",
-            study_id,
-        ]
-        # The search space travels too, so the job searches exactly the space the submitter sees.
-        from automl.search.space import SearchSpace
-
-        shutil.copy2(SearchSpace.load(space, modality).source, staging / "space.yaml")
-        args += ["--space", "space.yaml"]
-        runtime_env = {"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]}
-        request = dict(
-            entrypoint=" ".join(shlex.quote(a) for a in args),
-            submission_id=f"automl-{study_id}",
-            runtime_env=runtime_env,
-            metadata={"study_id": study_id, "storage": storage},
+    if source.is_dir():  # an image folder: one archive, which `automl run` reads like the folder
+        payload = Path(shutil.make_archive(str(staging / source.name), "zip", root_dir=source))
+    else:
+        payload = Path(shutil.copy2(source, staging / source.name))
+    size_mb = payload.stat().st_size / 1024 / 1024
+    if size_mb > max_upload_mb:
+        raise DataError(
+            f"Data {config.data} is {size_mb:.1f} MB, over the {max_upload_mb:.0f} MB a job may carry. "
+            "Put it on storage every node reaches and run `automl run` on the cluster, or raise --max-upload-mb."
         )
-        return _submit_with_retries(client(address), address, request)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    modality = "image" if payload.suffix.lower() == ".zip" else "tabular"
+    # The search space travels too, so the job searches exactly the space the submitter sees.
+    from automl.search.space import SearchSpace
+
+    shutil.copy2(SearchSpace.load(config.space, modality).source, staging / JOB_SPACE)
+    job_config = replace(config, data=payload.name, space=JOB_SPACE, storage=storage, name=study_id)
+    args = ["python", "-m", "automl.cli", "run", *run_arguments(job_config)]
+    return dict(
+        entrypoint=shlex.join(args),
+        submission_id=f"automl-{study_id}",
+        runtime_env={"working_dir": str(staging), "py_modules": [str(Path(automl.__file__).parent)]},
+        metadata={"study_id": study_id, "storage": storage},
+    )
 
 
 def _submit_with_retries(jobs_api, address: str, request: dict) -> str:

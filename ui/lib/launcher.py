@@ -13,10 +13,12 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import pyarrow.fs as pafs
 
+from automl import run_args
 from automl.config import StudyConfig
 from automl.store import Store
 from ui.lib.settings import PASSWORD_ENV, RAY_ADDRESS_ENV, UPLOADS_DIR
@@ -28,36 +30,18 @@ PENDING_FOR_S = 24 * 3600  # a job whose study never appeared is listed for a da
 
 
 def study_options(config: StudyConfig) -> list[str]:
-    """The `automl run` options that reproduce `config`, less the data file, --storage and --name.
+    """The `automl run` options that reproduce `config`, less the data file (`automl.run_args`).
 
-    Image studies take their labels from the class folders: they get no --target. `--test-size` is
-    passed only when the form set a fraction (0 included); without it the study decides by size.
+    Image studies take their labels from the class folders: the form gives them no target, and
+    they get no --target. `--test-size` is passed only when the form set a fraction (0 included);
+    without it the study decides by size.
     """
-    args = ["--target", config.target] if config.target else []
-    if config.task:
-        args += ["--task", config.task]
-    if config.metric:
-        args += ["--metric", config.metric]
-    args += [
-        "--trials", str(config.trials),
-        "--budget", f"{config.budget_s:g}s",
-        "--seed", str(config.seed),
-        "--folds", str(config.n_folds),
-        "--max-epochs", str(config.max_epochs),
-        "--select", config.select,
-    ]  # fmt: skip
-    if config.test_size is not None:  # None: the study decides by size
-        args += ["--test-size", f"{config.test_size:g}"]
-    if config.resources.max_concurrent_trials:
-        args += ["--max-concurrent", str(config.resources.max_concurrent_trials)]
-    if config.images.image_size:
-        args += ["--image-size", str(config.images.image_size)]
-    return args
+    return run_args.study_options(config)
 
 
 def run_arguments(config: StudyConfig, data: str) -> list[str]:
-    """The `automl run` arguments that reproduce `config` (data given separately)."""
-    return [data, *study_options(config), "--storage", config.storage, "--name", str(config.name)]
+    """The `automl run` arguments that reproduce `config` on the file `data`."""
+    return run_args.run_arguments(replace(config, data=data))
 
 
 def _child_env() -> dict[str, str]:
@@ -67,7 +51,8 @@ def _child_env() -> dict[str, str]:
 
 def start_local(store: Store, upload: Upload, config: StudyConfig) -> dict[str, Any]:
     """Start the study as a background process; returns the job record (also saved as job.json)."""
-    command = [sys.executable, "-m", "automl.cli", "run", *run_arguments(config, str(upload.path))]
+    study = replace(config, data=str(upload.path), name=upload.study_id)
+    command = [sys.executable, "-m", "automl.cli", "run", *run_args.run_arguments(study)]
     log_path = upload.folder / LOG_FILE
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -95,9 +80,7 @@ def start_ray_job(store: Store, upload: Upload, config: StudyConfig, address: st
     """Submit the same study as a Ray Job through `automl.jobs` (the data and the package travel with it)."""
     from automl import jobs
 
-    job_id = jobs.submit(
-        address, str(upload.path), study_options(config), storage=config.storage, study_id=upload.study_id
-    )
+    job_id = jobs.submit(address, replace(config, data=str(upload.path)), study_id=upload.study_id)
     record = {
         "study_id": upload.study_id,
         "kind": "ray",
