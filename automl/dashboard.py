@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import ipaddress
 import os
 import signal
 import subprocess
@@ -21,20 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from automl.errors import ConfigError
+from automl.hosts import is_loopback  # the one rule: 127.0.0.0/8, ::1 and localhost
 
 STORAGE_ENV = "AUTOML_STORAGE"
 PASSWORD_ENV = "AUTOML_DASHBOARD_PASSWORD"
 MAX_UPLOAD_MB = 50  # ui/lib/settings.py checks the same limit itself
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost: addresses other machines cannot reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def secrets_protect() -> bool:

@@ -17,7 +17,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui.lib.settings import PASSWORD_ENV, is_loopback
+from automl.hosts import is_loopback
+from ui.lib.settings import PASSWORD_ENV
 
 SESSION_KEY = "automl_authenticated"
 FAILED_DELAY_S = 0.5  # slows down guessing

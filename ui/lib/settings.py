@@ -16,16 +16,8 @@ DEFAULT_STORAGE = "studies"
 MAX_UPLOAD_MB = 50  # also passed to Streamlit as server.maxUploadSize by automl.dashboard
 REFRESH_SECONDS = 5  # how often pages showing a running study reload it
 UPLOADS_DIR = "_uploads"  # inside the store; not a study (the store lists only folders with study.json)
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def storage() -> str:
     """The study store this dashboard shows: a directory or an s3:// URI."""
     return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
-
-
-def is_loopback(host: str | None) -> bool:
-    """True when `host` accepts connections from this machine only (an unset host means all interfaces)."""
-    if not host:
-        return False
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
