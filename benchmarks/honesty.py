@@ -1,7 +1,7 @@
 """Honest estimates: the study's reported score and interval against the true score on rows it never saw.
 
     python -m benchmarks.honesty [--seeds N] [--tasks a,b] [--quick] [--out DIR]
-                                 [--select RULE] [--protocols new,old] [--rules RULE,RULE]
+                                 [--select RULE] [--protocols new,old] [--rules RULE,RULE] [--budget S]
 
 For every task and seed, the task's rows are drawn from the larger source with the seed
 (`quality_tasks.draw_table`; images: `write_task`), and the rest of the source is the fresh sample
@@ -380,6 +380,7 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         type=lambda text: tuple(p for p in (x.strip() for x in text.split(",")) if p in PROTOCOLS),
         help=f"comma-separated, from {', '.join(PROTOCOLS)} (default: both)",
     )
+    parser.add_argument("--budget", type=float, help="seconds per study, tables and images (default 25 / 45)")
     parser.add_argument(
         "--rules",
         type=_rules,
@@ -401,6 +402,8 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         changes["protocols"] = args.protocols
     if args.rules:
         changes["rules"] = args.rules
+    if args.budget:
+        changes.update(budget_s=args.budget, image_budget_s=args.budget)
     return replace(setup, **changes), args.quick, args.out
 
 
