@@ -137,7 +137,7 @@ def study_config(args: argparse.Namespace) -> StudyConfig:
 
 
 def study_options(config: StudyConfig) -> list[str]:
-    """`run_arguments(config)` without the data file: the options alone, each as `--option=value`.
+    """`run_arguments(config)` without the data file: the options alone (`--option value`).
 
     An unset field (None) is left out, so `automl run` applies its own default (a study that decides
     its test set by size, say); every other field is written, whatever its value.
@@ -169,8 +169,12 @@ def study_options(config: StudyConfig) -> list[str]:
         ("--max-pixels", _integer("max_pixels", img.max_pixels)),
         ("--max-archive-mb", _number("max_archive_mb", img.max_archive_mb)),
     ]
-    # `--option=value`, never two words: a value that starts with "-" is not read as an option
-    args = [f"{option}={value}" for option, value in valued if value is not None]
+    args = []
+    for option, value in valued:
+        if value is None:
+            continue
+        # a value that starts with "-" would be read as an option: it goes in the same word
+        args += [f"{option}={value}"] if value.startswith("-") else [option, value]
     if not img.allow_hub:
         args.append("--no-hub")
     if img.skip_bad:
