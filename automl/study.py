@@ -35,7 +35,8 @@ from automl.store import Store
 from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
 
 REPORT_EVERY = 5  # epochs between a trial's reports to Tune (besides ASHA's rungs and its last epoch)
-TRIAL_SHARE, MIN_TRIAL_CAP_S = 0.1, 15.0  # no trial takes more than a tenth of the budget (or 15 s)
+TRIAL_SHARE, MIN_TRIAL_CAP_S = 0.1, 15.0  # no trial trains for more than a tenth of the budget (or 15 s)
+SHARED_FIT_SHARE = 1 / 3  # no synthesizer setting or backbone's features take more than a third of it
 
 MB = 1024 * 1024
 
@@ -286,8 +287,8 @@ def _execute(config, prep, store, study_id, manifest, log, *, restore: bool, dea
 
 
 def trial_cap_s(budget_s: float) -> float:
-    """The longest a trial (its synthesizer fits included) may run: a slow configuration (a
-    from-scratch network on a CPU, a GAN) cannot eat the budget that many cheap ones need."""
+    """The longest a trial may train: a slow configuration (a from-scratch network on a CPU) cannot
+    eat the budget that many cheap ones need."""
     return max(MIN_TRIAL_CAP_S, TRIAL_SHARE * budget_s)
 
 
@@ -308,7 +309,10 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         # On the head node, so losing a worker node does not lose the pool (a driver can share a
         # host, and so an IP, with a worker's raylet: its own node is not necessarily the head).
         prep.data.shared_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
-            [data_ref], prep.data.extra["max_synth_ratio"], len(prep.data.folds)
+            [data_ref],
+            prep.data.extra["max_synth_ratio"],
+            len(prep.data.folds),
+            SHARED_FIT_SHARE * config.budget_s,
         )
         stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
 

@@ -10,10 +10,7 @@ takes the first `ratio * n_train` of them, so the same ratio always gives the sa
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -57,91 +54,101 @@ def _extract(data: Any, backbone: str, drop_stages: int):
 
 
 class TooSlow(RuntimeError):
-    """A shared fit outlasted the study's per-trial time cap; the trial fails with this message."""
-
-
-_trial_deadline: ContextVar[tuple[float, float] | None] = ContextVar("trial_deadline", default=None)
-
-
-@contextlib.contextmanager
-def trial_deadline(cap_s: float | None) -> Iterator[None]:
-    """While a trial runs: the time its shared fits may still take (`cap_s` from its start)."""
-    token = _trial_deadline.set(None if cap_s is None else (time.monotonic() + cap_s, cap_s))
-    try:
-        yield
-    finally:
-        _trial_deadline.reset(token)
+    """A shared fit outlasted its share of the study's budget; the trial fails with this message."""
 
 
 def fetch_shared(pool: Any, kind: str, *key: Any) -> Any | None:
     """The pool's shared result for `key` (`kind`: "get" or "features"), or None when the pool or
     the result was lost with its node: the caller then computes it itself.
 
-    Inside `trial_deadline(cap)`, a result not ready by the trial's deadline is abandoned: the
-    pool cancels the fit and every later request for the same key fails at once, with TooSlow."""
+    A pool with a cap gives each shared setting (a synthesizer's settings over every fold, a
+    backbone's features) `cap_s` from the start of its first fit; a result not ready by then is
+    abandoned: the pool cancels the fits and every later request for the setting fails at once."""
     if pool is None:
         return None
-    deadline = _trial_deadline.get()
-    timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
     try:
-        handle = ray.get(getattr(pool, kind).remote(*key))
-        if isinstance(handle[0], str):  # abandoned before: the reason
-            raise TooSlow(handle[0])
-        return ray.get(handle[0], timeout=timeout)
+        ref, seconds_left = ray.get(getattr(pool, kind).remote(*key))
+        if isinstance(ref, str):  # abandoned before: the reason
+            raise TooSlow(ref)
+        return ray.get(ref, timeout=None if seconds_left is None else max(0.0, seconds_left))
     except ray.exceptions.GetTimeoutError:
-        timeout = deadline[1]
-        what = f"synthesizer {key[1]!r} {key[2]}" if kind == "get" else f"{key[0]!r} feature extraction"
-        reason = (
-            f"The {what} did not finish within the trial time cap of {timeout:.0f} s (a tenth of --budget), "
-            "so it is not tried again in this study. A longer --budget, fewer synthesizer epochs in the "
-            "space or a smaller --image-size let it run."
-        )
-        ray.get(pool.abandon.remote(kind, key, reason))
+        reason = ray.get(pool.abandon.remote(kind, key))
         raise TooSlow(reason) from None
     except ray.exceptions.RayError:
         return None
+
+
+def _setting(kind: str, key: tuple) -> tuple:
+    """What one cap covers: a synthesizer's settings over all folds (`key`: fold, method, settings,
+    seed), or one backbone's features (`key`: backbone, kept stages)."""
+    return ("get", key[1], tuple(sorted(dict(key[2]).items()))) if kind == "get" else ("features", *key)
+
+
+def _setting_of_ref(key: tuple) -> tuple:
+    """The setting of one of the pool's stored keys."""
+    return _setting("features", key[1:]) if key[0] == "features" else _setting("get", key)
 
 
 @ray.remote(num_cpus=0)
 class SharedPool:
     """One object reference per key, computed once per study and shared by every trial on any node:
     a synthesizer's sampled rows per (fold, method, settings, seed), and frozen-backbone features of
-    the search images per (backbone, kept stages) (the weights are fixed per study)."""
+    the search images per (backbone, kept stages) (the weights are fixed per study).
 
-    def __init__(self, data_ref: list, max_ratio: float, n_folds: int = 1) -> None:
+    `cap_s` (None: none) bounds what one setting may cost the study: a third of its budget, counted
+    from the first fit of the setting, so that an expensive synthesizer cannot eat the search."""
+
+    def __init__(
+        self, data_ref: list, max_ratio: float, n_folds: int = 1, cap_s: float | None = None
+    ) -> None:
         self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
         self._max_ratio = max_ratio
         self._n_folds = n_folds
-        self._refs: dict[tuple, ray.ObjectRef | str] = {}  # a str: abandoned, and why
+        self._cap_s = cap_s
+        self._refs: dict[tuple, ray.ObjectRef] = {}
+        self._started: dict[tuple, float] = {}  # setting -> when its first fit started
+        self._abandoned: dict[tuple, str] = {}  # setting -> why
+
+    def _handle(self, setting: tuple, key: tuple, submit) -> list:
+        if setting in self._abandoned:
+            return [self._abandoned[setting], None]
+        if key not in self._refs:
+            self._refs[key] = submit()
+        started = self._started.setdefault(setting, time.time())
+        return [self._refs[key], None if self._cap_s is None else started + self._cap_s - time.time()]
 
     def get(self, fold_index: int, method: str, settings: dict, seed: int) -> list:
         key = (fold_index, method, tuple(sorted(settings.items())), seed)
-        if key not in self._refs:
-            self._refs[key] = _fit_fold.remote(
-                self._data_ref, fold_index, method, settings, self._max_ratio, seed
-            )
-        return [self._refs[key]]
+        return self._handle(
+            _setting("get", (fold_index, method, settings, seed)),
+            key,
+            lambda: _fit_fold.remote(self._data_ref, fold_index, method, settings, self._max_ratio, seed),
+        )
 
     def features(self, backbone: str, drop_stages: int) -> list:
         key = ("features", backbone, drop_stages)
-        if key not in self._refs:
-            self._refs[key] = _extract.remote(self._data_ref, backbone, drop_stages)
-        return [self._refs[key]]
+        return self._handle(
+            _setting("features", (backbone, drop_stages)),
+            key,
+            lambda: _extract.remote(self._data_ref, backbone, drop_stages),
+        )
 
-    def abandon(self, kind: str, key: tuple, reason: str) -> None:
-        """Cancel a fit that outlasted a trial's cap (every fold's, for a synthesizer) and remember why."""
-        if kind == "get":
-            fold, method, settings, seed = key
-            keys = [
-                (f, method, tuple(sorted(settings.items())), seed - fold + f) for f in range(self._n_folds)
-            ]
-        else:
-            keys = [("features", *key)]
-        for k in keys:
-            ref = self._refs.get(k)
-            if isinstance(ref, ray.ObjectRef):
-                ray.cancel(ref, force=True)
-            self._refs[k] = reason
+    def abandon(self, kind: str, key: tuple) -> str:
+        """Cancel the fits of a setting past its cap, remember why, and return the reason."""
+        setting = _setting(kind, key)
+        if setting not in self._abandoned:
+            what = f"synthesizer {key[1]!r} {key[2]}" if kind == "get" else f"{key[0]!r} feature extraction"
+            self._abandoned[setting] = (
+                f"The {what} did not finish within its cap of {self._cap_s:.0f} s (a third of --budget), so "
+                "it is not tried again in this study. A longer --budget, fewer synthesizer epochs in the "
+                "space or a smaller --image-size let it run."
+            )
+            for k, ref in list(self._refs.items()):
+                if _setting_of_ref(k) == setting:
+                    ray.cancel(ref, force=True)
+                    del self._refs[k]
+        return self._abandoned[setting]
 
     def size(self) -> int:
+        """Fits started and not abandoned."""
         return len(self._refs)

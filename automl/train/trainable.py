@@ -27,7 +27,7 @@ from automl.data.preprocess import Preprocessor
 from automl.metrics import get_metric
 from automl.models import count_parameters
 from automl.synth.base import setting_names
-from automl.synth.pool import fetch_shared, fit_and_sample, trial_deadline
+from automl.synth.pool import fetch_shared, fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
 from automl.train.batched import BatchedFit, FoldArrays, supports_batching
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
@@ -342,16 +342,15 @@ def run_trial(
     (`fold_setup(data, fold_index, config, device)` replaces it, for benchmarks). A fold's optional
     `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported.
     The last report carries `payload`: the out-of-fold predictions and every epoch's curve.
-    `data.extra["trial_cap_s"]` (set from the study's budget) ends a trial that outlasts it after
-    the epoch in progress, as if every fold had stopped early there (`time_capped` in its report)."""
+    `data.extra["trial_cap_s"]` (set from the study's budget) ends a trial whose training outlasts
+    it after the epoch in progress, as if every fold had stopped early there (`time_capped` in its
+    report); shared synthesizer fits and features have their own cap (synth/pool.py)."""
     metric = get_metric(data.metric)
     start = time.perf_counter()
-    cap_s = data.extra.get("trial_cap_s")
-    with trial_deadline(cap_s):  # shared fits (synthesizers, features) count against the cap too
-        folds = [
-            fold_setup(data, i, config, device) if fold_setup else data.setup_fold(i, config, device)
-            for i in range(len(data.folds))
-        ]
+    folds = [
+        fold_setup(data, i, config, device) if fold_setup else data.setup_fold(i, config, device)
+        for i in range(len(data.folds))
+    ]
     engine = _Batched(folds, data, device) if _Batched.fits(folds) else _PerFold(folds, data, device)
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
@@ -363,7 +362,9 @@ def run_trial(
     curves: dict[str, list[float]] = {
         k: [] for k in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
     }
+    cap_s = data.extra.get("trial_cap_s")
     cap_s = np.inf if cap_s is None else float(cap_s)
+    trained_from = time.perf_counter()  # the cap counts training only: shared fits have their own
     for epoch in range(1, data.max_epochs + 1):
         current = []
         stepped = engine.step(np.array([not fold["stop"].stopped for fold in folds]))
@@ -382,7 +383,7 @@ def run_trial(
             current.append(scores)
         best = np.array([fold["stop"].best_scores for fold in folds])  # (folds, [train, val])
         gaps = sign * (best[:, 0] - best[:, 1])
-        capped = time.perf_counter() - start >= cap_s  # the study's per-trial share of its budget
+        capped = time.perf_counter() - trained_from >= cap_s  # the study's per-trial share of its budget
         finished = all(fold["stop"].stopped for fold in folds) or epoch == data.max_epochs or capped
         row = {
             "epoch": epoch,

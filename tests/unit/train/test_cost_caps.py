@@ -30,27 +30,30 @@ def test_without_a_cap_the_trial_is_not_marked():
     assert reports[-1]["time_capped"] is False
 
 
-def test_a_shared_fit_past_the_cap_is_abandoned_for_every_later_trial(ray_session):
+def test_a_shared_setting_past_its_cap_is_abandoned_for_every_later_trial(ray_session):
     import ray
 
-    from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool, TooSlow, fetch_shared, trial_deadline
+    from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool, TooSlow, fetch_shared
 
     data = _data()
     pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
-        [ray.put(data)], 1.0, len(data.folds)
+        [ray.put(data)], 1.0, len(data.folds), 0.2
     )
     try:
-        with trial_deadline(0.2), pytest.raises(TooSlow, match="synthesizer 'ctgan'.*trial time cap of 0 s"):
+        with pytest.raises(TooSlow, match="synthesizer 'ctgan'.*cap of 0 s"):
             fetch_shared(pool, "get", 0, "ctgan", {"epochs": 5000}, 0)
-        assert ray.get(pool.size.remote()) == len(data.folds)  # the fit cancelled, every fold marked
-        for fold in range(len(data.folds)):  # later trials, any fold: at once, same reason
-            with trial_deadline(60), pytest.raises(TooSlow, match="not tried again"):
+        assert ray.get(pool.size.remote()) == 0  # its fit was cancelled
+        for fold in range(len(data.folds)):  # later trials, any fold of the setting: at once, same reason
+            with pytest.raises(TooSlow, match="not tried again"):
                 fetch_shared(pool, "get", fold, "ctgan", {"epochs": 5000}, fold)
+        assert ray.get(pool.size.remote()) == 0
+        with pytest.raises(TooSlow):  # another setting has a cap of its own (and, here, too short)
+            fetch_shared(pool, "get", 0, "ctgan", {"epochs": 4000}, 0)
     finally:
         ray.kill(pool)
 
 
-def test_outside_a_trial_a_shared_fit_has_no_deadline(ray_session):
+def test_without_a_cap_a_shared_fit_is_waited_for(ray_session):
     import ray
 
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool, fetch_shared
