@@ -64,7 +64,8 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--select",
         default="one_se_min_gap",
-        help="selection rule: one_se_min_gap (default), best_validation or ensemble",
+        help="selection rule: one_se_min_gap (default), best_validation, ensemble, or one_se_min_gap_metric "
+        "(the default's band drawn on the metric instead of log loss)",
     )
     run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
     run.add_argument("--name", help="study id (default: derived from the file name and time)")

@@ -250,3 +250,11 @@ def test_dashboard_subcommand_parses(tmp_path):
 def test_password_comparison():
     assert password_matches("s3cret", "s3cret")
     assert not password_matches("s3cre", "s3cret") and not password_matches("", "s3cret")
+
+
+def test_the_band_is_the_rule_s_candidates_when_the_manifest_lists_them():
+    board = pd.DataFrame({"trial": ["t01", "t02", "t03"], "objective": [0.9, 0.95, 0.99]})
+    log_loss_band = {"selection": {"band_floor": 0.9, "candidates": ["t01", "t03"]}}  # t02: worse log loss
+    assert leaderboard.in_band(log_loss_band, board).tolist() == [True, False, True]
+    by_floor = {"selection": {"band_floor": 0.95}}  # an older study: no candidates stored
+    assert leaderboard.in_band(by_floor, board).tolist() == [False, True, True]

@@ -94,8 +94,12 @@ def band_bounds(manifest: dict[str, Any], board: pd.DataFrame) -> tuple[float, f
 
 
 def in_band(manifest: dict[str, Any], board: pd.DataFrame) -> pd.Series:
-    """Which trials score within the one-standard-error band of the best."""
-    floor = (manifest.get("selection") or {}).get("band_floor")
+    """Which trials are in the selection rule's band: its candidates when the manifest lists them (a
+    band drawn on log loss is not a range of the user's metric), else those scoring above its floor."""
+    selection = manifest.get("selection") or {}
+    if selection.get("candidates") and "trial" in board:
+        return board["trial"].isin(set(selection["candidates"]))
+    floor = selection.get("band_floor")
     if floor is None or "objective" not in board:
         return pd.Series(False, index=board.index)
     return pd.to_numeric(board["objective"], errors="coerce") >= float(floor) - 1e-12
