@@ -31,6 +31,9 @@ def effective_board(board, effective) -> Any:
     parameters' importance."""
     params = [c for c in board.columns if c.startswith("param_")]
     board = board.copy()
+    for c in params:  # a blank in a column of booleans (batch_norm) needs room for None
+        if board[c].dtype == bool:
+            board[c] = board[c].astype(object)
     for at, row in board.iterrows():
         sampled = {c.removeprefix("param_"): v for c, v in row[params].items() if v is not None and v == v}
         if not sampled:  # a trial the budget ended before it started has no configuration
