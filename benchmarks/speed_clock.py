@@ -79,9 +79,9 @@ def clocked(clock: TrialClock):
 
     original = tuning.build_tuner
 
-    def build(config, data, param_space, start_points, storage, callbacks=None, **options):
+    def build(config, data, param_space, start_points, storage, callbacks=None):
         tuner = original(
-            config, data, param_space, start_points, storage, callbacks=[*(callbacks or []), clock], **options
+            config, data, param_space, start_points, storage, callbacks=[*(callbacks or []), clock]
         )
         fit = tuner.fit
 

@@ -141,7 +141,7 @@ def build_tuner(
     n_startup = min(10, max(5, config.trials // 3))
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=n_startup)
     searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
-    in_flight = proposals_ahead(config)
+    in_flight = concurrency(config)
     limiter = OrderedConcurrency(searcher, max_concurrent=in_flight)
     scheduler = ReproducibleASHA(
         OBJECTIVE,
@@ -176,25 +176,16 @@ def build_tuner(
     )
 
 
-def proposals_ahead(config: StudyConfig) -> int:
-    """Trials proposed and not finished at most: twice the slots when the cluster's resources bound
-    the trials at once, so that a slow trial (an expensive synthesizer fit) does not hold back the
-    proposals of the next ones and a proposed trial waits for a free slot, not for results. With
-    --max-concurrent, exactly that many (nothing else would hold the extra ones back)."""
-    slots = concurrency(config)
-    return slots if config.resources.max_concurrent_trials else 2 * slots
-
-
 def fit(tuner: tune.Tuner, config: StudyConfig) -> tune.ResultGrid:
     """`tuner.fit()` with as many trials waiting for an actor as may run at once.
 
     Tune lets a searcher that is not its own ConcurrencyLimiter have one pending trial at a time, so
     the second slot's actor (seconds of imports) is only requested once the first trial runs; short
     trials then finish first and reuse the one actor, and the study runs one trial at a time.
-    OrderedConcurrency never has more than `proposals_ahead` trials unfinished, so this many is exact.
+    OrderedConcurrency never has more than `concurrency` trials unfinished, so this many is exact.
     """
     key, previous = "TUNE_MAX_PENDING_TRIALS_PG", os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
-    os.environ[key] = str(proposals_ahead(config))
+    os.environ[key] = str(concurrency(config))
     try:
         return tuner.fit()
     finally:
