@@ -1,7 +1,8 @@
 """Small real datasets that ship inside installed packages, written out for studies and tests.
 
 `python -m automl.datasets penguins penguins.csv` writes a table as CSV;
-`python -m automl.datasets textures photos/ 10` writes an image folder (10 images per class).
+`python -m automl.datasets textures photos/ 10` writes an image folder (10 images per class): one of
+`IMAGE_DATASETS` (textures, digits, photos in colour, grey_lowres at 16 px).
 Nothing is downloaded.
 """
 
@@ -43,15 +44,47 @@ DATASETS: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
 }
 
 
+def _tiles(image, side: int) -> list:
+    """`image` cut into non-overlapping `side` x `side` tiles, row by row (the ragged edges dropped)."""
+    rows, cols = image.shape[:2]
+    return [
+        image[r : r + side, c : c + side]
+        for r in range(0, rows - side + 1, side)
+        for c in range(0, cols - side + 1, side)
+    ]
+
+
 def _texture_tiles() -> dict[str, list]:
     """scikit-image's surface photos cut into non-overlapping 64x64 tiles (64 per class)."""
     import skimage.data
 
-    tiles = {}
-    for name in ("brick", "grass", "gravel", "moon"):
-        image = getattr(skimage.data, name)()  # 512 x 512 greyscale
-        tiles[name] = [image[r : r + 64, c : c + 64] for r in range(0, 512, 64) for c in range(0, 512, 64)]
-    return tiles
+    return {name: _tiles(getattr(skimage.data, name)(), 64) for name in ("brick", "grass", "gravel", "moon")}
+
+
+def _photo_tiles() -> dict[str, list]:
+    """Five colour photos, one class each, cut into non-overlapping 40x40 RGB tiles (144-160 per class):
+    scikit-image's astronaut, coffee and rocket, scikit-learn's china and flower sample images."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    photos = {name: getattr(skimage.data, name)() for name in ("astronaut", "coffee", "rocket")}
+    samples = load_sample_images()
+    photos.update({Path(f).stem: image for f, image in zip(samples.filenames, samples.images, strict=True)})
+    return {name: _tiles(image, 40) for name, image in photos.items()}
+
+
+def _grey_lowres_tiles() -> dict[str, list]:
+    """Five greyscale scikit-image photos, one class each, cut into non-overlapping 24x24 tiles and
+    area-averaged to 16x16 (126-594 per class): camera, coins, cell, clock and text."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    def low(tile):
+        return np.asarray(Image.fromarray(tile).resize((16, 16), Image.Resampling.BOX))
+
+    names = ("camera", "coins", "cell", "clock", "text")
+    return {name: [low(t) for t in _tiles(getattr(skimage.data, name)(), 24)] for name in names}
 
 
 def _digit_images() -> dict[str, list]:
@@ -67,19 +100,23 @@ def _digit_images() -> dict[str, list]:
 IMAGE_DATASETS: dict[str, Callable[[], dict[str, list]]] = {
     "textures": _texture_tiles,
     "digits": _digit_images,
+    "photos": _photo_tiles,
+    "grey_lowres": _grey_lowres_tiles,
 }
+IMAGE_SIDES = {"grey_lowres": 16}  # the side `write_images` writes by default (64 for the others)
 
 
 def write_images(
-    name: str, folder: str | Path, per_class: int | None = None, seed: int = 0, size: int = 64
+    name: str, folder: str | Path, per_class: int | None = None, seed: int = 0, size: int | None = None
 ) -> Path:
     """Write image dataset `name` as an ImageFolder tree (`folder/<class>/<i>.png`), `per_class` images
-    drawn at random from each class, upscaled to `size` pixels."""
+    drawn at random from each class, resized to `size` pixels (default `IMAGE_SIDES`, else 64)."""
     import numpy as np
     from PIL import Image
 
     if name not in IMAGE_DATASETS:
         raise KeyError(f"unknown image dataset {name!r}; choose one of {', '.join(IMAGE_DATASETS)}")
+    size = size or IMAGE_SIDES.get(name, 64)
     rng = np.random.default_rng(seed)
     folder = Path(folder)
     for label, images in IMAGE_DATASETS[name]().items():

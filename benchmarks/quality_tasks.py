@@ -80,6 +80,24 @@ TASKS: dict[str, Task] = {
             "4 classes x 12 texture patches, 64 px",
             pixels=64,
         ),
+        Task(
+            "photos",
+            "image",
+            "photos",
+            8,
+            "accuracy",
+            "5 classes x 8 colour photo patches (40 px tiles of 5 photos), 64 px",
+            pixels=64,
+        ),
+        Task(
+            "grey_lowres",
+            "image",
+            "grey_lowres",
+            8,
+            "accuracy",
+            "5 classes x 8 grey photo patches (24 px tiles of 5 photos, area-averaged), 16 px",
+            pixels=16,
+        ),
     ]
 }
 QUICK_TASKS: dict[str, Task] = {
