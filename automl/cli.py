@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -28,11 +29,12 @@ def _err(message: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    started = time.time()  # --budget counts from here: the imports below are part of the study
     config = study_config(args)
     check_before_work(config)
     from automl.study import run_study  # torch, Ray and SDV: only once every option has passed
 
-    study = run_study(config, log=lambda m: _err(f"[automl] {m}"))
+    study = run_study(config, log=lambda m: _err(f"[automl] {m}"), started=started)
     print(format_study(study.manifest, study.leaderboard()))
     new_data = "./new_images/" if study.manifest.get("modality") == "image" else "NEW.csv"
     print(

@@ -210,11 +210,12 @@ def prepare(config: StudyConfig, log=print) -> Prepared:
     return Prepared(dataset, metric, space, splits, features, data)
 
 
-def run_study(config: StudyConfig, log=print) -> Study:
+def run_study(config: StudyConfig, log=print, started: float | None = None) -> Study:
     """Run one study and return it; raises AutoMLError for anything the user can fix.
 
-    `config.budget_s` bounds the whole call: the search ends in time for the finish."""
-    deadline = time.time() + config.budget_s
+    `config.budget_s` bounds the whole call (from `started`, a time.time(), when the caller began
+    earlier, as the CLI does before its imports): the search ends in time for the finish."""
+    deadline = (time.time() if started is None else started) + config.budget_s
     prep = prepare(config, log)
     store = Store(config.storage)
     study_id = config.name or store.new_study_id(Path(config.data).stem)
