@@ -36,7 +36,9 @@ from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
 
 REPORT_EVERY = 5  # epochs between a trial's reports to Tune (besides ASHA's rungs and its last epoch)
 TRIAL_SHARE, MIN_TRIAL_CAP_S = 0.1, 15.0  # no trial trains for more than a tenth of the budget (or 15 s)
-SHARED_FIT_SHARE = 1 / 3  # no synthesizer setting or backbone's features take more than a third of it
+# A synthesizer setting or a backbone's features: at most a third of the budget, and at least 30 s
+# (a cold worker's imports alone can take 10 s on a busy machine).
+SHARED_FIT_SHARE, MIN_SHARED_FIT_CAP_S = 1 / 3, 30.0
 
 MB = 1024 * 1024
 
@@ -313,7 +315,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
             [data_ref],
             prep.data.extra["max_synth_ratio"],
             len(prep.data.folds),
-            SHARED_FIT_SHARE * config.budget_s,
+            max(MIN_SHARED_FIT_CAP_S, SHARED_FIT_SHARE * config.budget_s),
         )
         stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
 

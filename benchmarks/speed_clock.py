@@ -79,9 +79,9 @@ def clocked(clock: TrialClock):
 
     original = tuning.build_tuner
 
-    def build(config, data, param_space, start_points, storage, callbacks=None):
+    def build(config, data, param_space, start_points, storage, callbacks=None, **options):
         tuner = original(
-            config, data, param_space, start_points, storage, callbacks=[*(callbacks or []), clock]
+            config, data, param_space, start_points, storage, callbacks=[*(callbacks or []), clock], **options
         )
         fit = tuner.fit
 

@@ -181,7 +181,7 @@ class OutOfFold:
             }
         )
         if self.predictions.ndim == 4:
-            flat = self.predictions.reshape(T * R * n, -1)
+            flat = self.predictions.reshape(T * R * n, self.predictions.shape[3])  # T may be 0
             for k in range(flat.shape[1]):
                 frame[f"pred_{k}"] = flat[:, k]
         else:

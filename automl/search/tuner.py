@@ -8,6 +8,7 @@ goes on.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -28,7 +29,9 @@ from automl.search.scheduler import ReproducibleASHA
 from automl.train.trainable import SearchData, tune_trainable
 
 OBJECTIVE = "objective"  # the validation score with larger = better (see train/trainable.py)
-FINISH_FIXED_S = 5.0  # besides the refit: estimate, baselines, export (~1 s), Tune's teardown, Ray's stop at exit (~1-2 s)
+FINISH_FIXED_S = (
+    5.0  # besides the refit: estimate, baselines, export (~1 s), Tune's teardown, Ray's stop at exit (~1-2 s)
+)
 
 
 class ProgressLine(Callback):
@@ -186,9 +189,15 @@ def fit(tuner: tune.Tuner, config: StudyConfig) -> tune.ResultGrid:
     """
     key, previous = "TUNE_MAX_PENDING_TRIALS_PG", os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
     os.environ[key] = str(concurrency(config))
+    # A crashing trial is recorded, with its error, in the leaderboard; Tune's traceback per attempt
+    # would only bury the progress lines.
+    controller_log = logging.getLogger("ray.tune.execution.tune_controller")
+    level = controller_log.level
+    controller_log.setLevel(logging.CRITICAL)
     try:
         return tuner.fit()
     finally:
+        controller_log.setLevel(level)
         if previous is None:
             os.environ.pop(key, None)
         else:
@@ -222,6 +231,9 @@ def ensure_ray(num_cpus: int | None = None, keep: bool = False) -> Callable[[], 
     """
     import atexit
 
+    # A trial the study's deadline stops mid-fetch leaves an error nobody reads; Tune records every
+    # trial's own error in the leaderboard, so Ray's "Unhandled error" tracebacks are only noise.
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     if ray.is_initialized():
         return lambda: None
     undo: Callable[[], None] = ray.shutdown

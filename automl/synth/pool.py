@@ -139,7 +139,8 @@ class SharedPool:
         if setting not in self._abandoned:
             what = f"synthesizer {key[1]!r} {key[2]}" if kind == "get" else f"{key[0]!r} feature extraction"
             self._abandoned[setting] = (
-                f"The {what} did not finish within its cap of {self._cap_s:.0f} s (a third of --budget), so "
+                f"The {what} did not finish within its cap of {self._cap_s:.0f} s (a third of --budget, at least "
+                "30 s), so "
                 "it is not tried again in this study. A longer --budget, fewer synthesizer epochs in the "
                 "space or a smaller --image-size let it run."
             )
