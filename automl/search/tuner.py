@@ -141,7 +141,9 @@ def build_tuner(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    n_startup = min(10, max(5, config.trials // 3))
+    # Random start-up trials explore the space after the start points (which Optuna counts as
+    # completed trials too, and which pin every setting they do not name to one value).
+    n_startup = len(start_points) + min(10, max(5, config.trials // 3))
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=n_startup)
     searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
     in_flight = concurrency(config)
