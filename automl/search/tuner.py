@@ -29,9 +29,8 @@ from automl.search.scheduler import ReproducibleASHA
 from automl.train.trainable import SearchData, tune_trainable
 
 OBJECTIVE = "objective"  # the validation score with larger = better (see train/trainable.py)
-FINISH_FIXED_S = (
-    5.0  # besides the refit: estimate, baselines, export (~1 s), Tune's teardown, Ray's stop at exit (~1-2 s)
-)
+# The finish besides the refit: estimate, baselines, export (~1 s), Tune's teardown, Ray's stop at exit.
+FINISH_FIXED_S = 5.0
 
 
 class ProgressLine(Callback):
