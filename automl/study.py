@@ -314,7 +314,6 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         prep.data.shared_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
             [data_ref],
             prep.data.extra["max_synth_ratio"],
-            len(prep.data.folds),
             max(MIN_SHARED_FIT_CAP_S, SHARED_FIT_SHARE * config.budget_s),
         )
         stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller

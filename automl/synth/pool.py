@@ -98,12 +98,9 @@ class SharedPool:
     `cap_s` (None: none) bounds what one setting may cost the study: a third of its budget, counted
     from the first fit of the setting, so that an expensive synthesizer cannot eat the search."""
 
-    def __init__(
-        self, data_ref: list, max_ratio: float, n_folds: int = 1, cap_s: float | None = None
-    ) -> None:
+    def __init__(self, data_ref: list, max_ratio: float, cap_s: float | None = None) -> None:
         self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
         self._max_ratio = max_ratio
-        self._n_folds = n_folds
         self._cap_s = cap_s
         self._refs: dict[tuple, ray.ObjectRef] = {}
         self._started: dict[tuple, float] = {}  # setting -> when its first fit started

@@ -36,9 +36,7 @@ def test_a_shared_setting_past_its_cap_is_abandoned_for_every_later_trial(ray_se
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool, TooSlow, fetch_shared
 
     data = _data()
-    pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
-        [ray.put(data)], 1.0, len(data.folds), 0.2
-    )
+    pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([ray.put(data)], 1.0, 0.2)
     try:
         with pytest.raises(TooSlow, match="synthesizer 'ctgan'.*cap of 0 s"):
             fetch_shared(pool, "get", 0, "ctgan", {"epochs": 5000}, 0)
@@ -59,7 +57,7 @@ def test_without_a_cap_a_shared_fit_is_waited_for(ray_session):
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool, fetch_shared
 
     data = _data()
-    pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([ray.put(data)], 1.0, 3)
+    pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote([ray.put(data)], 1.0)
     try:
         rows, labels, _ = fetch_shared(pool, "get", 0, "gaussian_copula", {}, 0)
         assert len(rows) == len(labels) == len(data.folds[0][0])
