@@ -42,7 +42,15 @@ import pandas as pd
 
 from benchmarks.honesty_report import PROTOCOLS, markdown, replace_section, summarize
 from benchmarks.quality_report import _jsonable
-from benchmarks.quality_tasks import QUICK_TASKS, TASKS, Task, draw_table, write_fresh_images, write_task
+from benchmarks.quality_tasks import (
+    QUICK_TASKS,
+    TASKS,
+    Task,
+    draw_table,
+    image_peers,
+    write_fresh_images,
+    write_task,
+)
 from benchmarks.report import RESULTS_DIR, machine
 
 GRACE_PERIOD = 5  # the study default, lowered to max_epochs when that is smaller
@@ -61,7 +69,7 @@ class Setup:
     image_trials: int
     max_epochs: int
     image_max_epochs: int
-    image_size: int
+    image_size: int | None  # None: each backbone's own input size, as a study without a cap
     image_folds: int
     max_concurrent_trials: int = 2
     select: str | None = None  # the studies' selection rule (None: the default)
@@ -212,7 +220,7 @@ class Run:
             try:
                 study = self.study(task, seed, data, target, protocol)
                 wall = time.perf_counter() - start
-                record = self.score(task, study, rest, target, fresh_folder if rest is None else None)
+                record = self.score(task, study, rest, target, fresh_folder if rest is None else None, seed)
                 record.update(base, wall_s=wall)
             except Exception as exc:  # recorded and reported; the other runs go on
                 record = {**base, "wall_s": time.perf_counter() - start, "error": repr(exc)}
@@ -227,8 +235,9 @@ class Run:
             if self.on_record:
                 self.on_record(self.records)
 
-    def score(self, task: Task, study, rest, target, fresh_folder: Path | None) -> dict[str, Any]:
-        """The record of one finished study: its estimate, the true score and the linear model's."""
+    def score(self, task: Task, study, rest, target, fresh_folder: Path | None, seed: int) -> dict[str, Any]:
+        """The record of one finished study: its estimate, the true score and the linear model's (images:
+        logistic regression on downsampled pixels, and on frozen tf_efficientnet_lite0 features)."""
         from automl.config import StudyConfig
         from automl.metrics import get_metric
         from automl.study import prepare
@@ -248,6 +257,10 @@ class Run:
         output = model.predict_output(fresh.inputs)
         true = metric(fresh.y, output, n_classes)
         linear = metric(fresh.y, linear_on_fresh(prep, fresh), n_classes)
+        peers = {}
+        if fresh_folder is not None:  # images: logistic regression on frozen pretrained features too
+            _, probe, _ = next(image_peers(prep.data, fresh.inputs, seed=seed, only=("logreg_frozen",)))
+            peers["probe_true"] = float(metric(fresh.y, probe, n_classes))
         estimate = _interval(manifest["estimate"])
         timings = dict(manifest.get("timings") or {})
         rules = {}
@@ -263,6 +276,7 @@ class Run:
             "covered": bool(estimate["ci_low"] <= true <= estimate["ci_high"]),
             "width": float(estimate["ci_high"] - estimate["ci_low"]),
             "linear_true": float(linear),
+            **peers,
             "n_search": int(len(prep.splits.search)),
             "n_test": int(len(prep.splits.test)),
             "n_fresh": len(fresh),
@@ -381,6 +395,12 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         help=f"comma-separated, from {', '.join(PROTOCOLS)} (default: both)",
     )
     parser.add_argument("--budget", type=float, help="seconds per study, tables and images (default 25 / 45)")
+    parser.add_argument("--image-trials", type=int, help="trials per image study (default 10)")
+    parser.add_argument("--image-epochs", type=int, help="max epochs per image trial (default 15)")
+    parser.add_argument("--image-folds", type=int, help="folds of image studies (default 3)")
+    parser.add_argument(
+        "--image-size", type=int, help="cap on the backbones' input size (default 64; 0: the study's default)"
+    )
     parser.add_argument(
         "--rules",
         type=_rules,
@@ -404,6 +424,15 @@ def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
         changes["rules"] = args.rules
     if args.budget:
         changes.update(budget_s=args.budget, image_budget_s=args.budget)
+    for option, field in (
+        ("image_trials", "image_trials"),
+        ("image_epochs", "image_max_epochs"),
+        ("image_folds", "image_folds"),
+        ("image_size", "image_size"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            changes[field] = (value or None) if field == "image_size" else value
     return replace(setup, **changes), args.quick, args.out
 
 
