@@ -1,5 +1,8 @@
 """Model families, looked up by name. Adding one is one decorated builder in one module.
 
+The package (`automl/models/__init__.py`) imports the modules that define the built-in families,
+so a lookup through `automl.models` finds them all.
+
 A builder takes (n_inputs, n_outputs, architecture params) and returns a torch module; the
 architecture params are plain JSON values so that an exported model can be rebuilt from model.json.
 """
@@ -28,12 +31,10 @@ def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
 
 
 def available_models() -> list[str]:
-    _import_builtin()
     return sorted(_MODELS)
 
 
 def build_model(name: str, n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
-    _import_builtin()
     if name not in _MODELS:
         raise ConfigError(
             f"The 'model' parameter must be one of {', '.join(sorted(_MODELS))}. Got {name!r} instead."
@@ -43,7 +44,3 @@ def build_model(name: str, n_inputs: int, n_outputs: int, params: dict[str, Any]
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def _import_builtin() -> None:
-    from automl.models import tabular  # noqa: F401  (registers the tabular families)
