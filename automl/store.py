@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.fs as pafs
 
 from automl.errors import StoreError
+from automl.manifest import Manifest, ManifestError
 from automl.names import MAX_STUDY_ID, check_study_id, is_study_id
 
 if TYPE_CHECKING:  # pandas is imported where tables are read or written: a rejected option stays fast
@@ -260,24 +261,39 @@ class Store:
             ) from None
 
     # ---- manifests ---------------------------------------------------------------------------
-    def write_manifest(self, study_id: str, manifest: dict[str, Any]) -> None:
-        manifest = dict(manifest, updated_at=time.time())
-        self.write_json(study_id, MANIFEST, manifest)
+    def write_manifest(self, study_id: str, manifest: dict[str, Any] | Manifest) -> None:
+        """Validated against the manifest schema (automl/manifest.py) before anything is written."""
+        raw = manifest.dump() if isinstance(manifest, Manifest) else dict(manifest)
+        checked = Manifest.parse(
+            dict(raw, updated_at=time.time()), where=f"the manifest of study {study_id!r}"
+        )
+        self.write_json(study_id, MANIFEST, checked.dump())
 
     def read_manifest(self, study_id: str) -> dict[str, Any]:
+        """The study's manifest as a JSON object (validated and upgraded, as `manifest`)."""
+        return self.manifest(study_id).dump()
+
+    def manifest(self, study_id: str) -> Manifest:
+        """The study's manifest, typed and upgraded to the current schema."""
         if not self.exists(study_id):
             known = ", ".join(self.study_ids()[-5:]) or "none"
             raise StoreError(
                 f"Study {study_id!r} is not in {self.uri}. Recent studies there: {known}. "
                 "List them with `automl studies --storage ...`."
             )
-        manifest = self.read_json(study_id, MANIFEST)
-        if not isinstance(manifest, dict):
+        raw = self.read_json(study_id, MANIFEST)
+        if not isinstance(raw, dict):
             raise StoreError(
-                f"{MANIFEST} of study {study_id!r} is not a JSON object (it holds a {type(manifest).__name__}). "
+                f"{MANIFEST} of study {study_id!r} is not a JSON object (it holds a {type(raw).__name__}). "
                 f"The file {self._path(study_id, MANIFEST)} is damaged; restore it or start a new study."
             )
-        return manifest
+        try:
+            return Manifest.parse(raw, where=f"{MANIFEST} of study {study_id!r}")
+        except ManifestError as exc:
+            raise StoreError(
+                f"{exc} The file {self._path(study_id, MANIFEST)} is damaged or from another program; restore "
+                "it or start a new study."
+            ) from None
 
     def update_manifest(self, study_id: str, **fields: Any) -> dict[str, Any]:
         manifest = self.read_manifest(study_id)

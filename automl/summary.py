@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl.manifest import Estimate, Manifest
 from automl.search.costs import format_costs, technique_costs
 
 # The parameters shown beside each trial (those the study's space has), tables' then images'.
@@ -44,81 +45,83 @@ def format_leaderboard(board, limit: int = 15) -> str:
     return text + more + "\n(* = chosen)  val_score: out of fold, at the epoch count the refit uses"
 
 
-def _interval(entry: dict[str, Any]) -> str:
-    return f"{fmt(entry['value'])}  (95% CI {fmt(entry['ci_low'])} to {fmt(entry['ci_high'])})"
+def _interval(entry: Estimate) -> str:
+    return f"{fmt(entry.value)}  (95% CI {fmt(entry.ci_low)} to {fmt(entry.ci_high)})"
 
 
-def format_estimate(manifest: dict[str, Any]) -> list[str]:
+def _typed(manifest: Manifest | dict[str, Any]) -> Manifest:
+    return manifest if isinstance(manifest, Manifest) else Manifest.parse(manifest)
+
+
+def format_estimate(manifest: Manifest | dict[str, Any]) -> list[str]:
     """The headline number: which protocol made it, over how many rows, beside the baselines."""
-    estimate = manifest.get("cv_estimate") or manifest.get("estimate")
+    manifest = _typed(manifest)
+    estimate = manifest.headline()
     if not estimate:
         return []
-    metric = estimate["metric"]
-    unit = "images" if manifest.get("modality") == "image" else "rows"
     lines = [
         "",
-        f"estimate on new data ({PROTOCOLS.get(estimate['protocol'], estimate['protocol'])}; "
-        f"{estimate['n_rows']} {unit}):",
-        f"  {metric}: {_interval(estimate)}",
+        f"estimate on new data ({PROTOCOLS.get(estimate.protocol, estimate.protocol)}; "
+        f"{estimate.n_rows} {manifest.unit}):",
+        f"  {estimate.metric}: {_interval(estimate)}",
     ]
-    if "apparent" in estimate:
+    if estimate.apparent is not None:
         lines.append(
-            f"  before the correction: {fmt(estimate['apparent'])} (the chosen model's own out-of-fold score)"
+            f"  before the correction: {fmt(estimate.apparent)} (the chosen model's own out-of-fold score)"
         )
-    if estimate.get("chance_level") is not None:
-        lines.append(f"  chance level: {fmt(estimate['chance_level'])}")
-    for base in manifest.get("baselines") or []:
-        if "value" in base:
-            lines.append(f"  baseline {base['name']}: {_interval(base)} - {base['description']}")
-    lines += [f"  note: {note}" for note in estimate.get("notes") or []]
+    if estimate.chance_level is not None:
+        lines.append(f"  chance level: {fmt(estimate.chance_level)}")
+    for base in manifest.baselines:
+        if base.value is not None:
+            lines.append(f"  baseline {base.name}: {_interval(base)} - {base.description}")
+    lines += [f"  note: {note}" for note in estimate.notes]
     return lines
 
 
-def format_test(manifest: dict[str, Any]) -> list[str]:
-    report = manifest.get("test_report")
+def format_test(manifest: Manifest | dict[str, Any]) -> list[str]:
+    manifest = _typed(manifest)
+    report = manifest.test_report
     if not report:
         return []
-    metric = report["metric"]
-    unit = "images" if manifest.get("modality") == "image" else "rows"
     lines = [
         "",
-        f"held-out test ({report['n_test']} {unit} never seen by the search):",
-        f"  {metric}: {_interval(report)}",
+        f"held-out test ({report.n_test} {manifest.unit} never seen by the search):",
+        f"  {report.metric}: {_interval(report)}",
     ]
-    for base in manifest.get("baselines") or []:
-        if "test" in base:
-            lines.append(f"  baseline {base['name']}: {_interval(base['test'])}")
-    others = ", ".join(f"{k} {fmt(v)}" for k, v in report["all_metrics"].items() if k != metric)
+    for base in manifest.baselines:
+        if base.test is not None:
+            lines.append(f"  baseline {base.name}: {_interval(base.test)}")
+    others = ", ".join(f"{k} {fmt(v)}" for k, v in report.all_metrics.items() if k != report.metric)
     lines.append(f"  other metrics: {others}")
     return lines
 
 
-def format_choice(manifest: dict[str, Any]) -> list[str]:
-    sel, best = manifest.get("selection") or {}, manifest.get("best")
+def format_choice(manifest: Manifest | dict[str, Any]) -> list[str]:
+    manifest = _typed(manifest)
+    sel, best = manifest.selection, manifest.best
     if not best:
         return []
-    members = sel.get("members") or {best["trial"]: 1.0}
+    rule, reason = (sel.rule, sel.reason) if sel else (None, None)
+    members = (sel.members if sel else None) or {best.trial: 1.0}
     if len(members) > 1:
         listed = ", ".join(f"{t} ({w:.2f})" for t, w in sorted(members.items(), key=lambda item: -item[1]))
-        lines = [f"chosen (rule {sel.get('rule')}): an ensemble of {len(members)} trials: {listed}"]
-        lines.append(f"  why: {sel.get('reason')}")
-        lines.append(f"  heaviest member {best['trial']}:")
+        lines = [f"chosen (rule {rule}): an ensemble of {len(members)} trials: {listed}"]
+        lines.append(f"  why: {reason}")
+        lines.append(f"  heaviest member {best.trial}:")
     else:
-        lines = [
-            f"chosen configuration (rule {sel.get('rule')}): trial {best['trial']}",
-            f"  why: {sel.get('reason')}",
-        ]
-    shown = dict(best["config"])
+        lines = [f"chosen configuration (rule {rule}): trial {best.trial}", f"  why: {reason}"]
+    shown = dict(best.config)
     if shown.get("synth_method") == "none":  # the other synth_* settings had no effect
         shown = {k: v for k, v in shown.items() if not k.startswith("synth_") or k == "synth_method"}
     lines.append("  " + ", ".join(f"{k}={fmt(v, 3)}" for k, v in shown.items()))
     return lines
 
 
-def format_study(manifest: dict[str, Any], board=None) -> str:
-    lines = [f"study {manifest['study_id']}: {manifest.get('status')}"]
-    data = manifest.get("data", {})
-    if manifest.get("modality") == "image":
+def format_study(manifest: Manifest | dict[str, Any], board=None) -> str:
+    manifest = _typed(manifest)
+    lines = [f"study {manifest.study_id}: {manifest.status}"]
+    data = manifest.data
+    if manifest.modality == "image":
         lines.append(
             f"  data: {data.get('source')} ({data.get('n_images')} images of {len(data.get('classes') or [])} "
             f"classes at {data.get('image_size')} px)"
@@ -128,19 +131,18 @@ def format_study(manifest: dict[str, Any], board=None) -> str:
             f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
             f"{data.get('task')}, target {data.get('target')!r})"
         )
-    if manifest.get("status") == "failed":
-        lines.append(f"  error: {manifest.get('error')}")
+    if manifest.status == "failed":
+        lines.append(f"  error: {manifest.error}")
         return "\n".join(lines)
-    trials = manifest.get("trials", {})
-    if trials:
-        lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in trials.items()))
+    if manifest.trials:
+        lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in manifest.trials.items()))
     if board is not None:
         lines += ["", format_leaderboard(board), ""]
     lines += format_choice(manifest)
     if board is not None and "seconds" in board.columns:
-        band = (manifest.get("selection") or {}).get("band_floor")
+        band = manifest.selection.band_floor if manifest.selection else None
         lines += format_costs(technique_costs(board, band))
     lines += format_estimate(manifest) + format_test(manifest)
-    if manifest.get("model"):
-        lines.append(f"\nmodel: {manifest['model']['uri']}")
+    if manifest.model:
+        lines.append(f"\nmodel: {manifest.model.uri}")
     return "\n".join(lines)

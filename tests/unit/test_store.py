@@ -242,7 +242,7 @@ def test_read_manifest_of_a_missing_study(store: Store) -> None:
 
 def test_read_manifest_of_a_missing_study_names_recent_ones(store: Store) -> None:
     for i in range(7):
-        store.write_manifest(f"s{i}", {"study_id": f"s{i}"})
+        store.write_manifest(f"s{i}", {"study_id": f"s{i}", "status": "completed"})
     with pytest.raises(
         StoreError,
         match=re.escape(f"Study 'nope' is not in {store.uri}. Recent studies there: s2, s3, s4, s5, s6. "),
@@ -257,8 +257,8 @@ def test_update_manifest_of_a_missing_study(store: Store) -> None:
 
 def test_study_ids_ignore_folders_without_a_manifest(store: Store) -> None:
     assert store.study_ids() == []  # the storage folder does not exist yet
-    store.write_manifest("b", {"study_id": "b"})
-    store.write_manifest("a", {"study_id": "a"})
+    store.write_manifest("b", {"study_id": "b", "status": "completed"})
+    store.write_manifest("a", {"study_id": "a", "status": "completed"})
     store.write_bytes("half", "tune/x.json", b"{}")  # a folder without study.json
     Path(store.root, "empty").mkdir()
     Path(store.root, "file.json").write_text("{}")
@@ -266,9 +266,9 @@ def test_study_ids_ignore_folders_without_a_manifest(store: Store) -> None:
 
 
 def test_list_studies_oldest_first(store: Store) -> None:
-    store.write_manifest("x", {"study_id": "x", "created_at": 30.0})
-    store.write_manifest("y", {"study_id": "y", "created_at": 10.0})
-    store.write_manifest("z", {"study_id": "z", "created_at": 20.0})
+    store.write_manifest("x", {"study_id": "x", "status": "completed", "created_at": 30.0})
+    store.write_manifest("y", {"study_id": "y", "status": "completed", "created_at": 10.0})
+    store.write_manifest("z", {"study_id": "z", "status": "completed", "created_at": 20.0})
     assert [m["study_id"] for m in store.list_studies()] == ["y", "z", "x"]
 
 
@@ -288,11 +288,11 @@ def test_list_studies_reports_a_corrupt_manifest_instead_of_raising(store: Store
 
 
 def test_list_studies_with_a_manifest_that_is_not_an_object(store: Store) -> None:
-    store.write_manifest("good", {"study_id": "good", "created_at": 5.0})
+    store.write_manifest("good", {"study_id": "good", "status": "completed", "created_at": 5.0})
     Path(store.root, "odd").mkdir()
     Path(store.root, "odd", MANIFEST).write_text("[]")
     rows = store.list_studies()
-    assert [(r["study_id"], r.get("status")) for r in rows] == [("odd", "unreadable"), ("good", None)]
+    assert [(r["study_id"], r.get("status")) for r in rows] == [("odd", "unreadable"), ("good", "completed")]
 
 
 # --- study ids -----------------------------------------------------------------------------
@@ -410,7 +410,7 @@ def test_storage_that_cannot_be_created() -> None:
     with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
         store.check_writable()
     with pytest.raises(StoreError, match=re.escape("Cannot write study.json of study 's1' to the storage")):
-        store.write_manifest("s1", {})
+        store.write_manifest("s1", {"study_id": "s1", "status": "running"})
 
 
 def test_check_writable_leaves_nothing_behind(store: Store) -> None:
@@ -446,7 +446,7 @@ def test_check_writable_of_a_new_storage_leaves_no_folder(tmp_path: Path) -> Non
 
 
 def test_foreign_writers_of_a_study(store: Store, tmp_path: Path) -> None:
-    store.write_manifest("s1", {"study_id": "s1"})
+    store.write_manifest("s1", {"study_id": "s1", "status": "completed"})
     store.write_bytes("s1", "tune/exp/tuner.pkl", b"state")
     store.write_bytes("s1", "tune/exp/searcher.pkl", b"state")
     tune = Path(store.root, "s1", "tune", "exp")
