@@ -6,6 +6,7 @@ and the Python API build a StudyConfig and never pass loose keyword arguments fu
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 
@@ -38,13 +39,26 @@ class Resources:
     gpus_per_trial: float | None = None  # None: 0 without GPUs, else GPU_SHARE (several trials per GPU)
     max_concurrent_trials: int | None = None  # None: as many as the cluster's CPUs (and GPUs) allow
 
-    GPU_SHARE = 0.25  # small tabular networks: four trials share one GPU
+    GPU_SHARE = 0.24  # small networks: four trials share one GPU and leave FEATURE_GPU_SHARE of it free
+    FEATURE_GPU_SHARE = 0.04  # the shared pool's frozen-feature extraction of an image study
 
     def resolved_gpus(self, cluster_gpus: float) -> float:
         """GPUs per trial: as set, or a fraction of a GPU when the cluster has any."""
         if self.gpus_per_trial is not None:
             return self.gpus_per_trial
         return self.GPU_SHARE if cluster_gpus > 0 else 0.0
+
+    def feature_gpus(self, cluster_gpus: float) -> float:
+        """The GPU share of the shared pool's feature extraction (synth/pool.py): FEATURE_GPU_SHARE where
+        the trials packed onto one GPU leave that much of it free, else 0, so the extraction runs on the
+        CPU (a task queued for a GPU that waiting trials hold would stall them)."""
+        share = self.resolved_gpus(cluster_gpus)
+        if cluster_gpus <= 0 or share >= 1:
+            return 0.0
+        if share <= 0:
+            return self.FEATURE_GPU_SHARE
+        room = 1.0 - math.floor(1.0 / share + 1e-9) * share
+        return self.FEATURE_GPU_SHARE if room + 1e-9 >= self.FEATURE_GPU_SHARE else 0.0
 
     def validate(self) -> None:
         if not self.cpus_per_trial > 0:

@@ -75,7 +75,7 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
         "--gpus-per-trial",
         type=float,
         default=None,
-        help="e.g. 0.25: four trials share one GPU (default: 0.25 when the cluster has GPUs, else 0)",
+        help="e.g. 0.25: four trials share one GPU (default: 0.24 when the cluster has GPUs, leaving room for the shared feature extraction, else 0)",
     )
     run.add_argument(
         "--max-concurrent", type=int, default=None, help="trials at once (default: CPUs / cpus-per-trial)"

@@ -315,6 +315,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
             [data_ref],
             prep.data.extra["max_synth_ratio"],
             max(MIN_SHARED_FIT_CAP_S, SHARED_FIT_SHARE * config.budget_s),
+            config.resources.feature_gpus(ray.cluster_resources().get("GPU", 0)),
         )
         stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
 

@@ -96,12 +96,17 @@ class SharedPool:
     the search images per (backbone, kept stages) (the weights are fixed per study).
 
     `cap_s` (None: none) bounds what one setting may cost the study: a third of its budget, counted
-    from the first fit of the setting, so that an expensive synthesizer cannot eat the search."""
+    from the first fit of the setting, so that an expensive synthesizer cannot eat the search.
+    `feature_gpus` (Resources.feature_gpus) is the GPU share of a feature extraction: Ray hides the
+    GPUs from a task that asks for none."""
 
-    def __init__(self, data_ref: list, max_ratio: float, cap_s: float | None = None) -> None:
+    def __init__(
+        self, data_ref: list, max_ratio: float, cap_s: float | None = None, feature_gpus: float = 0.0
+    ) -> None:
         self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
         self._max_ratio = max_ratio
         self._cap_s = cap_s
+        self._feature_gpus = feature_gpus  # > 0: extraction asks Ray for this much of a GPU, and uses it
         self._refs: dict[tuple, ray.ObjectRef] = {}
         self._started: dict[tuple, float] = {}  # setting -> when its first fit started
         self._abandoned: dict[tuple, str] = {}  # setting -> why
@@ -127,7 +132,9 @@ class SharedPool:
         return self._handle(
             _setting("features", (backbone, drop_stages)),
             key,
-            lambda: _extract.remote(self._data_ref, backbone, drop_stages),
+            lambda: _extract.options(num_gpus=self._feature_gpus).remote(
+                self._data_ref, backbone, drop_stages
+            ),
         )
 
     def abandon(self, kind: str, key: tuple) -> str:

@@ -28,7 +28,7 @@ def test_cpu_only_without_gpus(cluster):
 
 def test_a_gpu_is_shared_by_four_small_trials(cluster):
     cluster(CPU=16.0, GPU=1.0)
-    assert tuner.trial_resources(config()) == {"cpu": 1.0, "gpu": 0.25}
+    assert tuner.trial_resources(config()) == {"cpu": 1.0, "gpu": Resources.GPU_SHARE}
     assert tuner.concurrency(config()) == 4  # bounded by the GPU, not the 16 CPUs
 
 
