@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch.nn as nn
-from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from automl.data.preprocess import Preprocessor
 from automl.ensemble import ENSEMBLE_FILES, EnsembleModel, is_ensemble_json
 from automl.errors import ModelError
+from automl.image.artifact import IMAGE_MODEL_FILES, ImageModel
+from automl.model_files import read_json_object, read_model_files, save_files
 from automl.models import build_model
 from automl.train.loop import TargetScale, model_output
 
@@ -116,66 +117,6 @@ class TabularModel:
         return cls.from_files(files, str(directory))
 
 
-def save_files(files: dict[str, bytes], directory: str | Path) -> Path:
-    """Write a model directory's files."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (directory / name).write_bytes(data)
-    return directory
-
-
-def read_model_files(
-    files: dict[str, bytes], names: tuple[str, ...], where: str, version: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """model.json (without its format version) and the weights of a model directory, with a clear
-    ModelError when a file is missing or broken, or written by another format version."""
-    missing = [n for n in names if n not in files]
-    if missing:
-        raise ModelError(f"{where} is not a model directory: {', '.join(missing)} missing.")
-    info = read_json_object(files, "model.json", where)
-    try:
-        state = load_safetensors(files["weights.safetensors"])
-    except Exception as exc:  # corrupt tensors, or another format (a pickle is never loaded)
-        raise ModelError(
-            f"{where} cannot be loaded (weights.safetensors: {exc}). Re-export it with `automl run`."
-        ) from None
-    if info.get("format_version") != version:
-        raise ModelError(
-            f"{where} has format version {info.get('format_version')}; this automl reads {version}."
-        )
-    info.pop("format_version")
-    return info, state
-
-
-def read_json_object(files: dict[str, bytes], name: str, where: str) -> dict[str, Any]:
-    """One JSON file of a model directory, which must hold an object; the error names the file."""
-    try:
-        obj = json.loads(files[name])
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        raise ModelError(
-            f"{where} cannot be loaded ({name}: {exc}). Re-export it with `automl run`."
-        ) from None
-    if not isinstance(obj, dict):
-        raise ModelError(
-            f"{where} cannot be loaded ({name} holds a JSON {_json_kind(obj)}, not an object). "
-            "Re-export it with `automl run`."
-        )
-    return obj
-
-
-def _json_kind(obj: Any) -> str:
-    names = {
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "number",
-        float: "number",
-        type(None): "null",
-    }
-    return names.get(type(obj), type(obj).__name__)
-
-
 def model_files_for(model_json: bytes) -> tuple[str, ...]:
     """The files of a model directory, from its model.json (image models and ensembles have no
     preprocessing.json)."""
@@ -186,8 +127,6 @@ def model_files_for(model_json: bytes) -> tuple[str, ...]:
     except (ValueError, AttributeError):
         modality = "tabular"  # let from_files report the broken file
     if modality == "image":
-        from automl.image.artifact import IMAGE_MODEL_FILES
-
         return IMAGE_MODEL_FILES
     return MODEL_FILES
 
@@ -195,10 +134,8 @@ def model_files_for(model_json: bytes) -> tuple[str, ...]:
 def model_from_files(files: dict[str, bytes], where: str = "model") -> Any:
     """A TabularModel, an ImageModel or an EnsembleModel of them, whichever model.json describes."""
     if "model.json" in files and is_ensemble_json(files["model.json"]):
-        return EnsembleModel.from_files(files, where, read_model_files, model_from_files)
+        return EnsembleModel.from_files(files, where, model_from_files)
     if "model.json" in files and model_files_for(files["model.json"]) != MODEL_FILES:
-        from automl.image.artifact import ImageModel
-
         return ImageModel.from_files(files, where)
     return TabularModel.from_files(files, where)
 

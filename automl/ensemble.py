@@ -21,6 +21,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from automl.errors import ModelError
+from automl.model_files import read_model_files, save_files
 
 FORMAT_VERSION = 1
 ENSEMBLE_FILES = ("weights.safetensors", "model.json")
@@ -103,23 +104,18 @@ class EnsembleModel:
         }
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in self.files().items():
-            (directory / name).write_bytes(data)
-        return directory
+        return save_files(self.files(), directory)
 
     @classmethod
     def from_files(
         cls,
         files: dict[str, bytes],
         where: str,
-        read_files: Callable[..., tuple[dict, dict]],
         load_member: Callable[[dict[str, bytes], str], Any],
     ) -> EnsembleModel:
-        """`read_files` checks and parses model.json and the weights (artifact.read_model_files);
-        `load_member` rebuilds one member from its files (artifact.model_from_files)."""
-        info, state = read_files(files, ENSEMBLE_FILES, where, FORMAT_VERSION)
+        """`load_member` rebuilds one member from its files (artifact.model_from_files: a member is a
+        tabular or an image model)."""
+        info, state = read_model_files(files, ENSEMBLE_FILES, where, FORMAT_VERSION)
         described = info.pop("members", None)
         if not isinstance(described, list) or not described:
             raise ModelError(

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from safetensors.torch import save as save_safetensors
 
-from automl.artifact import read_model_files, save_files
 from automl.errors import ModelError
 from automl.image.fit import network_output
 from automl.image.network import ImageClassifier, build_network
+from automl.model_files import read_model_files, save_files
 
 FORMAT_VERSION = 1
 IMAGE_MODEL_FILES = ("weights.safetensors", "model.json")
