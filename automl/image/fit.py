@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from automl.image.augment import Augmenter
-from automl.image.backbones import backbone_spec
+from automl.image.backbone_specs import backbone_spec
 from automl.image.network import autocast, build_network, frozen_stages, to_tensor, trains_backbone
 from automl.image.weights import WeightsSource
 from automl.train.loop import TargetScale, shuffled_pass

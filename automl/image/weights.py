@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from automl.errors import ConfigError, ModelError
+from automl.image.backbone_specs import backbone_spec
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 HUB_PROBE_TIMEOUT_S = 3.0
@@ -112,8 +113,6 @@ class WeightsSource:
 
 def _timm_name(name: str) -> str | None:
     """The timm model name of a registered backbone (None for one trained from scratch)."""
-    from automl.image.backbones import backbone_spec  # late: backbones imports this module
-
     spec = backbone_spec(name)
     return spec.timm_name if spec.pretrained else None
 
