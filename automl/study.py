@@ -24,11 +24,15 @@ import pandas as pd
 
 from automl.artifact import TabularModel, model_files_for, model_from_files
 from automl.config import StudyConfig
-from automl.data.splits import Splits, make_splits, resolve_test_size
-from automl.data.tabular import TabularDataset, coerce_features, load_table
+from automl.data.images import is_image_source
+from automl.data.splits import make_splits, resolve_test_size
+from automl.data.tabular import coerce_features, load_table
 from automl.errors import DataError, StoreError
 from automl.finish import finish
-from automl.metrics import Metric, default_metric, get_metric
+from automl.image.augment import preview_grid
+from automl.image.prepare import prepare_images
+from automl.metrics import default_metric, get_metric
+from automl.prepared import Prepared
 from automl.search.scheduler import asha_rungs
 from automl.search.space import SearchSpace
 from automl.store import Store
@@ -94,66 +98,8 @@ class Study:
         return self._model
 
 
-def _data_summary(dataset: TabularDataset) -> dict[str, Any]:
-    return {
-        "source": str(Path(dataset.source).resolve()),
-        "fingerprint": dataset.fingerprint,
-        "n_rows": dataset.n_rows,
-        "n_features": dataset.n_features,
-        "target": dataset.target_name,
-        "task": dataset.task,
-        "classes": dataset.classes,
-        "class_counts": dataset.class_counts,
-        "schema": dataset.schema,
-        "notes": dataset.notes,
-    }
-
-
-@dataclass
-class Prepared:
-    """Everything a study derives from its config and data before the search starts."""
-
-    dataset: TabularDataset
-    metric: Metric
-    space: SearchSpace
-    splits: Splits
-    features: pd.DataFrame | None  # all rows, coerced to the schema (None for images)
-    data: Any  # SearchData or ImageSearchData: the search rows only, what the trials receive
-
-    @property
-    def sizes(self) -> dict[str, float]:
-        return self.data.extra["sizes"]
-
-    @property
-    def modality(self) -> str:
-        return getattr(self.data, "modality", "tabular")
-
-    def summary(self) -> dict[str, Any]:
-        if self.modality == "image":
-            from automl.image.prepare import image_summary
-
-            return image_summary(self.dataset)
-        return _data_summary(self.dataset)
-
-    def describe(self) -> str:
-        what = (
-            f"{self.dataset.n_rows} images of {len(self.dataset.classes)} classes"
-            if self.modality == "image"
-            else f"{self.dataset.n_rows} rows, {self.dataset.n_features} features"
-        )
-        unit = "images" if self.modality == "image" else "rows"
-        held = (
-            f"{len(self.splits.test)} {unit} held out for a one-shot test"
-            if len(self.splits.test)
-            else f"nothing held out: every {unit[:-1]} trains and, out of fold, tests"
-        )
-        return f"{what}, {self.dataset.task}, metric {self.metric.name}; {held}"
-
-
 def modality_of(config: StudyConfig) -> str:
     """'image' for a folder, a .zip, or a CSV of `path,label` (unless another --target is named), else 'tabular'."""
-    from automl.data.images import is_image_source
-
     path = Path(config.data)
     if path.is_dir() or path.suffix.lower() == ".zip":
         return "image"
@@ -166,8 +112,6 @@ def prepare(config: StudyConfig, log=print) -> Prepared:
     """Validate the config and the data, hold out the test rows, and build what the trials receive."""
     config.validate()
     if modality_of(config) == "image":
-        from automl.image.prepare import prepare_images
-
         return prepare_images(config, log)
     if not config.target:
         raise DataError(
@@ -354,8 +298,6 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
 
 def _save_previews(store: Store, study_id: str, prep: Prepared) -> None:
     """A grid per searched augmentation policy, on real training images (one per class, up to 4)."""
-    from automl.image.augment import preview_grid
-
     data = prep.data
     firsts = [int(np.flatnonzero(data.y == c)[0]) for c in range(data.n_classes)][:4]
     for policy in prep.space.choices("augment"):

@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -78,6 +79,22 @@ class ImageDataset:
     def image_size(self) -> int:
         """Side of the stored squares in pixels."""
         return int(self.images.shape[1])
+
+    def summary(self) -> dict[str, Any]:
+        """The manifest's `data` entry of an image study."""
+        return {
+            "source": str(self.source),
+            "fingerprint": self.fingerprint,
+            "n_rows": self.n_rows,
+            "n_images": self.n_rows,
+            "image_size": self.image_size,
+            "target": "label",
+            "task": "classification",
+            "classes": self.classes,
+            "class_counts": self.class_counts,
+            "n_skipped": self.n_skipped,
+            "notes": self.notes,
+        }
 
 
 class _TooManyPixels(Exception):

@@ -18,6 +18,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,21 @@ class TabularDataset:
             return {}
         counts = np.bincount(self.y, minlength=len(self.classes))
         return {label: int(n) for label, n in zip(self.classes, counts, strict=True)}
+
+    def summary(self) -> dict[str, Any]:
+        """The manifest's `data` entry of a tabular study."""
+        return {
+            "source": str(Path(self.source).resolve()),
+            "fingerprint": self.fingerprint,
+            "n_rows": self.n_rows,
+            "n_features": self.n_features,
+            "target": self.target_name,
+            "task": self.task,
+            "classes": self.classes,
+            "class_counts": self.class_counts,
+            "schema": self.schema,
+            "notes": self.notes,
+        }
 
 
 def _listing(items: list[str]) -> str:

@@ -1,12 +1,12 @@
 """An image study before its search: load and check the images, find pretrained weights, hold out
-the test images, and build what the trials receive. The result has the shape of `study.Prepared`."""
+the test images, and build what the trials receive: a `prepared.Prepared`, as for a table."""
 
 from __future__ import annotations
 
 import csv
 import zipfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from PIL import Image
 
@@ -14,11 +14,12 @@ from automl.config import StudyConfig
 from automl.data.images import IMAGE_SUFFIXES, ImageDataset, list_image_files, load_images
 from automl.data.splits import make_splits, resolve_test_size
 from automl.errors import ConfigError
-from automl.image.backbones import backbone_spec
+from automl.image.backbone_specs import backbone_spec
 from automl.image.network import InputSize, input_size
 from automl.image.trainable import MAX_SYNTH_RATIO, ImageSearchData
 from automl.image.weights import find_weights, no_weights_message
 from automl.metrics import default_metric, get_metric
+from automl.prepared import Prepared
 from automl.search.space import SearchSpace
 
 MB = 1024 * 1024
@@ -109,9 +110,8 @@ def resolve_weights(
     return space, weights, notes
 
 
-def prepare_images(config: StudyConfig, log=print) -> Any:
-    from automl.study import Prepared
-
+def prepare_images(config: StudyConfig, log=print) -> Prepared:
+    """What an image study's search receives (see `automl.prepared.Prepared`)."""
     space = SearchSpace.load(config.space, "image")
     space, weights, weight_notes = resolve_weights(space, config, log)
     sizes = InputSize(native=native_side(config.data), cap=config.images.image_size)
@@ -159,20 +159,3 @@ def prepare_images(config: StudyConfig, log=print) -> Any:
         },
     )
     return Prepared(dataset, metric, space, splits, None, data)
-
-
-def image_summary(dataset: ImageDataset) -> dict[str, Any]:
-    """The manifest's `data` entry of an image study."""
-    return {
-        "source": str(dataset.source),
-        "fingerprint": dataset.fingerprint,
-        "n_rows": dataset.n_rows,
-        "n_images": dataset.n_rows,
-        "image_size": dataset.image_size,
-        "target": "label",
-        "task": "classification",
-        "classes": dataset.classes,
-        "class_counts": dataset.class_counts,
-        "n_skipped": dataset.n_skipped,
-        "notes": dataset.notes,
-    }
