@@ -14,6 +14,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from automl.errors import ConfigError
+from automl.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -83,19 +84,36 @@ def _r2(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
     return 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else float("nan")
 
 
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in [
+METRICS: Registry[Metric] = Registry("metric")
+for _metric, _description in [
+    (
         Metric("accuracy", "classification", True, _accuracy),
+        "share of rows whose most probable class is right",
+    ),
+    (
         Metric("balanced_accuracy", "classification", True, _balanced_accuracy),
-        Metric("f1_macro", "classification", True, _f1_macro),
+        "mean recall over the classes (the default when classes are imbalanced)",
+    ),
+    (Metric("f1_macro", "classification", True, _f1_macro), "mean F1 score over the classes"),
+    (
         Metric("roc_auc", "classification", True, _roc_auc),
+        "area under the ROC curve (one-vs-rest for 3+ classes)",
+    ),
+    (
         Metric("log_loss", "classification", False, _log_loss),
+        "mean negative log-likelihood of the true class",
+    ),
+    (
         Metric("rmse", "regression", False, lambda y, p, k: float(np.sqrt(np.mean((y - p) ** 2)))),
+        "root mean squared error",
+    ),
+    (
         Metric("mae", "regression", False, lambda y, p, k: float(np.mean(np.abs(y - p)))),
-        Metric("r2", "regression", True, _r2),
-    ]
-}
+        "mean absolute error",
+    ),
+    (Metric("r2", "regression", True, _r2), "coefficient of determination (1 - SSE / SST)"),
+]:
+    METRICS.add(_metric.name, _metric, description=_description, tasks=(_metric.task,))
 
 
 def get_metric(name: str, task: str | None = None) -> Metric:

@@ -9,8 +9,9 @@ and dtype. The policies, from lightest to heaviest, are ``none``, ``light``, ``m
 The backend is albumentations 2.x, imported lazily and only here: nothing outside this module
 imports it, so the backend can change without touching the callers.
 
-Adding a policy: write one builder ``def _my_policy(spec: PolicySpec) -> list`` that returns the
-backend transforms, and add one entry ``"my_policy": _my_policy`` to ``_POLICIES``.
+Adding a policy: one builder ``def _my_policy(spec: PolicySpec) -> list`` that returns the backend
+transforms, decorated with ``@POLICIES.register("my_policy", description="...")`` (the dashboard
+shows the description beside its previews), and its name in the YAML space's ``augment`` values.
 
 Reproducibility: an Augmenter owns its random stream, seeded with ``seed`` (albumentations'
 ``A.Compose(..., seed=seed)``); the global ``random`` / ``numpy`` states are neither used nor
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from automl.errors import ConfigError, invalid_parameter
+from automl.registry import Registry
 
 N_OPS_RANGE = (1, 4)
 MAGNITUDE_RANGE = (0, 10)
@@ -89,10 +91,16 @@ def _reflect() -> int:
 # ---------------------------------------------------------------------------------------- policies
 
 
+POLICIES: Registry[Callable[[PolicySpec], list[Any]]] = Registry("augmentation policy")
+"""Policy name -> builder of its backend transforms, in order from the lightest to the heaviest."""
+
+
+@POLICIES.register("none", description="no augmentation: every view is the original image")
 def _none(spec: PolicySpec) -> list[Any]:
     return []
 
 
+@POLICIES.register("light", description="horizontal flips and small shifts, zooms and rotations")
 def _light(spec: PolicySpec) -> list[Any]:
     A = _albumentations()
     return [
@@ -122,10 +130,12 @@ def _photometric() -> list[Any]:
     ]
 
 
+@POLICIES.register("medium", description="light, plus brightness and contrast changes, blur and noise")
 def _medium(spec: PolicySpec) -> list[Any]:
     return [*_light(spec), *_photometric()]
 
 
+@POLICIES.register("heavy", description="medium, plus random crops, perspective changes and cut-out patches")
 def _heavy(spec: PolicySpec) -> list[Any]:
     A = _albumentations()
     return [
@@ -172,6 +182,7 @@ def _randaugment_op(A: Any, name: str, s: float) -> Any:
     raise KeyError(f"RANDAUGMENT_MAX names {name!r} but _randaugment_op has no case for it.")
 
 
+@POLICIES.register("randaugment", description="a few random operations of one strength per image")
 def _randaugment(spec: PolicySpec) -> list[Any]:
     A = _albumentations()
     scale = spec.magnitude / MAGNITUDE_RANGE[1]
@@ -183,19 +194,9 @@ def _randaugment(spec: PolicySpec) -> list[Any]:
     return [A.SomeOf(ops, n=spec.n_ops, replace=False, p=1.0)]
 
 
-_POLICIES: dict[str, Callable[[PolicySpec], list[Any]]] = {
-    "none": _none,
-    "light": _light,
-    "medium": _medium,
-    "heavy": _heavy,
-    "randaugment": _randaugment,
-}
-"""Policy name -> builder of its backend transforms. A new policy is one builder and one entry."""
-
-
 def available_policies() -> list[str]:
     """The policy names, from the lightest to the heaviest, then ``randaugment``."""
-    return list(_POLICIES)
+    return POLICIES.names()
 
 
 # ---------------------------------------------------------------------------------------- augmenter
@@ -272,7 +273,7 @@ def build_policy(name: str, *, size: int, n_ops: int = 2, magnitude: int = 5, se
     ``n_ops`` (1-4) and ``magnitude`` (0-10) are used by ``randaugment`` and validated for all
     policies. Raises ``ConfigError`` for an unknown name or an out-of-range setting.
     """
-    if not isinstance(name, str) or name not in _POLICIES:
+    if not isinstance(name, str) or name not in POLICIES:
         valid = ", ".join(repr(n) for n in available_policies())
         raise ConfigError(
             f"Unknown augmentation policy {name!r}. Choose one of {valid} (see automl.image.augment)."
@@ -283,7 +284,7 @@ def build_policy(name: str, *, size: int, n_ops: int = 2, magnitude: int = 5, se
         magnitude=_int_in(magnitude, "magnitude", *MAGNITUDE_RANGE),
     )
     seed = _int_in(seed, "seed", 0, None)
-    transforms = _POLICIES[name](spec)
+    transforms = POLICIES[name](spec)
     if not transforms:
         return Augmenter(name, spec.size, None)
     A = _albumentations()

@@ -33,6 +33,7 @@ import numpy as np
 
 from automl.errors import ConfigError
 from automl.evaluation.ensemble import MAX_CANDIDATES, greedy_ensemble
+from automl.registry import Registry
 
 if TYPE_CHECKING:
     from automl.metrics import Metric
@@ -105,22 +106,23 @@ class Evidence:
 
 
 Rule = Callable[[list[TrialSummary], "Evidence | None"], Selection]
-_RULES: dict[str, Rule] = {}
+RULES: Registry[Rule] = Registry("selection rule", sort=True)
 DEFAULT_RULE = "one_se_min_gap"
 
 
-def register_rule(name: str) -> Callable[[Rule], Rule]:
-    """Register `fn(trials, evidence)`; `evidence` is None where no out-of-fold predictions exist."""
+def register_rule(name: str, description: str | None = None) -> Callable[[Rule], Rule]:
+    """Register `fn(trials, evidence)`; `evidence` is None where no out-of-fold predictions exist. The
+    description (CLI help, dashboard) defaults to the first line of the function's docstring."""
 
     def decorator(fn: Rule) -> Rule:
-        _RULES[name] = fn
-        return fn
+        text = description or (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        return RULES.register(name, description=" ".join(text.split()))(fn)
 
     return decorator
 
 
 def available_rules() -> list[str]:
-    return sorted(_RULES)
+    return RULES.names()
 
 
 def eligible(trials: list[TrialSummary]) -> list[TrialSummary]:
@@ -133,7 +135,7 @@ def eligible(trials: list[TrialSummary]) -> list[TrialSummary]:
 def select(
     trials: list[TrialSummary], rule: str = DEFAULT_RULE, evidence: Evidence | None = None
 ) -> Selection:
-    if rule not in _RULES:
+    if rule not in RULES:
         raise ConfigError(
             f"The 'select' parameter must be one of {', '.join(available_rules())}. Got {rule!r} instead."
         )
@@ -142,7 +144,7 @@ def select(
         raise ConfigError(
             "No trial finished with a score, so no model can be chosen. Raise --budget or --trials."
         )
-    return _RULES[rule](pool, evidence)
+    return RULES[rule](pool, evidence)
 
 
 def _fmt(x: float) -> str:
@@ -223,7 +225,7 @@ def one_se_min_gap(trials: list[TrialSummary], evidence: Evidence | None = None)
 
 @register_rule("one_se_min_gap_metric")
 def one_se_min_gap_metric(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
-    """The same rule banded on the user's metric always (the signal before issue 12)."""
+    """The same rule banded on the user's metric always (the signal of earlier versions)."""
     return _one_se_min_gap(trials, METRIC_SIGNAL, "one_se_min_gap_metric")
 
 

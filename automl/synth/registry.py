@@ -1,20 +1,22 @@
-"""Name -> synthesizer class registry, filled lazily so that heavy libraries load on demand.
+"""The synthesizer registry (automl/registry.py's `Registry`), filled lazily so that heavy libraries
+load on demand.
 
 Synthesizers register themselves with ``@register_synthesizer("name")`` (the pattern of timm's
 ``@register_model``). The modules that define them are only imported on the first lookup of one
 of their names (the name -> module table of Ray Tune's ``search/__init__.py``), so importing
-``automl.synth`` or using SMOTE never imports SDV and torch.
+``automl.synth`` or using SMOTE never imports SDV and torch. An entry's description is the first
+line of the class docstring, its tasks the class's ``tasks`` and its cost class ``expensive``.
 
 "none" is deliberately not a synthesizer: the caller skips synthesis instead.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from automl.errors import ConfigError, invalid_parameter
+from automl.registry import Entry, Registry
 from automl.synth.base import SPACES, TASKS, Synthesizer, setting_names
 
 _MODULES: dict[str, str] = {
@@ -25,17 +27,32 @@ _MODULES: dict[str, str] = {
 }
 """Where each built-in synthesizer is defined; the module registers it when imported."""
 
-_REGISTRY: dict[str, type[Synthesizer]] = {}
-_RESERVED = frozenset({"none"})
+
+def _check(entry: Entry[type[Synthesizer]]) -> None:
+    """The class attributes the study relies on, so a malformed synthesizer fails at import time."""
+    cls = entry.obj
+    if getattr(cls, "space", None) not in SPACES:
+        raise TypeError(f"{cls.__qualname__}.space must be one of {SPACES}.")
+    tasks = getattr(cls, "tasks", ())
+    if not tasks or not set(tasks) <= set(TASKS):
+        raise TypeError(f"{cls.__qualname__}.tasks must be a non-empty subset of {TASKS}.")
+    if not isinstance(getattr(cls, "expensive", None), bool):
+        raise TypeError(f"{cls.__qualname__}.expensive must be a bool.")
+
+
+SYNTHESIZERS: Registry[type[Synthesizer]] = Registry(
+    "synthesizer",
+    lazy=_MODULES,
+    reserved=("none",),
+    check=_check,
+    hint="(or 'none' to turn synthesis off)",
+    sort=True,
+)
 
 
 def register_synthesizer(name: str) -> Callable[[type[Synthesizer]], type[Synthesizer]]:
-    """Class decorator that registers a ``Synthesizer`` subclass under ``name``.
-
-    Sets ``cls.name`` and checks the class attributes the study relies on, so a malformed
-    synthesizer fails at import time rather than in the middle of a study.
-    """
-    if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
+    """Class decorator that registers a ``Synthesizer`` subclass under ``name`` and sets ``cls.name``."""
+    if not isinstance(name, str) or not name.isidentifier() or name == "none":
         raise invalid_parameter(
             "name", "register_synthesizer", "a lowercase identifier other than 'none'", name
         )
@@ -45,18 +62,15 @@ def register_synthesizer(name: str) -> Callable[[type[Synthesizer]], type[Synthe
             raise TypeError(
                 f"@register_synthesizer({name!r}) must decorate a Synthesizer subclass; got {cls!r}."
             )
-        previous = _REGISTRY.get(name)
-        if previous is not None and previous.__qualname__ != cls.__qualname__:
-            raise ValueError(f"The synthesizer name {name!r} is already taken by {previous.__qualname__}.")
-        if getattr(cls, "space", None) not in SPACES:
-            raise TypeError(f"{cls.__qualname__}.space must be one of {SPACES}.")
-        tasks = getattr(cls, "tasks", ())
-        if not tasks or not set(tasks) <= set(TASKS):
-            raise TypeError(f"{cls.__qualname__}.tasks must be a non-empty subset of {TASKS}.")
-        if not isinstance(getattr(cls, "expensive", None), bool):
-            raise TypeError(f"{cls.__qualname__}.expensive must be a bool.")
+        description = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        SYNTHESIZERS.add(
+            name,
+            cls,
+            description=description,
+            tasks=tuple(getattr(cls, "tasks", ())) or TASKS,
+            cost="expensive" if getattr(cls, "expensive", False) is True else "cheap",
+        )
         cls.name = name
-        _REGISTRY[name] = cls
         return cls
 
     return decorator
@@ -64,7 +78,7 @@ def register_synthesizer(name: str) -> Callable[[type[Synthesizer]], type[Synthe
 
 def available_synthesizers() -> list[str]:
     """The registered synthesizer names, sorted; imports nothing."""
-    return sorted(set(_MODULES) | set(_REGISTRY))
+    return SYNTHESIZERS.names()
 
 
 def synthesizer_class(name: str) -> type[Synthesizer]:
@@ -72,16 +86,7 @@ def synthesizer_class(name: str) -> type[Synthesizer]:
 
     Raises ``ConfigError`` listing the valid names when ``name`` is unknown.
     """
-    if name not in _REGISTRY and isinstance(name, str) and name in _MODULES:
-        importlib.import_module(_MODULES[name])
-        if name not in _REGISTRY:  # a bug in this package, not a user mistake
-            raise RuntimeError(f"Importing {_MODULES[name]} did not register the synthesizer {name!r}.")
-    if not isinstance(name, str) or name not in _REGISTRY:
-        valid = ", ".join(repr(n) for n in available_synthesizers())
-        raise ConfigError(
-            f"Unknown synthesizer {name!r}. Valid names are: {valid} (or 'none' to turn synthesis off)."
-        )
-    return _REGISTRY[name]
+    return SYNTHESIZERS.entry(name).obj
 
 
 def create_synthesizer(name: str, **settings: Any) -> Synthesizer:

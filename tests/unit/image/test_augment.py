@@ -123,7 +123,8 @@ def test_a_registered_policy_is_built_and_its_transforms_draw_independently(
     # two p=0.5 flips would always fire together; with one shared stream they agree about half the time.
     A = augment._albumentations()
     two_flips = lambda spec: [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]  # noqa: E731
-    monkeypatch.setitem(augment._POLICIES, "two_flips", two_flips)
+    monkeypatch.setattr(augment.POLICIES, "_entries", dict(augment.POLICIES._entries))  # restored afterwards
+    augment.POLICIES.add("two_flips", two_flips, description="independent horizontal and vertical flips")
     assert "two_flips" in available_policies()
     augmenter = build_policy("two_flips", size=8, seed=0)
     image = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)

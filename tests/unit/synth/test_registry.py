@@ -169,10 +169,12 @@ def test_default_batch_size_is_a_multiple_of_ctgan_pac(n_rows: int, expected: in
 
 
 def test_register_synthesizer_adds_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.SYNTHESIZERS, "_entries", dict(registry.SYNTHESIZERS._entries))
 
     @register_synthesizer("copy_rows")
     class CopyRows(Synthesizer):
+        """Copies of training rows."""
+
         space = "encoded"
         tasks = ("classification", "regression")
         expensive = False
@@ -191,7 +193,7 @@ def test_register_synthesizer_adds_a_name(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_register_synthesizer_rejects_a_malformed_class(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.SYNTHESIZERS, "_entries", dict(registry.SYNTHESIZERS._entries))
 
     class NoSpace(Synthesizer):
         tasks = ("regression",)
