@@ -1,7 +1,8 @@
 """Search spaces as data: YAML files in `search_spaces/`, turned into Ray Tune distributions.
 
 Bounds may depend on the data size (`max: n_rows`); `synth_method` values are checked against
-the synthesizer registry and those that cannot serve the task are dropped.
+the synthesizer registry and those that cannot serve the task are dropped. A parameter may be
+conditional (`when:`, see search/conditions.py): it is sampled only where it has an effect.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from typing import Any
 
 from automl.errors import ConfigError
 from automl.safe_yaml import read_yaml_file
+from automl.search.conditions import (
+    DefineByRun,
+    active_parameters,
+    holds,
+    inactive_value,
+    parameter_order,
+    same_value,
+    validate_conditions,
+)
 
 TYPES = ("choice", "uniform", "loguniform", "int")
 TRANSFER_POLICIES = ("linear_probe", "partial", "full")  # frozen backbone / first stages frozen / all trained
@@ -118,6 +128,7 @@ class SearchSpace:
                 raise ConfigError(
                     f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead."
                 )
+        validate_conditions(self.parameters, self.source)
         for name, (what, known) in _registered(self.modality).items():
             unknown = [v for v in self.parameters.get(name, {}).get("values", []) if v not in known]
             if unknown:
@@ -137,6 +148,10 @@ class SearchSpace:
             )
         parameters = dict(self.parameters, **{name: dict(spec, values=kept)})
         return SearchSpace(parameters, self.source, self.start, self.modality)
+
+    def active(self, config: dict[str, Any]) -> set[str]:
+        """The parameters that had an effect in `config` (all but those whose `when:` does not hold)."""
+        return active_parameters(self.parameters, config)
 
     def choices(self, name: str) -> list[Any]:
         spec = self.parameters.get(name)
@@ -165,14 +180,20 @@ class SearchSpace:
                     raise ConfigError(
                         f"Parameter {name!r} in {self.source} has low > high for this data: {spec}."
                     )
+            if "when" in spec:  # the value while inactive, inside this dataset's range
+                default = _inside(spec, inactive_value(spec))
+                spec["default"] = spec["values"][0] if default is None else default
             out[name] = spec
         return out
 
-    def to_tune(self, task: str, sizes: dict[str, float]) -> dict[str, Any]:
+    def to_tune(self, task: str, sizes: dict[str, float]) -> TuneSpace:
+        """Ray Tune domains of every parameter, for this dataset (a `TuneSpace`: also its conditional,
+        define-by-run form for Optuna)."""
         from ray import tune
 
+        specs = self.resolved(task, sizes)
         space = {}
-        for name, spec in self.resolved(task, sizes).items():
+        for name, spec in specs.items():
             kind = spec["type"]
             if kind == "choice":
                 space[name] = tune.choice(spec["values"])
@@ -182,32 +203,37 @@ class SearchSpace:
                 space[name] = tune.loguniform(spec["low"], spec["high"])
             else:
                 space[name] = tune.randint(int(spec["low"]), int(spec["high"]) + 1)
-        return space
+        return TuneSpace(space, specs)
 
     def start_points(self, task: str, sizes: dict[str, float]) -> list[dict[str, Any]]:
         """The `start:` configurations, completed and clamped to this dataset's resolved space.
 
-        A number outside its range is clamped (a batch size above the rows takes the nearest one);
-        a point naming a categorical value this dataset's space lacks (a backbone without weights
-        here, a synthesizer that does not fit the task) is left out, and a repeated point is kept once."""
+        A key left out takes the first choice or the middle of the range, or, for a parameter that is
+        inactive in the point (its `when:` does not hold), its inactive value. A number outside its
+        range is clamped (a batch size above the rows takes the nearest one); a point naming a
+        categorical value this dataset's space lacks (a backbone without weights here, a synthesizer
+        that does not fit the task) is left out, and a repeated point is kept once."""
         specs = self.resolved(task, sizes)
         points: list[dict[str, Any]] = []
         for partial in self.start:
-            point = {}
-            for name, spec in specs.items():
-                value = partial.get(name, _middle(spec))
-                if spec["type"] == "choice":
-                    if value not in spec["values"]:
-                        if not _numeric(value):
-                            point = None
-                            break
-                        value = min(spec["values"], key=lambda v: abs(v - value))
+            point: dict[str, Any] | None = {}
+            active: set[str] = set()
+            for name in parameter_order(specs):  # a condition reads the values placed before it
+                spec = specs[name]
+                if holds(spec, point, active):
+                    active.add(name)
+                if name in partial:
+                    value = _inside(spec, partial[name])
                 else:
-                    value = min(max(value, spec["low"]), spec["high"])
-                    value = int(round(value)) if spec["type"] == "int" else float(value)
+                    value = _middle(spec) if name in active else spec["default"]
+                if value is None:
+                    point = None
+                    break
                 point[name] = value
-            if point is not None and point not in points:
-                points.append(point)
+            if point is not None:
+                point = {name: point[name] for name in specs}  # the file's order
+                if point not in points:
+                    points.append(point)
         return points
 
     def max_value(self, name: str, default: float) -> float:
@@ -215,6 +241,32 @@ class SearchSpace:
         if not spec:
             return default
         return float(max(spec["values"]) if spec["type"] == "choice" else spec["high"])
+
+
+class TuneSpace(dict):
+    """Tune's flat domains of a resolved space (what random search and the property tests sample),
+    with `specs`, the resolved specs, for the conditional searcher `build_tuner` makes."""
+
+    def __init__(self, domains: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
+        super().__init__(domains)
+        self.specs = specs
+
+    def define_by_run(self, start: list[dict[str, Any]] | None = None) -> DefineByRun:
+        """The space as Optuna define-by-run code; `start` as passed to OptunaSearch's points_to_evaluate."""
+        return DefineByRun(self.specs, list(start or []))
+
+
+def _inside(spec: dict[str, Any], value: Any) -> Any:
+    """`value` clamped into a resolved spec: a number to the range or the nearest numeric choice;
+    None for a categorical value the spec lacks."""
+    if spec["type"] == "choice":
+        if any(same_value(value, v) for v in spec["values"]):
+            return value
+        if not _numeric(value):
+            return None
+        return min(spec["values"], key=lambda v: abs(v - value))
+    value = min(max(value, spec["low"]), spec["high"])
+    return int(round(value)) if spec["type"] == "int" else float(value)
 
 
 def _numeric(value: Any) -> bool:

@@ -1,6 +1,7 @@
 """Builds the Ray Tune run of a study: searcher, scheduler, resources, storage and progress.
 
-Optuna TPE proposes (seeded, told results in trial order so a seeded study is reproducible), ReproducibleASHA stops
+Optuna TPE proposes (seeded, told results in trial order so a seeded study is reproducible; only the
+parameters active in a trial, see search/conditions.py), ReproducibleASHA stops
 poor trials early, the dataset travels once through the object store (`tune.with_parameters`),
 actors are reused between trials, and a crashing trial is recorded as failed while the study
 goes on.
@@ -26,6 +27,7 @@ from automl.config import StudyConfig
 from automl.search.ordered import OrderedConcurrency
 from automl.search.results import trial_status
 from automl.search.scheduler import ReproducibleASHA
+from automl.search.space import TuneSpace
 from automl.train.trainable import SearchData, tune_trainable
 
 OBJECTIVE = "objective"  # the validation score with larger = better (see train/trainable.py)
@@ -144,7 +146,19 @@ def build_tuner(
     # completed trials too, and which pin every setting they do not name to one value).
     n_startup = len(start_points) + min(10, max(5, config.trials // 3))
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=n_startup)
-    searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
+    if isinstance(param_space, TuneSpace):
+        # Define-by-run: only the parameters active in a trial are sampled (`when:` in the space),
+        # the others come as constants; Tune gets no domains of its own then.
+        searcher = OptunaSearch(
+            space=param_space.define_by_run(start_points),
+            metric=OBJECTIVE,
+            mode="max",
+            sampler=sampler,
+            points_to_evaluate=start_points or None,
+        )
+        param_space = {}
+    else:
+        searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
     in_flight = concurrency(config)
     limiter = OrderedConcurrency(searcher, max_concurrent=in_flight)
     scheduler = ReproducibleASHA(
