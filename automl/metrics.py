@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-from sklearn import metrics as skm
 
 from automl.errors import ConfigError
 from automl.registry import Registry
@@ -62,6 +61,8 @@ def _f1_macro(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
 
 
 def _roc_auc(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    from sklearn import metrics as skm  # deferred: importing the metrics stays light
+
     if len(np.unique(y)) < 2:
         return float("nan")
     if n_classes == 2:

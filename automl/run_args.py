@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.errors import invalid_parameter
+from automl.metrics import METRICS
+from automl.search.selection import DEFAULT_RULE, RULES
 
 
 def add_study_options(run: argparse.ArgumentParser) -> None:
@@ -30,7 +32,12 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
         "--task", choices=["classification", "regression"], help="inferred from the target by default"
     )
     run.add_argument(
-        "--metric", help="accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss; rmse, mae, r2"
+        "--metric",
+        help="classification: "
+        + ", ".join(METRICS.names("classification"))
+        + "; regression: "
+        + ", ".join(METRICS.names("regression"))
+        + " (default: accuracy, balanced_accuracy when the classes are imbalanced, rmse)",
     )
     run.add_argument("--trials", type=int, default=30, help="number of trials (default 30)")
     run.add_argument(
@@ -63,9 +70,9 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--select",
-        default="one_se_min_gap",
-        help="selection rule: one_se_min_gap (default), best_validation, ensemble, or one_se_min_gap_metric "
-        "(the default's band drawn on the metric instead of log loss)",
+        default=DEFAULT_RULE,
+        help="selection rule (default %(default)s): "
+        + "; ".join(f"{e.name}: {e.description.rstrip('.')}" for e in RULES.entries()).replace("%", "%%"),
     )
     run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
     run.add_argument("--name", help="study id (default: derived from the file name and time)")
