@@ -2,7 +2,8 @@
 
 Every problem a user can fix is a ``DataError`` that says what is wrong and how to fix it. Images
 are decoded to RGB (transparency on white), turned upright from their EXIF orientation, scaled so
-that the shorter side is ``size`` and center-cropped to ``size`` x ``size``. The input is only read.
+that the shorter side is ``size`` and center-cropped to ``size`` x ``size``. The input is only read;
+a .zip is unpacked by ``archive.py`` (checked entry by entry first) into a folder that is read the same way.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import numbers
 import os
 import re
 import shutil
-import stat
 import tempfile
 import warnings
-import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,14 +26,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from automl.data.tabular import MIN_ROWS_PER_CLASS, _count, _listing, _size
+from automl.data.archive import DEFAULT_MAX_ARCHIVE_BYTES, extract_zip
+from automl.data.messages import listing, plural
+from automl.data.tabular import MIN_ROWS_PER_CLASS
 from automl.errors import DataError, invalid_parameter
 
 DEFAULT_IMAGE_SIZE = 224  # stored square side in pixels
 DEFAULT_MAX_PIXELS = 50_000_000  # per image (decompression-bomb guard)
-DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
-MAX_COMPRESSION_RATIO = 200  # one entry unpacking to over 200x its packed size (and 1 MB) is a zip bomb
-_RATIO_FLOOR_BYTES = 1024 * 1024  # small entries may compress well (a blank BMP), they cannot hurt
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 LAYOUT = "root/<class>/<image>"
@@ -43,7 +41,6 @@ _FORMS = (
     "or a CSV file with 'path' and 'label' columns"
 )
 _MAX_BAD_LISTED = 20  # longest list of bad files (or small classes) spelled out in a message
-_MIB = 1024 * 1024
 _WORKERS = min(8, os.cpu_count() or 1)
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
@@ -156,15 +153,15 @@ def _scan_folder(root: Path, where: str) -> tuple[list[Entry], list[str], list[s
     loose = [p for p in children if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     layout = f"Put the images of each class in its own sub-folder: {LAYOUT} (e.g. cat/001.png, dog/001.png)."
     if not class_dirs:
-        found = f"its {_count(len(loose), 'image')} lie directly in it" if loose else "it is empty"
+        found = f"its {plural(len(loose), 'image')} lie directly in it" if loose else "it is empty"
         raise DataError(f"{where} has no class folders ({found}). {layout}")
     entries = [(p.relative_to(root).as_posix(), p, d.name) for d in class_dirs for p in _walk_images(d)]
     if not entries:
         raise DataError(
             f"{where} has no image files ({', '.join(IMAGE_SUFFIXES)}) in its class folders "
-            f"{_listing([repr(p.name) for p in class_dirs])}. {layout} Convert other formats to PNG or JPEG."
+            f"{listing([repr(p.name) for p in class_dirs])}. {layout} Convert other formats to PNG or JPEG."
         )
-    notes = [f"Ignored {_count(len(loose), 'image')} lying directly in the root, outside class folders."]
+    notes = [f"Ignored {plural(len(loose), 'image')} lying directly in the root, outside class folders."]
     return entries, [p.name for p in class_dirs], notes[: len(loose)]
 
 
@@ -178,7 +175,7 @@ def _read_csv_listing(file: Path, source: str) -> tuple[list[Entry], list[str]]:
         ) from exc
     header = [name.strip().lower() for name in rows[0]] if rows else []
     if "path" not in header or "label" not in header:
-        found = _listing([repr(name) for name in rows[0]]) if header else "none"
+        found = listing([repr(name) for name in rows[0]]) if header else "none"
         raise DataError(
             f"CSV file {source} needs a 'path' and a 'label' column (any letter case); found columns: {found}. "
             "Add a header line 'path,label' and one row per image."
@@ -197,7 +194,7 @@ def _read_csv_listing(file: Path, source: str) -> tuple[list[Entry], list[str]]:
             )
     if missing:
         raise DataError(
-            f"CSV file {source} lists {_count(len(missing), 'path')} that do not exist or are empty: "
+            f"CSV file {source} lists {plural(len(missing), 'path')} that do not exist or are empty: "
             f"{_bad_list(missing)}. Relative paths start from the CSV file's folder ({file.parent}); "
             "fix the paths or add the files."
         )
@@ -206,78 +203,8 @@ def _read_csv_listing(file: Path, source: str) -> tuple[list[Entry], list[str]]:
     return entries, sorted({label for *_, label in entries})
 
 
-def _entry_problem(info: zipfile.ZipInfo, dest: Path) -> str | None:
-    """Why writing this archive entry could escape dest, or None."""
-    name = info.filename
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "it is a symbolic link"
-    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
-        return "it has an absolute path"
-    if ".." in re.split(r"[/\\]", name):
-        return "it has a '..' component"
-    if not (dest / name).resolve().is_relative_to(dest.resolve()):
-        return "it resolves outside the extraction folder"
-    return None
-
-
-def _extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> Path:
-    """Check the whole archive, unpack it into dest, return the dataset root (a wrapping folder unwrapped).
-
-    Nothing is written when a check fails.
-    """
-    raise_limit = "Raise the limit with --max-archive-mb {mb} (or more), or split the data into smaller zips."
-    damaged = "Check that it was copied completely, or create it again (e.g. `zip -r data.zip data`)."
-    size = file.stat().st_size
-    if size > max_bytes:
-        limit = raise_limit.format(mb=-(-size // _MIB))
-        raise DataError(f"Archive {source} is {_size(size)}, over the limit of {_size(max_bytes)}. {limit}")
-    try:
-        archive = zipfile.ZipFile(file)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"Archive {source} is not a valid zip file ({exc}). {damaged}") from exc
-    with archive:
-        infos = archive.infolist()
-        for info in infos:
-            problem = _entry_problem(info, dest)
-            if problem:
-                raise DataError(
-                    f"Archive {source} holds the entry {info.filename!r}, which would be written outside the "
-                    f"extraction folder ({problem}). Nothing was extracted. Create the archive again from the "
-                    "dataset folder with relative paths and no links, e.g. `cd data && zip -r ../data.zip .`."
-                )
-        unpacked = sum(info.file_size for info in infos)
-        if unpacked > max_bytes:
-            raise DataError(
-                f"Archive {source} ({_size(size)}) would unpack to {_size(unpacked)}, over the limit of "
-                f"{_size(max_bytes)}. " + raise_limit.format(mb=-(-unpacked // _MIB))
-            )
-        for info in infos:
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > _RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
-                raise DataError(
-                    f"Archive {source} holds the entry {info.filename!r}, which unpacks from "
-                    f"{_size(info.compress_size)} to {_size(info.file_size)} ({ratio:.0f}:1, over the limit of "
-                    f"{MAX_COMPRESSION_RATIO}:1): a zip bomb, or images stored uncompressed. Nothing was extracted. "
-                    "Save the images as PNG or JPEG and zip them again."
-                )
-        written: list[Path] = []
-        try:
-            budget = max_bytes
-            for info in infos:
-                target = dest / info.filename
-                try:
-                    (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
-                    if not info.is_dir():
-                        written.append(target)
-                        budget -= _copy_entry(archive, info, target, budget, source)
-                except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError, OSError) as exc:
-                    raise DataError(
-                        f"Archive {source}: entry {info.filename!r} cannot be unpacked ({exc}). {damaged}"
-                    ) from exc
-        except DataError:
-            for path in written:  # nothing half-unpacked stays behind
-                path.unlink(missing_ok=True)
-            raise
+def _dataset_root(dest: Path) -> Path:
+    """The root of an unpacked archive's class folders: a single wrapping folder is unwrapped."""
     children = [p for p in dest.iterdir() if _visible(p.name)]
     dirs = [p for p in children if p.is_dir()]
     loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in children)
@@ -370,7 +297,7 @@ def _bad_files_error(bad: list[tuple[str, str, int | None]], n_total: int, fix: 
     too_big = [pixels for *_, pixels in bad if pixels]
     if too_big:
         fix = f"Downscale the images over the pixel limit, or raise it with --max-pixels {max(too_big)} (or more). {fix}"
-    return DataError(f"Cannot use {_count(len(bad), 'image')} of {n_total}: {listed}. {fix}")
+    return DataError(f"Cannot use {plural(len(bad), 'image')} of {n_total}: {listed}. {fix}")
 
 
 def read_image(
@@ -410,12 +337,12 @@ def load_image_files(
 
 def _check_classes(counts: dict[str, int], where: str, csv_input: bool) -> None:
     if len(counts) < 2:
-        what = ", ".join(f"{c!r} ({_count(n, 'image')})" for c, n in counts.items()) or "none"
+        what = ", ".join(f"{c!r} ({plural(n, 'image')})" for c, n in counts.items()) or "none"
         fix = "add rows of other classes" if csv_input else f"add a sub-folder per other class: {LAYOUT}"
         raise DataError(
             f"{where} has a single class ({what}); classification needs at least two. Check the labels, or {fix}."
         )
-    rare = [f"{c!r} ({_count(n, 'image')})" for c, n in counts.items() if n < MIN_ROWS_PER_CLASS]
+    rare = [f"{c!r} ({plural(n, 'image')})" for c, n in counts.items() if n < MIN_ROWS_PER_CLASS]
     if rare:
         one = len(rare) == 1
         raise DataError(
@@ -424,28 +351,6 @@ def _check_classes(counts: dict[str, int], where: str, csv_input: bool) -> None:
             f"Add images of {'that class' if one else 'those classes'}, or remove or merge "
             f"{'it' if one else 'them'} into a similar class."
         )
-
-
-def _copy_entry(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int, source: str
-) -> int:
-    """Stream one entry to disk, counting the bytes really produced (headers can lie about sizes):
-    more than the header declares, or than the archive's remaining budget, stops the unpacking."""
-    limit = min(info.file_size, budget)
-    copied = 0
-    with archive.open(info) as src, open(target, "wb") as out:
-        while chunk := src.read(_MIB):
-            copied += len(chunk)
-            if copied > limit:
-                declared = (
-                    "the size its header declares" if limit == info.file_size else "the unpacking limit"
-                )
-                raise DataError(
-                    f"Archive {source}: entry {info.filename!r} unpacks to more than {_size(limit)} "
-                    f"({declared}). Nothing was kept. Create the archive again (e.g. `zip -r data.zip data`)."
-                )
-            out.write(chunk)
-    return copied
 
 
 def load_images(
@@ -484,7 +389,8 @@ def load_images(
             entries, classes, notes = _scan_folder(file, where)
         elif kind == "Archive":
             dest.mkdir(parents=True, exist_ok=True)
-            entries, classes, notes = _scan_folder(_extract_zip(file, src, dest, max_archive_bytes), where)
+            extract_zip(file, src, dest, max_archive_bytes)
+            entries, classes, notes = _scan_folder(_dataset_root(dest), where)
         else:
             entries, classes = _read_csv_listing(file, src)
         images, digests, modes, failures = _decode_all(
@@ -501,7 +407,7 @@ def load_images(
                 bad, len(entries), "Fix or remove those files, or pass --skip-bad to leave them out."
             )
         notes.append(
-            f"Skipped {_count(len(bad), 'unreadable image')}: {_listing([name for name, *_ in bad])}."
+            f"Skipped {plural(len(bad), 'unreadable image')}: {listing([name for name, *_ in bad])}."
         )
         keep = [i for i in range(len(entries)) if i not in failures]
         entries, images = [entries[i] for i in keep], images[keep]
@@ -516,7 +422,7 @@ def load_images(
         kinds = ", ".join(f"{mode}: {n}" for mode, n in sorted(converted.items()))
         alpha = any(mode in _ALPHA_MODES or mode == "P" for mode in converted)
         notes.append(
-            f"Converted {_count(converted.total(), 'image')} to RGB (from {kinds})"
+            f"Converted {plural(converted.total(), 'image')} to RGB (from {kinds})"
             + ("; transparency, if any, was composited on white." if alpha else ".")
         )
     digest = hashlib.sha256()

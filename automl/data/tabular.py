@@ -1,5 +1,8 @@
 """Read a CSV or Parquet table for a supervised study and check that it can be used.
 
+The file-level checks and parsing are ``table_files.py`` (its reading API is importable from here too);
+this module checks the target and the features, and infers the task and each column's kind.
+
 Every problem a user can fix (missing file, wrong target, too few rows of a class ...) is a
 ``DataError`` that says what is wrong and how to fix it, so the CLI never shows a traceback for
 bad data. The input file is only ever read.
@@ -7,15 +10,11 @@ bad data. The input file is only ever read.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
 import hashlib
-import io
 import math
 import os
 import warnings
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,41 +22,43 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.data.messages import listing, plural
+from automl.data.table_files import (
+    DEFAULT_MAX_FILE_BYTES,
+    PARQUET_EXTENSIONS,
+    SUPPORTED_EXTENSIONS,
+    read_checked,
+    read_frame,
+    sniff_format,
+    sniff_separator,
+)
 from automl.errors import DataError, invalid_parameter
 
+__all__ = [  # with the reading API of table_files.py, which the CLI, the dashboard and predict use from here
+    "DEFAULT_MAX_FILE_BYTES",
+    "MIN_ROWS_PER_CLASS",
+    "PARQUET_EXTENSIONS",
+    "SUPPORTED_EXTENSIONS",
+    "TASKS",
+    "TabularDataset",
+    "coerce_features",
+    "infer_schema",
+    "infer_task",
+    "load_table",
+    "read_frame",
+    "sniff_format",
+    "sniff_separator",
+]
+
 TASKS = ("classification", "regression")
-DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
 MIN_ROWS_PER_CLASS = 3  # 1 for the held-out test + 2 for 2-fold cross-validation on the rest
 MAX_CLASSES_FOR_INTEGER_TARGET = 20  # an integer target with more distinct values is a regression
 ID_MIN_DISTINCT = 20  # a categorical column with more distinct values than this ...
 ID_MIN_DISTINCT_FRACTION = 0.5  # ... and distinct values in more than this share of rows is an ID
 
-CSV_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": None}  # None: guess from the header line
-PARQUET_EXTENSIONS = (".parquet", ".pq")
-SUPPORTED_EXTENSIONS = (*CSV_SEPARATORS, *PARQUET_EXTENSIONS)
-EXTRA_NA_VALUES = ["", "NA", "N/A", "null", "?"]  # on top of pandas' default markers
 _BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
 _BOOLEAN_DIGITS = {"1": 1.0, "0": 0.0}
-_MIB = 1024 * 1024
-_MAX_LISTED = 10  # longest list of names or classes spelled out in a message
-_OTHER_SEPARATORS = ";\t|"  # tried, in this order, when a .csv header has no comma
 MOSTLY_NUMERIC = 0.8  # a text column whose values are at least this share numbers gets a note
-# What other formats start with, so that a table saved under the wrong name is told apart from bad CSV.
-_SIGNATURES = (
-    (b"PAR1", "a Parquet file", "Rename it to .parquet."),
-    (
-        b"PK\x03\x04",
-        "a zip archive (an Excel .xlsx workbook is one)",
-        "Save the sheet as 'CSV UTF-8', or as Parquet.",
-    ),
-    (
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-        "an old Excel .xls workbook",
-        "Save the sheet as 'CSV UTF-8', or as Parquet.",
-    ),
-    (b"\x1f\x8b", "gzip-compressed", "Unpack it first (`gunzip`)."),
-    (b"SQLite format 3\x00", "an SQLite database", "Export the table as CSV."),
-)
 
 
 @dataclass
@@ -109,185 +110,11 @@ class TabularDataset:
         }
 
 
-def _listing(items: list[str]) -> str:
-    """Join names for a message, cutting long lists so that messages stay readable."""
-    shown = ", ".join(items[:_MAX_LISTED])
-    return shown if len(items) <= _MAX_LISTED else f"{shown} ... ({len(items) - _MAX_LISTED} more)"
-
-
-def _count(n: int, word: str) -> str:
-    """'1 row', '3 rows'."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _size(n_bytes: float) -> str:
-    return f"{n_bytes / _MIB:.1f} MB" if n_bytes >= _MIB else f"{int(n_bytes)} bytes"
-
-
 def _label_str(value: object) -> str:
     """A value as a label string; integral floats lose their '.0' so 1 and 1.0 give the same label."""
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
         return str(int(value))
     return str(value)
-
-
-def read_frame(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> pd.DataFrame:
-    """Read a CSV or Parquet file with the file-level checks only (no target, no schema)."""
-    return _read(path, max_bytes)[0]
-
-
-def _read(
-    path: str | os.PathLike, max_bytes: int, notes: list[str] | None = None
-) -> tuple[pd.DataFrame, bytes]:
-    """Check and read the file; return the frame (index 0..n-1) and the raw bytes."""
-    source = os.fspath(path)
-    file = Path(source)
-    if not file.exists():
-        raise DataError(
-            f"Data file {source} does not exist. Check the path (relative paths start from {os.getcwd()})."
-        )
-    if file.is_dir():
-        raise DataError(f"Data file {source} is a directory. Give the path of a CSV or Parquet file.")
-    suffix = file.suffix.lower()
-    if suffix not in SUPPORTED_EXTENSIONS:
-        raise DataError(
-            f"Data file {source} has {f'the unsupported extension {suffix!r}' if suffix else 'no extension'}. "
-            f"Supported: {', '.join(SUPPORTED_EXTENSIONS)}. Save the table as CSV or Parquet."
-        )
-    size = os.path.getsize(source)  # before reading: a huge file must not be loaded at all
-    if size > max_bytes:
-        raise DataError(
-            f"Data file {source} is {_size(size)}, over the limit of {_size(max_bytes)}. "
-            f"Raise the limit with --max-file-mb {math.ceil(size / _MIB)} (or more), or use a sample of the rows."
-        )
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DataError(
-            f"Cannot read data file {source}: {reason}. Check that it exists and that you may read it."
-        ) from exc
-    frame = (
-        _parse_parquet(raw, source)
-        if suffix in PARQUET_EXTENSIONS
-        else _parse_csv(raw, source, suffix, notes)
-    )
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise DataError(
-            f"Data file {source} has no data rows (it is empty or has only a header). "
-            "Give a table with a header line and one row per example."
-        )
-    return frame.reset_index(drop=True), raw
-
-
-def _check_unique_names(names: list[str], source: str) -> None:
-    duplicated = [f"{name!r} ({n} times)" for name, n in Counter(names).items() if n > 1]
-    if duplicated:
-        raise DataError(
-            f"Data file {source} has duplicated column names: {_listing(duplicated)}. "
-            "Rename the columns so that every name is unique."
-        )
-
-
-def sniff_format(raw: bytes, source: str) -> None:
-    """Refuse, naming what was found, a file with a table's name whose content is another format
-    (Parquet, Excel, zip, gzip, SQLite or JSON): the same rule for the CLI and the dashboard."""
-    for magic, what, fix in _SIGNATURES:
-        if raw.startswith(magic):
-            raise DataError(f"Data file {source} is {what}, not CSV text. {fix}")
-    head = raw.removeprefix(codecs.BOM_UTF8)[:64].lstrip()
-    if head[:1] in (b"{", b"[") and _is_json(raw):
-        raise DataError(
-            f"Data file {source} holds JSON (it starts with {head[:1].decode()!r}), not CSV text. Save the table "
-            "as CSV (a header line, then one row per example), e.g. `pandas.read_json(path).to_csv(out, index=False)`."
-        )
-
-
-def _is_json(raw: bytes) -> bool:
-    import json
-
-    try:
-        json.loads(raw)
-    except (ValueError, RecursionError):
-        return False
-    return True
-
-
-def _header_fields(line: str, sep: str) -> list[str]:
-    try:
-        return next(csv.reader([line], delimiter=sep), [])
-    except csv.Error:  # a stray carriage return or NUL: count plainly, the parser reports the problem
-        return line.split(sep)
-
-
-def sniff_separator(first_line: str, suffix: str) -> tuple[str, str | None]:
-    """The separator of a text table, and a note when it is not the one its name implies.
-
-    .tsv: a tab. .csv: a comma, unless the header has none and has ';', a tab or '|' (spreadsheets in
-    many locales write ';'). .txt: whichever of those the header holds most.
-    """
-    fields_by = {sep: len(_header_fields(first_line, sep)) for sep in ",;\t|"}
-    named = CSV_SEPARATORS.get(suffix, ",")
-    if named == "\t" or (named == "," and fields_by[","] > 1):
-        return named, None
-    if named is None:
-        return max(",\t;|", key=lambda sep: fields_by[sep]), None
-    other = next((sep for sep in _OTHER_SEPARATORS if fields_by[sep] > 1), None)
-    if other is None:
-        return ",", None
-    return other, f"The header has no commas: read with the separator {other!r}."
-
-
-def _parse_csv(raw: bytes, source: str, suffix: str, notes: list[str] | None = None) -> pd.DataFrame:
-    sniff_format(raw, source)
-    start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = raw[start:].decode("utf-8")  # strict: a wrong encoding must not turn into mojibake
-    except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        line = raw.count(b"\n", 0, offset) + 1
-        fixed = Path(source).with_name(f"{Path(source).stem}-utf8{Path(source).suffix}")
-        raise DataError(
-            f"Data file {source} is not UTF-8 text: byte 0x{raw[offset]:02x} at offset {offset} (line {line}) "
-            f"is not valid UTF-8. Re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {source} > {fixed}` "
-            "(or choose 'CSV UTF-8' when saving from a spreadsheet)."
-        ) from exc
-    first_line = text.split("\n", 1)[0].rstrip("\r")
-    sep, note = sniff_separator(first_line, suffix)
-    if note and notes is not None:
-        notes.append(note)
-    try:
-        header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-    except csv.Error as exc:  # e.g. a lone carriage return inside an unquoted header
-        raise DataError(
-            f"Data file {source} cannot be parsed as a table: its header line is malformed ({exc}). "
-            f"Check that the first line holds the column names, separated by {sep!r}."
-        ) from None
-    _check_unique_names(header, source)
-    try:
-        return pd.read_csv(io.StringIO(text), sep=sep, na_values=EXTRA_NA_VALUES, low_memory=False)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(
-            f"Data file {source} cannot be parsed as a table: {str(exc).strip().rstrip('.')}. "
-            f"Check that every row has as many fields as the header, separated by {sep!r}."
-        ) from exc
-
-
-def _parse_parquet(raw: bytes, source: str) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(io.BytesIO(raw))
-        _check_unique_names(parquet.schema_arrow.names, source)
-        return parquet.read().to_pandas()
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(
-            f"Data file {source} cannot be read as Parquet: {str(exc).rstrip('.')}. "
-            "Check that it is a complete Parquet file, or export the table again (or as CSV)."
-        ) from exc
 
 
 def infer_task(target: pd.Series) -> str:
@@ -330,7 +157,7 @@ def coerce_features(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame
     absent = [name for name in schema if name not in frame.columns]
     if absent:
         raise DataError(
-            f"The data lacks the feature column{'' if len(absent) == 1 else 's'} {_listing([repr(n) for n in absent])}. "
+            f"The data lacks the feature column{'' if len(absent) == 1 else 's'} {listing([repr(n) for n in absent])}. "
             "Give the same feature columns as the data the model was trained on."
         )
     out = {}
@@ -365,7 +192,7 @@ def _missing_target_error(target: str, columns: list[str], source: str) -> DataE
         [lower[target.lower()]] if target.lower() in lower else difflib.get_close_matches(target, columns, 1)
     )
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return DataError(f"Target column {target!r} is not in {source}.{hint} Columns: {_listing(columns)}.")
+    return DataError(f"Target column {target!r} is not in {source}.{hint} Columns: {listing(columns)}.")
 
 
 def _encode_classes(target: pd.Series, name: str) -> tuple[list[str], np.ndarray]:
@@ -381,14 +208,14 @@ def _encode_classes(target: pd.Series, name: str) -> tuple[list[str], np.ndarray
     y = pd.Categorical(labels, categories=classes).codes.astype(np.int64)
     counts = np.bincount(y, minlength=len(classes))
     rare = [
-        f"{label!r} ({_count(int(n), 'row')})"
+        f"{label!r} ({plural(int(n), 'row')})"
         for label, n in zip(classes, counts, strict=True)
         if n < MIN_ROWS_PER_CLASS
     ]
     if rare:
         one = len(rare) == 1
         raise DataError(
-            f"Target column {name!r} has too few rows of class{'' if one else 'es'} {_listing(rare)}; every class needs "
+            f"Target column {name!r} has too few rows of class{'' if one else 'es'} {listing(rare)}; every class needs "
             f"at least {MIN_ROWS_PER_CLASS} (1 for the held-out test and 2 for 2-fold cross-validation on the rest). "
             f"Add rows of {'that class' if one else 'those classes'}, or drop or merge "
             f"{'it' if one else 'them'} into a similar class."
@@ -425,10 +252,10 @@ def _mostly_numeric_notes(features: pd.DataFrame, schema: dict[str, str]) -> lis
         numbers = pd.to_numeric(values, errors="coerce")
         words = values[numbers.isna()]
         if len(values) and len(words) and numbers.notna().mean() >= MOSTLY_NUMERIC:
-            examples = _listing([repr(w) for w in pd.unique(words.astype(str))][:3])
+            examples = listing([repr(w) for w in pd.unique(words.astype(str))][:3])
             notes.append(
                 f"Column {name!r} is read as categorical although {numbers.notna().mean():.0%} of its values are "
-                f"numbers: {_count(len(words), 'value')} {'is' if len(words) == 1 else 'are'} not ({examples}). "
+                f"numbers: {plural(len(words), 'value')} {'is' if len(words) == 1 else 'are'} not ({examples}). "
                 "If it is numeric, blank out those values (blank cells count as missing)."
             )
     return notes
@@ -445,13 +272,13 @@ def _drop_useless(features: pd.DataFrame, schema: dict[str, str], notes: list[st
     ]
     if constant:
         notes.append(
-            f"Dropped {_count(len(constant), 'constant column')} (one distinct value or all missing): "
-            f"{_listing([repr(c) for c in constant])}."
+            f"Dropped {plural(len(constant), 'constant column')} (one distinct value or all missing): "
+            f"{listing([repr(c) for c in constant])}."
         )
     if ids:
         notes.append(
-            f"Dropped {_count(len(ids), 'ID-like column')} (text with more than {ID_MIN_DISTINCT} distinct values, "
-            f"in over {ID_MIN_DISTINCT_FRACTION:.0%} of rows): {_listing([repr(c) for c in ids])}."
+            f"Dropped {plural(len(ids), 'ID-like column')} (text with more than {ID_MIN_DISTINCT} distinct values, "
+            f"in over {ID_MIN_DISTINCT_FRACTION:.0%} of rows): {listing([repr(c) for c in ids])}."
         )
     return constant + ids
 
@@ -473,7 +300,7 @@ def load_table(
         raise invalid_parameter("task", "load_table", f"one of {TASKS} or None (to infer it)", task)
     source = os.fspath(path)
     notes: list[str] = []
-    frame, raw = _read(path, max_bytes, notes)
+    frame, raw = read_checked(path, max_bytes, notes)
     columns = [str(c) for c in frame.columns]
     if target not in frame.columns:
         raise _missing_target_error(target, columns, source)
@@ -485,7 +312,7 @@ def load_table(
             "Choose the column that holds the value to predict, or fill it in."
         )
     if missing.any():
-        note = f"Dropped {_count(int(missing.sum()), 'row')} whose target {target!r} is missing."
+        note = f"Dropped {plural(int(missing.sum()), 'row')} whose target {target!r} is missing."
         notes.append(note)
         warnings.warn(note, UserWarning, stacklevel=2)
         frame = frame.loc[~missing].reset_index(drop=True)
@@ -507,7 +334,7 @@ def load_table(
     features = features.drop(columns=dropped)
     if features.shape[1] == 0:
         raise DataError(
-            f"Data file {source} has no usable feature columns: {_listing([repr(c) for c in dropped])} are "
+            f"Data file {source} has no usable feature columns: {listing([repr(c) for c in dropped])} are "
             "constant or ID-like. Add columns that vary and carry information about the target."
         )
     schema = {c: schema[c] for c in features.columns}

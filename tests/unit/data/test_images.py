@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from automl.data.archive import MAX_COMPRESSION_RATIO
 from automl.data.images import (
     DEFAULT_IMAGE_SIZE,
     IMAGE_SUFFIXES,
-    MAX_COMPRESSION_RATIO,
     ImageDataset,
     is_image_source,
     list_image_files,
