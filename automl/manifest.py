@@ -57,14 +57,25 @@ class Estimate(_Part):
     chance_level: float | None = None
     apparent: float | None = None  # out of fold: the chosen model's own score, before the correction
     bias: float | None = None
+    n_bootstrap: int | None = None  # out of fold: the resamples of the correction
+    picked: dict[str, float] = Field(default_factory=dict)  # trial -> share of the resamples that chose it
     notes: list[str] = Field(default_factory=list)
 
 
+class ConfusionMatrix(_Part):
+    labels: list[Any] | None = None
+    rows_true_columns_predicted: list[list[int]] = Field(default_factory=list)
+
+
 class TestReport(Estimate):
-    """The one-shot held-out test (studies with `test_size`)."""
+    """The one-shot held-out test (studies with `test_size`): classification adds the confusion matrix and
+    per-class scores, regression the residuals' statistics."""
 
     n_test: int = 0
     all_metrics: dict[str, float | None] = Field(default_factory=dict)
+    confusion_matrix: ConfusionMatrix | None = None
+    per_class: list[dict[str, Any]] = Field(default_factory=list)
+    residuals: dict[str, float | None] = Field(default_factory=dict)
 
 
 class Baseline(Estimate):
@@ -116,6 +127,7 @@ class Manifest(_Part):
     duration_s: float | None = None
     search_seconds: float | None = None
     error: str | None = None
+    traceback: str | None = None  # a failed study: the end of its traceback
     data: dict[str, Any] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
     metric: MetricInfo | None = None
@@ -154,6 +166,11 @@ class Manifest(_Part):
             raise ManifestError(f"{where} does not hold a valid study manifest ({problems}).") from None
         manifest.schema_version = SCHEMA_VERSION  # version 1 has the same fields; it reads as is
         return manifest
+
+    @classmethod
+    def of(cls, manifest: Manifest | dict[str, Any]) -> Manifest:
+        """`manifest` itself when it is typed, else parsed from the decoded study.json it is."""
+        return manifest if isinstance(manifest, Manifest) else cls.parse(manifest)
 
     def dump(self) -> dict[str, Any]:
         """The JSON object to write: every key that was set or read, at the current schema version."""

@@ -164,3 +164,37 @@ def test_the_summary_reads_the_typed_manifest():
     assert text.startswith("study penguins-1: completed")
     assert "accuracy: 0.94  (95% CI 0.89 to 0.97)" in text and "baseline majority: 0.44" in text
     assert "trial t03" in text and "depth=0, l2=0.01" in text
+
+
+def test_what_the_dashboard_reads_is_typed():
+    raw = {
+        **COMPLETED,
+        "status": "failed",
+        "traceback": "Traceback (most recent call last): ...",
+        "cv_estimate": {**COMPLETED["estimate"], "n_bootstrap": 1000, "picked": {"t03": 0.7, "t05": 0.3}},
+        "test_report": {
+            "metric": "accuracy",
+            "value": 0.9,
+            "n_test": 20,
+            "confusion_matrix": {"labels": ["a", "b"], "rows_true_columns_predicted": [[9, 1], [1, 9]]},
+            "per_class": [{"class": "a", "precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 10}],
+            "residuals": {"mean": 0.1, "q50": None},
+        },
+    }
+    manifest = Manifest.parse(raw)
+    assert manifest.traceback.startswith("Traceback") and manifest.cv_estimate.n_bootstrap == 1000
+    assert manifest.cv_estimate.picked == {"t03": 0.7, "t05": 0.3}
+    report = manifest.test_report
+    assert report.confusion_matrix.rows_true_columns_predicted == [[9, 1], [1, 9]]
+    assert report.per_class[0]["class"] == "a" and report.residuals == {"mean": 0.1, "q50": None}
+    assert manifest.dump() == {**raw, "schema_version": SCHEMA_VERSION}
+    bare = Manifest.parse({"study_id": "s", "status": "running"})
+    assert bare.traceback is None and bare.test_report is None and bare.estimate is None
+
+
+def test_of_takes_a_manifest_or_a_decoded_study_json():
+    manifest = Manifest.parse(COMPLETED)
+    assert Manifest.of(manifest) is manifest
+    assert Manifest.of(COMPLETED) == manifest
+    with pytest.raises(ManifestError, match="status"):
+        Manifest.of({**COMPLETED, "status": "done"})
