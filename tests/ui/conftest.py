@@ -100,7 +100,7 @@ def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
             "study_id": RUNNING,
             "status": "running",
             "created_at": time.time() - 30,
-            "selection": {},
+            "selection": {"rule": manifest["selection"]["rule"]},  # as a study writes it when it starts
         },
     )
 

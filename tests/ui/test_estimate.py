@@ -14,6 +14,8 @@ from automl.config import StudyConfig
 from tests.ui.conftest import COMPLETED, ENSEMBLE, LEGACY
 from ui.lib import charts, estimate, launcher, model_card, oof_view
 
+BARE = {"study_id": "s", "status": "completed"}  # the least a manifest holds
+
 
 def _manifest(ui_store, study: str) -> dict:
     return ui_store.store.read_manifest(study)
@@ -21,24 +23,27 @@ def _manifest(ui_store, study: str) -> dict:
 
 def test_headline_protocol_and_catalog_cells_of_each_kind_of_study(ui_store):
     plain, tested, legacy = (_manifest(ui_store, s) for s in (COMPLETED, ENSEMBLE, LEGACY))
-    assert estimate.headline(plain) is plain["estimate"] and estimate.cv_estimate(plain)["apparent"]
+    assert (
+        estimate.headline(plain).model_dump(exclude_unset=True) == plain["estimate"]
+        and estimate.cv_estimate(plain).apparent
+    )
     assert estimate.held_out_test(plain) is None and not estimate.is_legacy(plain)
     assert estimate.catalog_cells(plain)["estimated by"] == "out of fold (BBC-CV), 80 rows"
 
-    assert estimate.headline(tested)["protocol"] == "held_out_test"
-    assert estimate.cv_estimate(tested)["protocol"] == "out_of_fold"
-    assert estimate.cv_estimate(tested)["n_rows"] == 60 and estimate.held_out_test(tested)["n_test"] == 20
+    assert estimate.headline(tested).protocol == "held_out_test"
+    assert estimate.cv_estimate(tested).protocol == "out_of_fold"
+    assert estimate.cv_estimate(tested).n_rows == 60 and estimate.held_out_test(tested).n_test == 20
 
     assert estimate.is_legacy(legacy) and estimate.cv_estimate(legacy) is None
     head = estimate.headline(legacy)
-    assert (head["protocol"], head["n_rows"], head["value"]) == (
+    assert (head.protocol, head.n_rows, head.value) == (
         "held_out_test",
         20,
         legacy["test_report"]["value"],
     )
     assert estimate.protocol_words(head) == "one-shot held-out test"
     assert estimate.sentence(legacy).endswith("one-shot held-out test, over 20 rows.")
-    assert estimate.catalog_cells({}) == {"estimate": "-", "estimated by": "-"}
+    assert estimate.catalog_cells(BARE) == {"estimate": "-", "estimated by": "-"}
 
 
 def test_comparison_rows_put_the_baselines_beside_the_choice(ui_store):
@@ -73,6 +78,7 @@ def test_the_verdict_says_whether_the_search_beat_the_plain_answer(ui_store):
     assert not beats and "baseline logistic_regression scores 0.95" in text
 
     lower = {
+        **BARE,
         "metric": {"name": "rmse", "greater_is_better": False},
         "estimate": {
             "metric": "rmse",
@@ -97,7 +103,7 @@ def test_members_and_notes(ui_store):
     legacy = _manifest(ui_store, LEGACY)
     assert estimate.members(legacy) == {legacy["best"]["trial"]: 1.0}  # no members recorded then
     note = "every one of the 12 rows was predicted right out of fold"
-    manifest = {"estimate": {"notes": [note]}, "cv_estimate": {"notes": [note, "another"]}}
+    manifest = {**BARE, "estimate": {"notes": [note]}, "cv_estimate": {"notes": [note, "another"]}}
     assert estimate.notes(manifest) == [note, "another"]
 
 

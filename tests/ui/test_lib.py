@@ -155,7 +155,8 @@ def test_progress_of_a_running_study_is_read_from_its_tune_experiment(ui_store):
     assert (state.planned, state.started, state.finished) == (3, 3, 3)
     assert all(t.epochs >= 1 for t in state.trials) and state.best_val is not None
     assert 0.0 < state.fraction <= 1.0 and "3/3 trials done" in state.text()
-    empty = progress.read_progress(ui_store.store, "nothing-here", {"config": {"trials": 4, "budget_s": 60}})
+    bare = {"study_id": "nothing-here", "status": "running", "config": {"trials": 4, "budget_s": 60}}
+    empty = progress.read_progress(ui_store.store, "nothing-here", bare)
     assert (empty.started, empty.finished, empty.best_val) == (0, 0, None)
 
 
@@ -254,7 +255,11 @@ def test_password_comparison():
 
 def test_the_band_is_the_rule_s_candidates_when_the_manifest_lists_them():
     board = pd.DataFrame({"trial": ["t01", "t02", "t03"], "objective": [0.9, 0.95, 0.99]})
-    log_loss_band = {"selection": {"band_floor": 0.9, "candidates": ["t01", "t03"]}}  # t02: worse log loss
-    assert leaderboard.in_band(log_loss_band, board).tolist() == [True, False, True]
-    by_floor = {"selection": {"band_floor": 0.95}}  # an older study: no candidates stored
+    study = {"study_id": "s", "status": "completed"}
+    log_loss_band = {
+        **study,
+        "selection": {"rule": "one_se", "band_floor": 0.9, "candidates": ["t01", "t03"]},
+    }
+    assert leaderboard.in_band(log_loss_band, board).tolist() == [True, False, True]  # t02: worse log loss
+    by_floor = {**study, "selection": {"rule": "one_se", "band_floor": 0.95}}  # older: no candidates stored
     assert leaderboard.in_band(by_floor, board).tolist() == [False, True, True]

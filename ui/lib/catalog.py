@@ -1,21 +1,22 @@
 """What is in the study store, including what is broken: the dashboard never shows a traceback for it.
 
-Reads only through `automl.store.Store` and `automl.study.Study`, so it works the same for studies
-run from the CLI, the Python API or a cluster, on a local directory or s3://.
+Reads only through `automl.store.Store`, so it works the same for studies run from the CLI, the Python
+API or a cluster, on a local directory or s3://. A readable study's entry holds its typed manifest
+(`automl.manifest.Manifest`, what the pages read); an unreadable one holds none, and says why.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import pyarrow.fs as pafs
 
 from automl.errors import AutoMLError
+from automl.manifest import Manifest
 from automl.store import Store
-from automl.study import Study
 from ui.lib import estimate
 from ui.lib import formatting as fmt
 
@@ -31,8 +32,8 @@ class StudyEntry:
     """One folder of the store and what can be said about it."""
 
     study_id: str
-    state: str  # one of STATES, or the manifest's own status when it is something else
-    manifest: dict[str, Any] = field(default_factory=dict)
+    state: str  # one of STATES (a readable study's is its manifest's status)
+    manifest: Manifest | None = None  # None when the entry is unreadable or incomplete
     message: str = ""  # the error of a failed study, or why the entry cannot be read
 
     @property
@@ -40,10 +41,17 @@ class StudyEntry:
         return self.state not in ("unreadable", "incomplete")
 
 
-def _entry(manifest: dict[str, Any]) -> StudyEntry:
-    status = str(manifest.get("status") or "unknown")
-    message = str(manifest.get("error") or "") if status in ("failed", "unreadable") else ""
-    return StudyEntry(str(manifest.get("study_id")), status, manifest, message)
+def _entry(manifest: Manifest) -> StudyEntry:
+    message = (manifest.error or "") if manifest.status == "failed" else ""
+    return StudyEntry(manifest.study_id, manifest.status, manifest, message)
+
+
+def _read(store: Store, study_id: str) -> StudyEntry:
+    """The entry of a study that has a study.json: its manifest, or 'unreadable' with the reason."""
+    try:
+        return _entry(store.manifest(study_id))
+    except AutoMLError as exc:  # a damaged or foreign study.json (the store's message says which)
+        return StudyEntry(study_id, "unreadable", None, str(exc))
 
 
 def _folders_without_manifest(store: Store) -> list[str]:
@@ -58,10 +66,10 @@ def _folders_without_manifest(store: Store) -> list[str]:
 
 def list_entries(store: Store) -> list[StudyEntry]:
     """Every study of the store, newest first, then the folders that are not readable studies."""
-    entries = [_entry(m) for m in store.list_studies()]
-    entries.sort(key=lambda e: e.manifest.get("created_at") or 0, reverse=True)
+    entries = [_read(store, study_id) for study_id in store.study_ids()]
+    entries.sort(key=lambda e: (e.manifest.created_at if e.manifest else None) or 0, reverse=True)
     entries += [
-        StudyEntry(name, "incomplete", {}, INCOMPLETE_MESSAGE) for name in _folders_without_manifest(store)
+        StudyEntry(name, "incomplete", None, INCOMPLETE_MESSAGE) for name in _folders_without_manifest(store)
     ]
     return entries
 
@@ -70,16 +78,9 @@ def load_entry(store: Store, study_id: str) -> StudyEntry:
     """One study's entry; a missing or unreadable manifest gives a state, not an exception."""
     if not store.exists(study_id):
         if study_id in _folders_without_manifest(store):
-            return StudyEntry(study_id, "incomplete", {}, INCOMPLETE_MESSAGE)
-        return StudyEntry(study_id, "unreadable", {}, f"There is no study {study_id!r} in {store.uri}.")
-    try:
-        manifest = Study(study_id, store, store.read_manifest(study_id)).manifest
-    except AutoMLError as exc:
-        return StudyEntry(study_id, "unreadable", {}, str(exc))
-    if not isinstance(manifest, dict):
-        return StudyEntry(study_id, "unreadable", {}, f"study.json of {study_id!r} is not a JSON object.")
-    manifest.setdefault("study_id", study_id)
-    return _entry(manifest)
+            return StudyEntry(study_id, "incomplete", None, INCOMPLETE_MESSAGE)
+        return StudyEntry(study_id, "unreadable", None, f"There is no study {study_id!r} in {store.uri}.")
+    return _read(store, study_id)
 
 
 def leaderboard(store: Store, study_id: str) -> pd.DataFrame | None:
@@ -97,44 +98,51 @@ def curves(store: Store, study_id: str) -> pd.DataFrame | None:
 
 
 def summary_row(entry: StudyEntry, progress_text: str = "", now: float | None = None) -> dict[str, Any]:
-    """One row of the Studies table."""
+    """One row of the Studies table (dashes but the note for an entry without a manifest)."""
     m = entry.manifest
-    data, metric = m.get("data") or {}, m.get("metric") or {}
-    best = m.get("best") or {}
-    created = m.get("created_at")
-    now = time.time() if now is None else now
-    if entry.state == "running" and fmt.is_number(created):
-        took = f"{fmt.duration(now - created)} so far"
-    else:
-        took = fmt.duration(m.get("duration_s"))
-    val = best.get("val_score")
-    validation = f"{fmt.score(val)} ± {fmt.score(best.get('val_std'), 2)}" if fmt.is_number(val) else "-"
-    apparent = (m.get("cv_estimate") or {}).get("apparent")
-    if estimate.is_ensemble(m) and fmt.is_number(apparent):  # the members' own scores say little
-        validation = f"{fmt.score(apparent)} (ensemble, out of fold)"
-    if entry.state == "running":
-        note = progress_text
-    elif entry.state == "completed":
-        members = estimate.members(m)
-        note = (
-            f"ensemble of {len(members)} trials: {estimate.members_text(m)}"
-            if len(members) > 1
-            else f"chosen {best.get('trial', '?')}"
-        )
-        note += "".join(f"; note: {n}" for n in estimate.notes(m))
-    else:
-        note = entry.message
-    return {
+    row: dict[str, Any] = {
         "study": entry.study_id,
         "status": entry.state,
         "progress": None,
-        **estimate.catalog_cells(m),
-        "best validation": validation,
-        "metric": metric.get("name", "-"),
-        "rows/images": data.get("n_images", data.get("n_rows")),
-        "started": fmt.timestamp(created),
-        "duration": took,
-        "modality": m.get("modality", "-"),
-        "task": data.get("task", "-"),
-        "note": note,
+        "estimate": "-",
+        "estimated by": "-",
+        "best validation": "-",
+        "metric": "-",
+        "rows/images": None,
+        "started": "-",
+        "duration": "-",
+        "modality": "-",
+        "task": "-",
+        "note": entry.message,
     }
+    if m is None:
+        return row
+    now = time.time() if now is None else now
+    if entry.state == "running" and fmt.is_number(m.created_at):
+        row["duration"] = f"{fmt.duration(now - m.created_at)} so far"
+    else:
+        row["duration"] = fmt.duration(m.duration_s)
+    best = m.best
+    if best and fmt.is_number(best.val_score):
+        row["best validation"] = f"{fmt.score(best.val_score)} ± {fmt.score(best.val_std, 2)}"
+    apparent = m.cv_estimate.apparent if m.cv_estimate else None
+    if estimate.is_ensemble(m) and fmt.is_number(apparent):  # the members' own scores say little
+        row["best validation"] = f"{fmt.score(apparent)} (ensemble, out of fold)"
+    if entry.state == "running":
+        row["note"] = progress_text
+    elif entry.state == "completed":
+        members = estimate.members(m)
+        row["note"] = (
+            f"ensemble of {len(members)} trials: {estimate.members_text(m)}"
+            if len(members) > 1
+            else f"chosen {best.trial if best else '?'}"
+        ) + "".join(f"; note: {n}" for n in estimate.notes(m))
+    row.update(estimate.catalog_cells(m))
+    row.update(
+        metric=fmt.metric_name(m, "-"),
+        started=fmt.timestamp(m.created_at),
+        modality=m.modality,
+        task=m.data.get("task", "-"),
+    )
+    row["rows/images"] = m.data.get("n_images", m.data.get("n_rows"))
+    return row

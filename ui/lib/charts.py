@@ -6,11 +6,10 @@ Every function returns a chart object and draws nothing, so the figures can be c
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 
+from automl.manifest import Manifest
 from ui.lib.leaderboard import band_bounds
 
 CHOSEN = "#d62728"
@@ -43,7 +42,7 @@ def curves_chart(curves: pd.DataFrame, trials: list[str], chosen: str | None, me
     )
 
 
-def gap_scatter(board: pd.DataFrame, manifest: dict[str, Any], metric: str) -> alt.LayerChart:
+def gap_scatter(board: pd.DataFrame, manifest: Manifest, metric: str) -> alt.LayerChart:
     """One point per trial: validation score (± std) against gap, the 1-SE band shaded, the choice marked."""
     frame = board.dropna(subset=["val_score", "gap"]).copy()
     frame["low"] = frame["val_score"] - frame["val_std"].fillna(0)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl.manifest import Baseline, Estimate, Manifest, TestReport
 from automl.summary import PROTOCOLS
 from ui.lib import formatting as fmt
+from ui.lib.formatting import AnyManifest
 
 # short names of the protocols, for table cells
 PROTOCOL_SHORT = {
@@ -30,137 +32,143 @@ MEASURED = {
 }
 
 
-def is_legacy(manifest: dict[str, Any]) -> bool:
+def is_legacy(manifest: AnyManifest) -> bool:
     """A study stored before out-of-fold estimation: a test report and no estimate."""
-    return not manifest.get("estimate") and bool(manifest.get("test_report"))
+    m = Manifest.of(manifest)
+    return not m.estimate and bool(m.test_report)
 
 
-def _legacy_test_figure(report: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "metric": report.get("metric"),
-        **{k: report.get(k) for k in ("value", "ci_low", "ci_high")},
-        "level": report.get("level", 0.95),
-        "protocol": "held_out_test",
-        "n_rows": report.get("n_test"),
-        "chance_level": report.get("chance_level"),
-    }
+def _legacy_test_figure(report: TestReport) -> Estimate:
+    return Estimate(
+        metric=report.metric,
+        value=report.value,
+        ci_low=report.ci_low,
+        ci_high=report.ci_high,
+        level=0.95 if report.level is None else report.level,
+        protocol="held_out_test",
+        n_rows=report.n_test,
+        chance_level=report.chance_level,
+    )
 
 
-def headline(manifest: dict[str, Any]) -> dict[str, Any] | None:
-    """What a user reads first: the manifest's `estimate`, or an old study's test score; None without either."""
-    if manifest.get("estimate"):
-        return manifest["estimate"]
-    report = manifest.get("test_report")
-    return _legacy_test_figure(report) if report else None
+def headline(manifest: AnyManifest) -> Estimate | None:
+    """What a user reads first: the manifest's `estimate`, or an old study's test score; None without either.
+
+    (Not `Manifest.headline`, which leads with the out-of-fold figure: the pages lead with the held-out
+    test when a study has one, as its `estimate` says.)"""
+    m = Manifest.of(manifest)
+    if m.estimate:
+        return m.estimate
+    return _legacy_test_figure(m.test_report) if m.test_report else None
 
 
-def cv_estimate(manifest: dict[str, Any]) -> dict[str, Any] | None:
+def cv_estimate(manifest: AnyManifest) -> Estimate | None:
     """The out-of-fold figure (always there for a new study; None for an old one)."""
-    found = manifest.get("cv_estimate")
-    if found:
-        return found
-    head = manifest.get("estimate") or {}
-    return head if head and head.get("protocol") != "held_out_test" else None
+    m = Manifest.of(manifest)
+    if m.cv_estimate:
+        return m.cv_estimate
+    head = m.estimate
+    return head if head and head.protocol != "held_out_test" else None
 
 
-def held_out_test(manifest: dict[str, Any]) -> dict[str, Any] | None:
+def held_out_test(manifest: AnyManifest) -> TestReport | None:
     """The one-shot held-out test report, only when the study had a held-out test."""
-    return manifest.get("test_report") or None
+    return Manifest.of(manifest).test_report or None
 
 
-def protocol_words(entry: dict[str, Any]) -> str:
+def protocol_words(entry: Estimate) -> str:
     """The protocol in words, as `automl show` says it."""
-    protocol = str(entry.get("protocol", "?"))
+    protocol = str(fmt.known(entry.protocol))
     return PROTOCOLS.get(protocol, protocol)
 
 
-def over(entry: dict[str, Any], manifest: dict[str, Any]) -> str:
+def over(entry: Estimate, manifest: AnyManifest) -> str:
     """'over 80 rows' / 'over 32 images'."""
-    return f"over {entry.get('n_rows', '?')} {fmt.examples(manifest)}"
+    return f"over {fmt.known(entry.n_rows)} {Manifest.of(manifest).unit}"
 
 
-def interval(entry: dict[str, Any] | None, digits: int = 3) -> str:
+def interval(entry: Estimate | None, digits: int = 3) -> str:
     """'0.91 (95% CI 0.85 to 0.96)', or '-'."""
-    entry = entry or {}
-    return fmt.interval(entry.get("value"), entry.get("ci_low"), entry.get("ci_high"), digits)
+    if entry is None:
+        return "-"
+    return fmt.interval(entry.value, entry.ci_low, entry.ci_high, digits)
 
 
-def catalog_cells(manifest: dict[str, Any]) -> dict[str, str]:
+def catalog_cells(manifest: AnyManifest) -> dict[str, str]:
     """The Studies table's cells: the headline with its interval, and how and on what it was measured."""
-    head = headline(manifest)
+    m = Manifest.of(manifest)
+    head = headline(m)
     if not head:
         return {"estimate": "-", "estimated by": "-"}
-    protocol = str(head.get("protocol", "?"))
+    protocol = str(fmt.known(head.protocol))
     return {
         "estimate": interval(head),
-        "estimated by": f"{PROTOCOL_SHORT.get(protocol, protocol)}, {head.get('n_rows', '?')} {fmt.examples(manifest)}",
+        "estimated by": f"{PROTOCOL_SHORT.get(protocol, protocol)}, {fmt.known(head.n_rows)} {m.unit}",
     }
 
 
-def members(manifest: dict[str, Any]) -> dict[str, float]:
+def members(manifest: AnyManifest) -> dict[str, float]:
     """The chosen trial(s) and their weights, heaviest first (one trial of weight 1 for single-model rules)."""
-    found = (manifest.get("selection") or {}).get("members") or (manifest.get("best") or {}).get("members")
+    m = Manifest.of(manifest)
+    found = (m.selection.members if m.selection else {}) or (m.best.members if m.best else {})
     if not found:
-        trial = (manifest.get("best") or {}).get("trial")
-        found = {trial: 1.0} if trial else {}
+        found = {m.best.trial: 1.0} if m.best and m.best.trial else {}
     return dict(sorted(((str(t), float(w)) for t, w in found.items()), key=lambda item: -item[1]))
 
 
-def is_ensemble(manifest: dict[str, Any]) -> bool:
-    return (manifest.get("model") or {}).get("kind") == "ensemble" or len(members(manifest)) > 1
+def is_ensemble(manifest: AnyManifest) -> bool:
+    m = Manifest.of(manifest)
+    return (m.model is not None and m.model.kind == "ensemble") or len(members(m)) > 1
 
 
-def members_text(manifest: dict[str, Any]) -> str:
+def members_text(manifest: AnyManifest) -> str:
     """'t03 (0.50), t01 (0.30), t02 (0.20)'."""
     return ", ".join(f"{t} ({w:.2f})" for t, w in members(manifest).items())
 
 
-def notes(manifest: dict[str, Any]) -> list[str]:
+def notes(manifest: AnyManifest) -> list[str]:
     """What the estimate's notes say (e.g. a perfect out-of-fold score on a handful of rows)."""
+    m = Manifest.of(manifest)
     seen: list[str] = []
-    for entry in (manifest.get("estimate"), manifest.get("cv_estimate")):
-        for note in (entry or {}).get("notes") or []:
+    for entry in (m.estimate, m.cv_estimate):
+        for note in entry.notes if entry else []:
             if note not in seen:
                 seen.append(str(note))
     return seen
 
 
-def _baseline_test(base: dict[str, Any], legacy: bool) -> dict[str, Any] | None:
+def _baseline_test(base: Baseline, legacy: bool) -> Estimate | None:
     if legacy:  # old studies scored their baselines on the held-out test
-        return base if fmt.is_number(base.get("value")) else None
-    return base.get("test")
+        return base if fmt.is_number(base.value) else None
+    return base.test
 
 
-def comparison_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def comparison_rows(manifest: AnyManifest) -> list[dict[str, Any]]:
     """The chosen model and each baseline: out-of-fold figure, held-out test figure (when any), what it is."""
-    legacy = is_legacy(manifest)
-    cv, test = cv_estimate(manifest) or {}, held_out_test(manifest) or {}
-    unit = fmt.examples(manifest)
-    chosen = (
-        f"ensemble of {len(members(manifest))} trials"
-        if is_ensemble(manifest)
-        else f"trial {_trial(manifest)}"
-    )
+    m = Manifest.of(manifest)
+    legacy = is_legacy(m)
+    cv, test = cv_estimate(m), held_out_test(m)
+    chosen = f"ensemble of {len(members(m))} trials" if is_ensemble(m) else f"trial {_trial(m)}"
     rows = [
         {
             "model": f"chosen: {chosen}",
-            "out of fold": None if legacy else cv.get("value"),
+            "out of fold": None if legacy or not cv else cv.value,
             "out-of-fold 95% CI": "" if legacy else _ci(cv),
-            "held-out test": test.get("value"),
+            "held-out test": test.value if test else None,
             "test 95% CI": _ci(test),
-            "what": f"the search's choice, refitted on all search {unit}",
+            "what": f"the search's choice, refitted on all search {m.unit}",
         }
     ]
-    for base in manifest.get("baselines") or []:
-        tested = _baseline_test(base, legacy) or {}
+    for base in m.baselines:
+        tested = _baseline_test(base, legacy)
         rows.append(
             {
-                "model": f"baseline: {base.get('name')}",
-                "out of fold": None if legacy else base.get("value"),
+                "model": f"baseline: {base.name}",
+                "out of fold": None if legacy else base.value,
                 "out-of-fold 95% CI": "" if legacy else _ci(base),
-                "held-out test": tested.get("value"),
+                "held-out test": tested.value if tested else None,
                 "test 95% CI": _ci(tested),
-                "what": str(base.get("description", "")),
+                "what": str(base.description),
             }
         )
     drop = ["held-out test", "test 95% CI"] if not test else []
@@ -168,66 +176,70 @@ def comparison_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if k not in drop} for row in rows]
 
 
-def _trial(manifest: dict[str, Any]) -> str:
-    return str((manifest.get("best") or {}).get("trial", "?"))
+def _trial(manifest: Manifest) -> str:
+    return str(manifest.best.trial) if manifest.best else "?"
 
 
-def _ci(entry: dict[str, Any]) -> str:
-    low, high = entry.get("ci_low"), entry.get("ci_high")
+def _ci(entry: Estimate | None) -> str:
+    low, high = (entry.ci_low, entry.ci_high) if entry else (None, None)
     return (
         f"{fmt.score(low, 3)} to {fmt.score(high, 3)}" if fmt.is_number(low) and fmt.is_number(high) else ""
     )
 
 
-def _baseline_figure(base: dict[str, Any], protocol: str, legacy: bool) -> dict[str, Any] | None:
+def _baseline_figure(base: Baseline, protocol: str, legacy: bool) -> Estimate | None:
     """A baseline's figure measured like the headline (out of fold, or on the held-out test)."""
     if protocol == "held_out_test":
         return _baseline_test(base, legacy)
-    return base if fmt.is_number(base.get("value")) else None
+    return base if fmt.is_number(base.value) else None
 
 
-def verdict(manifest: dict[str, Any]) -> tuple[bool, str] | None:
+def verdict(manifest: AnyManifest) -> tuple[bool, str] | None:
     """(whether the search beat every baseline, a sentence that says so), measured like the headline."""
-    head = headline(manifest)
-    if not head or not fmt.is_number(head.get("value")):
+    m = Manifest.of(manifest)
+    head = headline(m)
+    if not head or not fmt.is_number(head.value):
         return None
-    greater = bool((manifest.get("metric") or {}).get("greater_is_better", True))
-    protocol, legacy = str(head.get("protocol")), is_legacy(manifest)
+    greater = fmt.greater_is_better(m)
+    protocol, legacy = str(head.protocol), is_legacy(m)
     figures = [
-        (str(b.get("name")), f)
-        for b in manifest.get("baselines") or []
-        if (f := _baseline_figure(b, protocol, legacy)) and fmt.is_number(f.get("value"))
+        (str(b.name), f)
+        for b in m.baselines
+        if (f := _baseline_figure(b, protocol, legacy)) and fmt.is_number(f.value)
     ]
     if not figures:
         return None
-    metric, value = head.get("metric") or (manifest.get("metric") or {}).get("name", "score"), head["value"]
-    name, best = (max if greater else min)(figures, key=lambda item: item[1]["value"])
-    better = value > best["value"] if greater else value < best["value"]
+    metric, value = head.metric or fmt.metric_name(m), head.value
+    name, best = (max if greater else min)(figures, key=lambda item: item[1].value)
+    better = value > best.value if greater else value < best.value
     where = MEASURED.get(protocol, protocol)
     if better:
         overlap = _overlaps(head, best)
         return True, (
             f"The search beats every baseline {where}: {metric} {fmt.score(value)} against the best baseline's "
-            f"{fmt.score(best['value'])} ({name})."
+            f"{fmt.score(best.value)} ({name})."
             + (" Their 95% intervals overlap, so the margin may be noise." if overlap else "")
         )
     return False, (
-        f"The search does not beat the plain answer {where}: baseline {name} scores {fmt.score(best['value'])}, "
+        f"The search does not beat the plain answer {where}: baseline {name} scores {fmt.score(best.value)}, "
         f"the chosen model {fmt.score(value)}. On this data the baseline is at least as good."
     )
 
 
-def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    bounds = [a.get("ci_low"), a.get("ci_high"), b.get("ci_low"), b.get("ci_high")]
+def _overlaps(a: Estimate, b: Estimate) -> bool:
+    bounds = [a.ci_low, a.ci_high, b.ci_low, b.ci_high]
     if not all(fmt.is_number(x) for x in bounds):
         return False
     return bounds[0] <= bounds[3] and bounds[2] <= bounds[1]
 
 
-def sentence(manifest: dict[str, Any]) -> str:
+def sentence(manifest: AnyManifest) -> str:
     """The headline in one sentence (Markdown): value, interval, protocol in words, over how many rows."""
-    head = headline(manifest)
+    m = Manifest.of(manifest)
+    head = headline(m)
     if not head:
         return "This study has no estimate (it did not complete)."
-    metric = head.get("metric") or (manifest.get("metric") or {}).get("name", "score")
-    return f"Estimated {metric} on new data: **{interval(head, 4)}**, {protocol_words(head)}, {over(head, manifest)}."
+    metric = head.metric or fmt.metric_name(m)
+    return (
+        f"Estimated {metric} on new data: **{interval(head, 4)}**, {protocol_words(head)}, {over(head, m)}."
+    )

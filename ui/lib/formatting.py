@@ -6,6 +6,12 @@ import math
 import time
 from typing import Any
 
+from automl.manifest import Manifest
+
+# What the functions of ui/lib that read a manifest take: the typed one (the pages pass it), or a decoded
+# study.json (parsed first: `Manifest.of`).
+AnyManifest = Manifest | dict[str, Any]
+
 
 def is_number(value: Any) -> bool:
     """A real, finite number (bools excluded)."""
@@ -52,11 +58,26 @@ def plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
 
 
-def is_image(manifest: dict[str, Any]) -> bool:
+def known(value: Any, missing: str = "?") -> Any:
+    """`value`, or `missing` when it is None (a field the manifest does not have)."""
+    return missing if value is None else value
+
+
+def is_image(manifest: Manifest) -> bool:
     """Whether a study (its manifest) is an image study."""
-    return manifest.get("modality") == "image"
+    return manifest.modality == "image"
 
 
-def examples(manifest: dict[str, Any]) -> str:
+def examples(manifest: Manifest) -> str:
     """What one example of the study is called in prose: 'images' or 'rows'."""
-    return "images" if is_image(manifest) else "rows"
+    return manifest.unit
+
+
+def metric_name(manifest: Manifest, missing: str = "score") -> str:
+    """The name of the study's metric, or `missing` when the manifest has none."""
+    return manifest.metric.name if manifest.metric else missing
+
+
+def greater_is_better(manifest: Manifest) -> bool:
+    """Whether the study's metric is better high (the default when the manifest has no metric)."""
+    return manifest.metric.greater_is_better if manifest.metric else True

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 import streamlit as st
 
+from automl.manifest import Manifest
 from automl.store import Store
 from ui.lib import formatting as fmt
 
@@ -26,15 +27,16 @@ POLICY_NOTES = {
 }
 
 
-def _searched_policies(manifest: dict[str, Any]) -> list[str]:
-    spec = ((manifest.get("space") or {}).get("parameters") or {}).get("augment") or {}
+def _searched_policies(manifest: Manifest) -> list[str]:
+    spec = (manifest.space.get("parameters") or {}).get("augment") or {}
     values = spec.get("values") if spec.get("type") == "choice" else None
     return [str(v) for v in values or []]
 
 
-def preview_files(store: Store, manifest: dict[str, Any]) -> list[tuple[str, str]]:
+def preview_files(store: Store, manifest: Manifest | dict[str, Any]) -> list[tuple[str, str]]:
     """(policy, path under the study) of every stored preview: searched policies first, in search order."""
-    study_id = str(manifest.get("study_id"))
+    manifest = Manifest.of(manifest)
+    study_id = manifest.study_id
     folder = f"{store.root}/{study_id}/{PREVIEW_DIR}"
     try:
         infos = store.fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
@@ -63,9 +65,9 @@ def vae_recon_loss(board: pd.DataFrame | None) -> tuple[float, int] | None:
     return float(losses.mean()), int(len(losses))
 
 
-def augmentation_previews(store: Store, manifest: dict[str, Any], board: pd.DataFrame | None) -> None:
+def augmentation_previews(store: Store, manifest: Manifest, board: pd.DataFrame | None) -> None:
     """Each searched augmentation policy's preview grid with its name, then the VAE note."""
-    chosen = ((manifest.get("best") or {}).get("config") or {}).get("augment")
+    chosen = manifest.best.config.get("augment") if manifest.best else None
     files = preview_files(store, manifest)
     if not files:
         st.info("This study stored no augmentation previews.")
@@ -75,7 +77,7 @@ def augmentation_previews(store: Store, manifest: dict[str, Any], board: pd.Data
             "up to 4): first the original, then augmented views as a trial with that policy saw them."
             + (f" The chosen configuration uses **{chosen}**." if chosen else "")
         )
-    study_id = str(manifest.get("study_id"))
+    study_id = manifest.study_id
     for policy, path in files:
         title = f"{policy} (chosen)" if policy == chosen else policy
         st.markdown(f"##### {title}")

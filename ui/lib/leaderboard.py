@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.manifest import Manifest
 from ui.lib import estimate as est
+from ui.lib import formatting as fmt
 
 MAIN_PARAMS = (
     "depth",
@@ -66,92 +68,97 @@ IMAGE_TRAILING = [
 CHOSEN_COLOR = "background-color: rgba(255, 196, 0, 0.28)"
 
 
-def main_params(manifest: dict[str, Any]) -> tuple[str, ...]:
+def main_params(manifest: fmt.AnyManifest) -> tuple[str, ...]:
     """The parameters shown right after the scores, for the study's modality."""
-    return IMAGE_MAIN_PARAMS if manifest.get("modality") == "image" else MAIN_PARAMS
+    return IMAGE_MAIN_PARAMS if fmt.is_image(Manifest.of(manifest)) else MAIN_PARAMS
 
 
-def trailing(manifest: dict[str, Any]) -> list[str]:
+def trailing(manifest: fmt.AnyManifest) -> list[str]:
     """The measurement columns shown after the main parameters, for the study's modality."""
-    return IMAGE_TRAILING if manifest.get("modality") == "image" else TRAILING
+    return IMAGE_TRAILING if fmt.is_image(Manifest.of(manifest)) else TRAILING
 
 
-def sign(manifest: dict[str, Any]) -> float:
+def sign(manifest: fmt.AnyManifest) -> float:
     """+1 when the metric is better high, -1 when better low."""
-    return 1.0 if (manifest.get("metric") or {}).get("greater_is_better", True) else -1.0
+    return 1.0 if fmt.greater_is_better(Manifest.of(manifest)) else -1.0
 
 
-def band_bounds(manifest: dict[str, Any], board: pd.DataFrame) -> tuple[float, float] | None:
+def band_bounds(manifest: fmt.AnyManifest, board: pd.DataFrame) -> tuple[float, float] | None:
     """(low, high) validation scores of the one-standard-error band, in metric units; None if unknown."""
-    floor = (manifest.get("selection") or {}).get("band_floor")
+    m = Manifest.of(manifest)
+    floor = m.selection.band_floor if m.selection else None
     objective = pd.to_numeric(board.get("objective"), errors="coerce") if "objective" in board else None
     if floor is None or objective is None or objective.dropna().empty:
         return None
-    s = sign(manifest)
+    s = sign(m)
     best = float(objective.max())
     ends = sorted([s * float(floor), s * best])
     return ends[0], ends[1]
 
 
-def in_band(manifest: dict[str, Any], board: pd.DataFrame) -> pd.Series:
+def in_band(manifest: fmt.AnyManifest, board: pd.DataFrame) -> pd.Series:
     """Which trials are in the selection rule's band: its candidates when the manifest lists them (a
     band drawn on log loss is not a range of the user's metric), else those scoring above its floor."""
-    selection = manifest.get("selection") or {}
-    if selection.get("candidates") and "trial" in board:
-        return board["trial"].isin(set(selection["candidates"]))
-    floor = selection.get("band_floor")
+    selection = Manifest.of(manifest).selection
+    if selection and selection.candidates and "trial" in board:
+        return board["trial"].isin(set(selection.candidates))
+    floor = selection.band_floor if selection else None
     if floor is None or "objective" not in board:
         return pd.Series(False, index=board.index)
     return pd.to_numeric(board["objective"], errors="coerce") >= float(floor) - 1e-12
 
 
-def display_frame(board: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+def display_frame(board: pd.DataFrame, manifest: fmt.AnyManifest) -> pd.DataFrame:
     """Leaderboard columns in reading order, `param_` prefixes dropped, the out-of-fold estimate (and the
     held-out test score, when there is one) on the chosen row: the heaviest member of an ensemble."""
+    m = Manifest.of(manifest)
     frame = board.copy()
     if "chosen" not in frame:
         frame["chosen"] = False
     frame["chosen"] = frame["chosen"].fillna(False).astype(bool)
-    members = est.members(manifest)
+    members = est.members(m)
     weights = frame["trial"].map(members)
     if "ensemble_weight" in frame:
         weights = weights.fillna(frame["ensemble_weight"].where(frame["chosen"]))
     if len(members) > 1:  # a single chosen trial has weight 1: no column for it
         frame["weight"] = weights.where(frame["chosen"]).astype(float)
-    heaviest = next(iter(members), (manifest.get("best") or {}).get("trial"))
+    heaviest = next(iter(members), m.best.trial if m.best else None)
     on_choice = frame["trial"] == heaviest
-    if not est.is_legacy(manifest):
-        value = (est.cv_estimate(manifest) or est.headline(manifest) or {}).get("value", np.nan)
+    if not est.is_legacy(m):
+        figure = est.cv_estimate(m) or est.headline(m)
+        value = figure.value if figure else None
         frame["estimate"] = np.where(on_choice, value if value is not None else np.nan, np.nan).astype(float)
-    report = manifest.get("test_report") or {}
+    report = m.test_report
     if report:
-        frame["test_score"] = np.where(on_choice, report.get("value", np.nan), np.nan).astype(float)
-    frame["in_band"] = in_band(manifest, frame)
-    params = [f"param_{p}" for p in main_params(manifest) if f"param_{p}" in frame]
+        value = report.value if report.value is not None else np.nan
+        frame["test_score"] = np.where(on_choice, value, np.nan).astype(float)
+    frame["in_band"] = in_band(m, frame)
+    params = [f"param_{p}" for p in main_params(m) if f"param_{p}" in frame]
     other_params = sorted(c for c in frame if c.startswith("param_") and c not in params)
     order = [c for c in LEADING if c in frame] + ["in_band", *params]
-    order += [c for c in trailing(manifest) if c in frame] + other_params
+    order += [c for c in trailing(m) if c in frame] + other_params
     frame = frame[order]
     frame.columns = [c.removeprefix("param_") for c in order]
     return frame.reset_index(drop=True)
 
 
-def estimate_caption(manifest: dict[str, Any]) -> str:
+def estimate_caption(manifest: fmt.AnyManifest) -> str:
     """What the `estimate`, `weight` and `test_score` columns hold, for the caption under the table."""
-    members = est.members(manifest)
+    m = Manifest.of(manifest)
+    members = est.members(m)
     parts = []
     if len(members) > 1:
         parts.append(
             f"The choice is an ensemble of {len(members)} trials: `weight` is each member's share of its "
             "prediction, and the ensemble's estimate is on its heaviest member's row."
         )
-    head = est.cv_estimate(manifest) or est.headline(manifest)
-    if head and not est.is_legacy(manifest):
+    head = est.cv_estimate(m) or est.headline(m)
+    if head and not est.is_legacy(m):
         parts.append(
             f"`estimate` is the chosen model's score on new data ({est.protocol_words(head)}), given on the "
             "chosen row only: the other trials' scores are not corrected for the choice."
         )
-    if manifest.get("test_report"):
+    if m.test_report:
         parts.append(
             "`test_score` is the held-out test score, for the chosen model only (only it was tested)."
         )

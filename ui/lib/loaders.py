@@ -1,5 +1,9 @@
 """Cached reads of the store for the pages: a finished study's tables never change, so they are
 cached by (storage, study, manifest update time); listings and live progress are cached briefly.
+
+A study's manifest is read (and validated) once, into its `catalog.StudyEntry` as a typed
+`automl.manifest.Manifest`: the cached entries hold it as is (it pickles), and `progress` takes it as a
+cache key (Streamlit hashes a pydantic model by its JSON).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from automl.manifest import Manifest
 from automl.store import Store
 from ui.lib import catalog, oof_view
 from ui.lib.progress import Progress, read_progress
@@ -43,7 +48,7 @@ def curves(location: str, study_id: str, updated_at: Any) -> pd.DataFrame | None
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
-def progress(location: str, study_id: str, manifest: dict[str, Any]) -> Progress:
+def progress(location: str, study_id: str, manifest: Manifest) -> Progress:
     return read_progress(store(location), study_id, manifest)
 
 
@@ -55,4 +60,7 @@ def oof_predictions(location: str, study_id: str, updated_at: Any) -> pd.DataFra
 @st.cache_data(show_spinner="Reading the labels from the study's data...", max_entries=16)
 def true_labels(location: str, study_id: str, updated_at: Any) -> tuple[np.ndarray | None, str]:
     """The search rows' labels, read again from the data file (images decoded): once per study version."""
-    return oof_view.true_labels(catalog.load_entry(store(location), study_id).manifest)
+    found = catalog.load_entry(store(location), study_id)
+    if found.manifest is None:
+        return None, found.message
+    return oof_view.true_labels(found.manifest)

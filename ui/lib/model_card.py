@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from automl.manifest import Manifest
 from automl.store import Store
 from ui.lib import estimate
 from ui.lib import formatting as fmt
@@ -72,10 +73,10 @@ def transfer_text(config: dict[str, Any], pretrained: bool) -> str:
     return _code(policy)
 
 
-def _held_out_text(manifest: dict[str, Any]) -> str:
+def _held_out_text(manifest: Manifest) -> str:
     """'20 held out for a one-shot test', or 'none held out' (the estimate is out of fold)."""
-    splits, report = manifest.get("splits") or {}, manifest.get("test_report") or {}
-    n_test = splits.get("n_test", report.get("n_test"))
+    report = manifest.test_report
+    n_test = manifest.splits.n_test or (report.n_test if report else 0)
     if n_test:
         return f"{n_test} held out for a one-shot test"
     return "none held out: the estimate is out of fold"
@@ -87,11 +88,11 @@ def _numbers(values: Any) -> str:
     return "(" + ", ".join(fmt.score(v, 3) for v in values) + ")"
 
 
-def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[str]:
+def _image_lines(manifest: Manifest, info: dict[str, Any] | None) -> list[str]:
     """The card's bullet points that describe an image model and its data."""
-    data, splits = manifest.get("data") or {}, manifest.get("splits") or {}
+    data, splits = manifest.data, manifest.splits
     info = info or {}
-    config = info.get("config") or (manifest.get("best") or {}).get("config") or {}
+    config = info.get("config") or (manifest.best.config if manifest.best else {})
     backbone = info.get("backbone") or config.get("backbone", "?")
     pretrained = bool(info.get("weights")) if info else backbone != "small_cnn"
     classes = info.get("classes") or data.get("classes") or []
@@ -111,7 +112,7 @@ def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[
     ]
     skipped = data.get("n_skipped") or 0
     lines += [
-        f"- **Training images:** {splits.get('n_search', data.get('n_images', '?'))} (of "
+        f"- **Training images:** {splits.n_search or data.get('n_images', '?')} (of "
         f"{data.get('n_images', data.get('n_rows', '?'))}; {_held_out_text(manifest)})"
         + (f"; {skipped} unreadable files skipped" if skipped else ""),
         f"- **Data:** {_code(data.get('source', '?'))} (sha256 `{str(data.get('fingerprint', '?'))[:16]}...`)",
@@ -119,9 +120,9 @@ def _image_lines(manifest: dict[str, Any], info: dict[str, Any] | None) -> list[
     return lines
 
 
-def _table_lines(manifest: dict[str, Any]) -> list[str]:
+def _table_lines(manifest: Manifest) -> list[str]:
     """The card's bullet points that describe a tabular model and its data."""
-    data, splits = manifest.get("data") or {}, manifest.get("splits") or {}
+    data = manifest.data
     schema = data.get("schema") or {}
     lines = [
         f"- **Task:** {data.get('task', '?')} of {_code(data.get('target', '?'))}",
@@ -132,7 +133,7 @@ def _table_lines(manifest: dict[str, Any]) -> list[str]:
         lines.append(
             "- **Classes:** " + ", ".join(f"{_code(c)} ({counts.get(c, '?')} rows)" for c in data["classes"])
         )
-    train_rows = splits.get("n_search", data.get("n_rows"))
+    train_rows = manifest.splits.n_search or data.get("n_rows")
     lines += [
         f"- **Training rows:** {train_rows} (of {data.get('n_rows', '?')}; {_held_out_text(manifest)})",
         f"- **Data file:** {_code(data.get('source', '?'))} (sha256 `{str(data.get('fingerprint', '?'))[:16]}...`)",
@@ -140,19 +141,21 @@ def _table_lines(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
-def limitations(manifest: dict[str, Any]) -> list[str]:
+def limitations(manifest: fmt.AnyManifest) -> list[str]:
     """Plain statements of what the estimate does and does not promise for this study."""
-    data = manifest.get("data") or {}
-    head = estimate.headline(manifest) or {}
+    manifest = Manifest.of(manifest)
+    data = manifest.data
+    head = estimate.headline(manifest)
+    n_rows = fmt.known(head.n_rows if head else None)
     unit = fmt.examples(manifest)
-    if head.get("protocol") == "held_out_test":
+    if head and head.protocol == "held_out_test":
         first = (
-            f"The headline score comes from {head.get('n_rows', '?')} held-out {unit}, scored once; its 95% "
+            f"The headline score comes from {n_rows} held-out {unit}, scored once; its 95% "
             "interval shows how much it could move on other data from the same source."
         )
     else:
         first = (
-            f"The estimate is out of fold over {head.get('n_rows', '?')} {unit}, corrected for choosing the "
+            f"The estimate is out of fold over {n_rows} {unit}, corrected for choosing the "
             "best of many trials on those same rows (BBC-CV); no row was held out, so it was never checked "
             "on rows the study did not see at all. Its 95% interval shows how much it could move."
         )
@@ -170,7 +173,7 @@ def limitations(manifest: dict[str, Any]) -> list[str]:
         notes.append(
             f"Rare classes ({', '.join(map(str, rare))}: under 10% of {unit}) are scored on very few {unit}."
         )
-    config = (manifest.get("best") or {}).get("config") or {}
+    config = manifest.best.config if manifest.best else {}
     if config.get("synth_method", "none") not in (None, "none") and (config.get("synth_ratio") or 0) > 0:
         notes.append(
             f"Training added synthetic {unit} ({config['synth_method']}, {fmt.score(config['synth_ratio'], 3)} per "
@@ -180,33 +183,31 @@ def limitations(manifest: dict[str, Any]) -> list[str]:
     return notes
 
 
-def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = None) -> str:
+def card_markdown(manifest: fmt.AnyManifest, model_info: dict[str, Any] | None = None) -> str:
     """Markdown model card: task, data, classes, chosen config (or ensemble), the estimate, baselines, limitations.
 
     For an image study, `model_info` (its model.json, see `read_model_info`) adds the backbone, the
     weights' origin, the transfer policy and the input preparation.
     """
-    metric = manifest.get("metric") or {}
-    best = manifest.get("best") or {}
-    selection = manifest.get("selection") or {}
+    manifest = Manifest.of(manifest)
+    best, selection = manifest.best, manifest.selection
+    trial = best.trial if best else "?"
+    rule, reason = (selection.rule, selection.reason or "") if selection else ("?", "")
     image = fmt.is_image(manifest)
     members = estimate.members(manifest)
     if len(members) > 1:
         chosen = (
             f"An **ensemble of {len(members)} trials** ({estimate.members_text(manifest)}: trial and weight), "
-            f"chosen by rule `{selection.get('rule', '?')}`: {selection.get('reason', '')} Its predictions are "
-            f"the weighted mean of its members'. The heaviest member, trial **{best.get('trial', '?')}**:"
+            f"chosen by rule `{rule}`: {reason} Its predictions are "
+            f"the weighted mean of its members'. The heaviest member, trial **{trial}**:"
         )
     else:
-        chosen = (
-            f"Trial **{best.get('trial', '?')}**, chosen by rule `{selection.get('rule', '?')}`: "
-            f"{selection.get('reason', '')}"
-        )
+        chosen = f"Trial **{trial}**, chosen by rule `{rule}`: {reason}"
     lines = [
-        f"## Model card: study {manifest.get('study_id')}",
+        f"## Model card: study {manifest.study_id}",
         "",
         *(_image_lines(manifest, model_info) if image else _table_lines(manifest)),
-        f"- **Created:** {fmt.timestamp(manifest.get('created_at'))}",
+        f"- **Created:** {fmt.timestamp(manifest.created_at)}",
         f"- **Model:** {'ensemble of ' + str(len(members)) + ' trials' if len(members) > 1 else 'a single trial'}",
         "",
         "### Chosen configuration",
@@ -217,12 +218,12 @@ def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = 
         "|---|---|",
         *[
             f"| {k} | {fmt.score(v, 4) if fmt.is_number(v) else v} |"
-            for k, v in (best.get("config") or {}).items()
+            for k, v in (best.config if best else {}).items()
         ],
         "",
         "### Performance",
         "",
-        f"- **Metric:** {metric.get('name', '?')} ({'higher' if metric.get('greater_is_better', True) else 'lower'} is better)",
+        f"- **Metric:** {fmt.metric_name(manifest, '?')} ({'higher' if fmt.greater_is_better(manifest) else 'lower'} is better)",
         *_performance_lines(manifest),
     ]
     lines += ["", "### Limitations", "", *[f"- {note}" for note in limitations(manifest)], ""]
@@ -230,14 +231,14 @@ def card_markdown(manifest: dict[str, Any], model_info: dict[str, Any] | None = 
         "### Use",
         "",
         "```bash",
-        f"automl predict {manifest.get('study_id')} {'./new_images/' if image else 'new_rows.csv'} -o predictions.csv",
+        f"automl predict {manifest.study_id} {'./new_images/' if image else 'new_rows.csv'} -o predictions.csv",
         "```",
         "",
     ]
     return "\n".join(lines)
 
 
-def _performance_lines(manifest: dict[str, Any]) -> list[str]:
+def _performance_lines(manifest: Manifest) -> list[str]:
     """The estimate (protocol, rows, interval, uncorrected score, bias), chance level, baselines, held-out test."""
     head, cv, test = (
         estimate.headline(manifest),
@@ -252,29 +253,29 @@ def _performance_lines(manifest: dict[str, Any]) -> list[str]:
             f"- **Estimate on new data:** {estimate.interval(cv, 4)}, {estimate.protocol_words(cv)}, "
             f"{estimate.over(cv, manifest)}"
         )
-        if fmt.is_number(cv.get("apparent")):
+        if fmt.is_number(cv.apparent):
             lines.append(
-                f"- **Before the correction:** {fmt.score(cv['apparent'])} (the chosen model's own out-of-fold "
-                f"score; bias {fmt.score(cv.get('bias'), 3)})"
+                f"- **Before the correction:** {fmt.score(cv.apparent)} (the chosen model's own out-of-fold "
+                f"score; bias {fmt.score(cv.bias, 3)})"
             )
     if test:
         lines.append(
-            f"- **Held-out test score:** {estimate.interval(test, 4)}, one-shot, over {test.get('n_test', '?')} "
+            f"- **Held-out test score:** {estimate.interval(test, 4)}, one-shot, over {test.n_test} "
             f"{fmt.examples(manifest)} the search never saw"
         )
-    chance = head.get("chance_level", (cv or {}).get("chance_level"))
+    chance = head.chance_level if head.chance_level is not None else (cv.chance_level if cv else None)
     if fmt.is_number(chance):
         lines.append(f"- **Chance level:** {fmt.score(chance)}")
     legacy = estimate.is_legacy(manifest)
-    for base in manifest.get("baselines") or []:
+    for base in manifest.baselines:
         figures = []
-        if not legacy and fmt.is_number(base.get("value")):
+        if not legacy and fmt.is_number(base.value):
             figures.append(f"{estimate.interval(base, 4)} out of fold")
-        tested = base if legacy else base.get("test")
-        if tested and fmt.is_number(tested.get("value")):
+        tested = base if legacy else base.test
+        if tested and fmt.is_number(tested.value):
             figures.append(f"{estimate.interval(tested, 4)} on the held-out test")
-        what = f" ({base['description']})" if base.get("description") else ""
-        lines.append(f"- **Baseline {base.get('name')}:** {'; '.join(figures) or '-'}{what}")
+        what = f" ({base.description})" if base.description else ""
+        lines.append(f"- **Baseline {base.name}:** {'; '.join(figures) or '-'}{what}")
     found = estimate.verdict(manifest)
     if found:
         lines.append(f"- **Against the baselines:** {found[1]}")

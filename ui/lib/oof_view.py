@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.manifest import Manifest
 from automl.store import Store
 
 OOF_FILE = "report/oof.parquet"
@@ -44,15 +45,16 @@ def chosen_predictions(oof: pd.DataFrame, members: dict[str, float]) -> pd.DataF
     return combined.dropna().sort_index()
 
 
-def true_labels(manifest: dict[str, Any]) -> tuple[np.ndarray | None, str]:
+def true_labels(manifest: Manifest | dict[str, Any]) -> tuple[np.ndarray | None, str]:
     """(the search rows' targets, '') or (None, why they cannot be read)."""
-    data = manifest.get("data") or {}
+    manifest = Manifest.of(manifest)
+    data = manifest.data
     source = data.get("source")
     if not source or not Path(source).exists():
         return None, f"the study's data ({source or 'unknown'}) is no longer on this machine"
-    test_rows = set((manifest.get("splits") or {}).get("test_rows") or [])
+    test_rows = set(manifest.splits.test_rows)
     try:
-        if manifest.get("modality") == "image":
+        if manifest.modality == "image":
             if (data.get("n_images") or data.get("n_rows") or 0) > MAX_IMAGES:
                 return (
                     None,
@@ -60,7 +62,7 @@ def true_labels(manifest: dict[str, Any]) -> tuple[np.ndarray | None, str]:
                 )
             from automl.data.images import load_images
 
-            options = (manifest.get("config") or {}).get("images") or {}
+            options = manifest.config.get("images") or {}
             dataset = load_images(source, size=16, skip_bad=bool(options.get("skip_bad", False)))
         else:
             from automl.data.tabular import load_table

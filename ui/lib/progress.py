@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from automl.manifest import Manifest
 from automl.store import Store
 
 _TRIAL_DIR = re.compile(r"_([0-9a-f]{5,})_(\d+)_")
@@ -115,16 +116,17 @@ def _tune_statuses(store: Store, tune_dir: str, files: list[pafs.FileInfo]) -> d
 
 
 def read_progress(
-    store: Store, study_id: str, manifest: dict[str, Any], now: float | None = None
+    store: Store, study_id: str, manifest: Manifest | dict[str, Any], now: float | None = None
 ) -> Progress:
     """Progress of `study_id` from its tune/ folder (empty when Tune has written nothing yet)."""
-    config = manifest.get("config") or {}
-    created = manifest.get("created_at") or time.time()
+    manifest = Manifest.of(manifest)
+    config = manifest.config
+    created = manifest.created_at or time.time()
     progress = Progress(
         planned=int(config.get("trials") or 0),
         elapsed_s=max(0.0, (time.time() if now is None else now) - created),
         budget_s=config.get("budget_s"),
-        greater_is_better=bool((manifest.get("metric") or {}).get("greater_is_better", True)),
+        greater_is_better=manifest.metric.greater_is_better if manifest.metric else True,
     )
     tune_dir = f"{store.root}/{study_id}/tune"
     try:

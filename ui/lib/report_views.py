@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
+from automl.manifest import Estimate, Manifest, TestReport
 from automl.store import Store
 from ui.lib import charts, estimate, loaders, model_card, oof_view, synth_quality
 from ui.lib import formatting as fmt
 from ui.lib.settings import storage
 
 
-def estimate_section(manifest: dict[str, Any]) -> None:
+def estimate_section(manifest: Manifest) -> None:
     """The estimate first (protocol, rows, interval, uncorrected score, bias, chance level, notes), the
     baselines beside it, the out-of-fold figure; the one-shot held-out test beside them when there is one."""
     head = estimate.headline(manifest)
@@ -61,34 +60,32 @@ def estimate_section(manifest: dict[str, Any]) -> None:
         _held_out(manifest, test)
 
 
-def _out_of_fold(manifest: dict[str, Any], cv: dict[str, Any], narrow: bool = False) -> None:
+def _out_of_fold(manifest: Manifest, cv: Estimate, narrow: bool = False) -> None:
     """The out-of-fold figure: value, interval, the score before the correction, the bias, the figure
     (metrics two by two when `narrow`: beside the held-out test, the section is half the page wide)."""
-    metric = cv.get("metric", "score")
+    metric = cv.metric or "score"
     st.markdown(f"##### Out of fold, {estimate.over(cv, manifest)}")
     words = estimate.protocol_words(cv)
     st.caption(words[:1].upper() + words[1:] + ".")
     cols = [*st.columns(2), *st.columns(2)] if narrow else st.columns(4)
     cols[0].metric(
-        "out-of-fold estimate", fmt.score(cv.get("value")), help=f"{metric}, bias-corrected for the choice"
+        "out-of-fold estimate", fmt.score(cv.value), help=f"{metric}, bias-corrected for the choice"
     )
-    cols[1].metric(
-        f"{_level(cv)} interval", f"{fmt.score(cv.get('ci_low'), 3)} to {fmt.score(cv.get('ci_high'), 3)}"
-    )
-    if fmt.is_number(cv.get("apparent")):
+    cols[1].metric(f"{_level(cv)} interval", f"{fmt.score(cv.ci_low, 3)} to {fmt.score(cv.ci_high, 3)}")
+    if fmt.is_number(cv.apparent):
         cols[2].metric(
             "before the correction",
-            fmt.score(cv["apparent"]),
-            delta=f"bias {fmt.score(cv.get('bias'), 3)}",
+            fmt.score(cv.apparent),
+            delta=f"bias {fmt.score(cv.bias, 3)}",
             delta_color="off",
             delta_arrow="off",
             help="the chosen model's own out-of-fold score; the bias is this minus the estimate",
         )
-    if fmt.is_number(cv.get("chance_level")):
-        cols[3].metric("chance level", fmt.score(cv["chance_level"]))
-    picked = cv.get("picked") or {}
+    if fmt.is_number(cv.chance_level):
+        cols[3].metric("chance level", fmt.score(cv.chance_level))
+    picked = cv.picked
     if picked:
-        with st.expander(f"What the rule picked in {cv.get('n_bootstrap', '?')} bootstrap resamples"):
+        with st.expander(f"What the rule picked in {fmt.known(cv.n_bootstrap)} bootstrap resamples"):
             st.dataframe(
                 pd.DataFrame(
                     [{"trial": t, "share of resamples": share} for t, share in picked.items()]
@@ -99,14 +96,14 @@ def _out_of_fold(manifest: dict[str, Any], cv: dict[str, Any], narrow: bool = Fa
     oof_figure(manifest)
 
 
-def _level(entry: dict[str, Any]) -> str:
-    level = entry.get("level", 0.95)
+def _level(entry: Estimate) -> str:
+    level = entry.level
     return f"{level:.0%}" if fmt.is_number(level) else "95%"
 
 
-def oof_figure(manifest: dict[str, Any]) -> None:
+def oof_figure(manifest: Manifest) -> None:
     """Calibration and confusion matrix (classification) or predicted against true (regression), out of fold."""
-    study_id, updated = str(manifest.get("study_id")), manifest.get("updated_at")
+    study_id, updated = manifest.study_id, manifest.updated_at
     try:
         frame = loaders.oof_predictions(storage(), study_id, updated)
     except Exception as exc:
@@ -124,7 +121,7 @@ def oof_figure(manifest: dict[str, Any]) -> None:
         return
     predictions, y = matched
     who = "the ensemble (members weighted)" if len(members) > 1 else f"trial {next(iter(members))}"
-    data = manifest.get("data") or {}
+    data = manifest.data
     if "prediction" in predictions:
         st.markdown("##### Predicted against true, out of fold")
         st.altair_chart(
@@ -155,55 +152,49 @@ def oof_figure(manifest: dict[str, Any]) -> None:
     )
 
 
-def _held_out(manifest: dict[str, Any], report: dict[str, Any]) -> None:
+def _held_out(manifest: Manifest, report: TestReport) -> None:
     """The one-shot held-out test: value, interval, the confusion matrix and per-class scores, or residuals."""
-    metric = report.get("metric", "score")
+    metric = report.metric or "score"
     unit = fmt.examples(manifest)
-    st.markdown(f"##### Held-out test, over {report.get('n_test', '?')} {unit}")
+    st.markdown(f"##### Held-out test, over {report.n_test} {unit}")
     st.caption(f"Scored once on {unit} that the search never saw; 95% bootstrap interval.")
     cols = [*st.columns(2), *st.columns(2)]
-    cols[0].metric(f"test {metric}", fmt.score(report.get("value")))
-    cols[1].metric(
-        "95% interval", f"{fmt.score(report.get('ci_low'), 3)} to {fmt.score(report.get('ci_high'), 3)}"
-    )
-    if fmt.is_number(report.get("chance_level")):
-        cols[2].metric("chance level", fmt.score(report["chance_level"]))
-    others = {k: v for k, v in (report.get("all_metrics") or {}).items() if k != metric}
+    cols[0].metric(f"test {metric}", fmt.score(report.value))
+    cols[1].metric("95% interval", f"{fmt.score(report.ci_low, 3)} to {fmt.score(report.ci_high, 3)}")
+    if fmt.is_number(report.chance_level):
+        cols[2].metric("chance level", fmt.score(report.chance_level))
+    others = {k: v for k, v in report.all_metrics.items() if k != metric}
     if others:
         st.caption("Other metrics: " + ", ".join(f"{k} {fmt.score(v)}" for k, v in others.items()))
-    matrix = report.get("confusion_matrix") or {}
-    if matrix.get("rows_true_columns_predicted"):
+    matrix = report.confusion_matrix
+    if matrix and matrix.rows_true_columns_predicted:
         st.markdown("##### Confusion matrix, held-out test")
-        labels = [str(label) for label in matrix.get("labels") or []]
-        st.altair_chart(
-            charts.confusion_chart(matrix["rows_true_columns_predicted"], labels), width="stretch"
-        )
+        labels = [str(label) for label in matrix.labels or []]
+        st.altair_chart(charts.confusion_chart(matrix.rows_true_columns_predicted, labels), width="stretch")
         st.markdown("##### Per class, held-out test")
-        st.dataframe(
-            pd.DataFrame(report.get("per_class") or []), hide_index=True, width="stretch", key="per_class"
-        )
-    if report.get("residuals"):
+        st.dataframe(pd.DataFrame(report.per_class), hide_index=True, width="stretch", key="per_class")
+    if report.residuals:
         st.markdown("##### Residuals (true - predicted), held-out test")
         st.dataframe(
-            pd.DataFrame([{"statistic": k, "value": v} for k, v in report["residuals"].items()]),
+            pd.DataFrame([{"statistic": k, "value": v} for k, v in report.residuals.items()]),
             hide_index=True,
             key="residuals",
         )
 
 
-def synthetic_quality(manifest: dict[str, Any]) -> None:
+def synthetic_quality(manifest: Manifest) -> None:
     """SDV's quality report, computed on request, or why it is not shown."""
     reason = synth_quality.reason_not_shown(manifest)
     if reason:
         st.info(f"Synthetic data quality is not shown. {reason}")
         return
-    method = ((manifest.get("best") or {}).get("config") or {}).get("synth_method")
+    method = manifest.best.config.get("synth_method") if manifest.best else None
     st.markdown(
         f"The chosen configuration adds synthetic rows ({method}). This report fits SDV's GaussianCopula on the "
         "non-test rows of the study's data file and compares a sample of the same size with the real rows "
         "(column shapes and pair trends, 0 to 1, higher is closer)."
     )
-    key = f"synth_quality_{manifest.get('study_id')}"
+    key = f"synth_quality_{manifest.study_id}"
     if st.button("Compute the quality report (a few seconds)", key=f"{key}_button"):
         with st.spinner("Fitting GaussianCopula and scoring the sample..."):
             try:
@@ -219,12 +210,12 @@ def synthetic_quality(manifest: dict[str, Any]) -> None:
         st.dataframe(columns.drop(columns=["Table"], errors="ignore"), hide_index=True, key="synth_columns")
 
 
-def model_section(store: Store, manifest: dict[str, Any]) -> None:
+def model_section(store: Store, manifest: Manifest) -> None:
     """The model card and a zip of the model directory."""
-    if manifest.get("status") != "completed":
+    if manifest.status != "completed":
         st.info("A model card and download exist once the study has completed.")
         return
-    study_id = str(manifest.get("study_id"))
+    study_id = manifest.study_id
     image = fmt.is_image(manifest)
     info = model_card.read_model_info(store, study_id) if image else None
     if image and info is None:
@@ -247,5 +238,5 @@ def model_section(store: Store, manifest: dict[str, Any]) -> None:
             type="primary",
             key="model_zip",
         )
-    st.caption(f"Model directory: {(manifest.get('model') or {}).get('uri', '-')}")
+    st.caption(f"Model directory: {manifest.model.uri if manifest.model else '-'}")
     st.markdown(card)

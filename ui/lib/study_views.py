@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
+from automl.manifest import Manifest
 from ui.lib import charts, estimate, importance, techniques
 from ui.lib import formatting as fmt
 from ui.lib import leaderboard as lb
@@ -14,24 +13,28 @@ from ui.lib import leaderboard as lb
 TOP_CURVES = 3  # trials overlaid next to the chosen one by default
 
 
-def selection_note(manifest: dict[str, Any]) -> None:
+def _rule(manifest: Manifest) -> str:
+    return manifest.selection.rule if manifest.selection else "?"
+
+
+def selection_note(manifest: Manifest) -> None:
     """The chosen trial (or ensemble), the rule and the reason, as one highlighted block."""
-    selection = manifest.get("selection") or {}
-    best = manifest.get("best") or {}
+    selection, best = manifest.selection, manifest.best
     if not best:
         return
     members = estimate.members(manifest)
     if len(members) > 1:
         chosen = f"**Chosen: an ensemble of {len(members)} trials** ({estimate.members_text(manifest)})"
     else:
-        chosen = f"**Chosen: trial {best.get('trial')}**"
-    st.success(f"{chosen} (rule `{selection.get('rule', '?')}`). {selection.get('reason', '')}")
+        chosen = f"**Chosen: trial {best.trial}**"
+    reason = (selection.reason if selection else None) or ""
+    st.success(f"{chosen} (rule `{_rule(manifest)}`). {reason}")
 
 
-def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+def leaderboard(board: pd.DataFrame, manifest: Manifest) -> None:
     """Sortable, filterable table of every trial; the chosen row highlighted."""
     frame = lb.display_frame(board, manifest)
-    metric = (manifest.get("metric") or {}).get("name", "score")
+    metric = fmt.metric_name(manifest)
     left, right = st.columns([3, 1])
     statuses = left.multiselect(
         "Status", sorted(frame["status"].dropna().unique()), placeholder="all statuses", key="lb_status"
@@ -63,12 +66,12 @@ def leaderboard(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
     )
 
 
-def learning_curves(curves: pd.DataFrame | None, board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+def learning_curves(curves: pd.DataFrame | None, board: pd.DataFrame, manifest: Manifest) -> None:
     """Train and validation score per epoch: the chosen trial and the best few others."""
     if curves is None or curves.empty:
         st.info("This study stored no learning curves.")
         return
-    chosen = (manifest.get("best") or {}).get("trial")
+    chosen = manifest.best.trial if manifest.best else None
     ranked = [t for t in board.dropna(subset=["objective"])["trial"] if t != chosen]
     default = ([chosen] if chosen else []) + ranked[:TOP_CURVES]
     available = list(dict.fromkeys(curves["trial"]))
@@ -78,7 +81,7 @@ def learning_curves(curves: pd.DataFrame | None, board: pd.DataFrame, manifest: 
     if not picked:
         st.info("Pick at least one trial.")
         return
-    metric = (manifest.get("metric") or {}).get("name", "score")
+    metric = fmt.metric_name(manifest)
     st.altair_chart(charts.curves_chart(curves, picked, chosen, metric), width="stretch")
     st.caption(
         f"Solid: validation, dashed: train (real {fmt.examples(manifest)} only, never synthetic ones); means "
@@ -87,9 +90,9 @@ def learning_curves(curves: pd.DataFrame | None, board: pd.DataFrame, manifest: 
     )
 
 
-def gap_scatter(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+def gap_scatter(board: pd.DataFrame, manifest: Manifest) -> None:
     """Validation score against gap, the one-standard-error band and the chosen trial."""
-    metric = (manifest.get("metric") or {}).get("name", "score")
+    metric = fmt.metric_name(manifest)
     if board.dropna(subset=["val_score", "gap"]).empty:
         st.info("No trial has both a validation score and a gap.")
         return
@@ -103,15 +106,14 @@ def gap_scatter(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
     )
     st.caption(
         f"One point per trial, with ± one standard deviation over folds. {band}"
-        f"Rule `{(manifest.get('selection') or {}).get('rule', '?')}` chose the trial(s) marked with the diamond."
+        f"Rule `{_rule(manifest)}` chose the trial(s) marked with the diamond."
     )
 
 
-def what_helped(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
+def what_helped(board: pd.DataFrame, manifest: Manifest) -> None:
     """Validation score by technique, and fANOVA parameter importance."""
-    metric = manifest.get("metric") or {}
-    name, greater = metric.get("name", "score"), bool(metric.get("greater_is_better", True))
-    groups = techniques.technique_groups(board, manifest.get("modality", "tabular"))
+    name, greater = fmt.metric_name(manifest), fmt.greater_is_better(manifest)
+    groups = techniques.technique_groups(board, manifest.modality)
     if groups.empty:
         st.info("No scored trials to compare.")
         return
@@ -128,7 +130,7 @@ def what_helped(board: pd.DataFrame, manifest: dict[str, Any]) -> None:
         st.dataframe(techniques.group_summary(groups, greater), hide_index=True, width="stretch")
 
     st.markdown("##### Parameter importance")
-    space = (manifest.get("space") or {}).get("parameters") or {}
+    space = manifest.space.get("parameters") or {}
     values, message = importance.param_importances(board, space, greater)
     if values is None:
         st.info(message)

@@ -14,20 +14,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.manifest import Manifest
+
 MAX_ROWS = 5000  # above this the report stops being cheap
 
 
-def reason_not_shown(manifest: dict[str, Any]) -> str | None:
+def reason_not_shown(manifest: Manifest | dict[str, Any]) -> str | None:
     """Why the quality report cannot be shown for this study, or None when it can."""
-    if manifest.get("modality", "tabular") != "tabular":
+    manifest = Manifest.of(manifest)
+    if manifest.modality != "tabular":
         return "The synthetic data report exists for tabular studies only."
-    if manifest.get("status") != "completed":
+    if manifest.status != "completed":
         return "The synthetic data report is shown once the study has completed."
-    config = (manifest.get("best") or {}).get("config") or {}
+    config = manifest.best.config if manifest.best else {}
     method = config.get("synth_method", "none")
     if method in (None, "none") or not (config.get("synth_ratio") or 0) > 0:
         return "The chosen configuration uses no synthetic rows, so there is no synthetic data to assess."
-    data = manifest.get("data") or {}
+    data = manifest.data
     source = data.get("source")
     if not source or not Path(source).is_file():
         return f"The study's data file ({source or 'unknown'}) is no longer on this machine."
@@ -39,7 +42,9 @@ def reason_not_shown(manifest: dict[str, Any]) -> str | None:
     return None
 
 
-def quality_report(manifest: dict[str, Any], seed: int = 0) -> tuple[float, pd.DataFrame, pd.DataFrame]:
+def quality_report(
+    manifest: Manifest | dict[str, Any], seed: int = 0
+) -> tuple[float, pd.DataFrame, pd.DataFrame]:
     """(overall score 0-1, score per property, score per column) of a GaussianCopula sample vs the real rows."""
     from sdv.metadata import Metadata
 
@@ -51,9 +56,10 @@ def quality_report(manifest: dict[str, Any], seed: int = 0) -> tuple[float, pd.D
     except ImportError:  # SDV 1.x
         from sdv.evaluation.single_table import evaluate_quality
 
-    data = manifest["data"]
+    manifest = Manifest.of(manifest)
+    data = manifest.data
     dataset = load_table(data["source"], data["target"], data.get("task"))
-    test_rows = set((manifest.get("splits") or {}).get("test_rows") or [])
+    test_rows = set(manifest.splits.test_rows)
     keep = np.array([i not in test_rows for i in range(dataset.n_rows)])
     features = dataset.features.loc[keep].reset_index(drop=True)
     y = dataset.y[keep]

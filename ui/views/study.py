@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from automl.errors import AutoMLError
+from automl.manifest import Estimate
 from ui.lib import catalog, estimate, image_views, loaders, report_views, study_views
 from ui.lib import formatting as fmt
 from ui.lib.settings import REFRESH_SECONDS, storage
@@ -37,13 +38,13 @@ study_id = st.sidebar.selectbox(
 )
 st.query_params["study"] = study_id
 entry = loaders.entry(location, study_id)
-manifest = entry.manifest
-data, metric = manifest.get("data") or {}, manifest.get("metric") or {}
 
 st.title(f"Study {study_id}")
-if entry.state in ("unreadable", "incomplete"):
+if entry.manifest is None:  # unreadable or incomplete
     st.error(f"**{entry.state.capitalize()}.** {entry.message}")
     st.stop()
+manifest = entry.manifest
+data, metric = manifest.data, fmt.metric_name(manifest, "?")
 
 if fmt.is_image(manifest):
     size = data.get("image_size")
@@ -57,8 +58,8 @@ else:
         f"{data.get('n_rows', '?')} rows, {data.get('n_features', '?')} features"
     )
 st.caption(
-    f"{entry.state} · {manifest.get('modality', '?')} · {described} · metric {metric.get('name', '?')} · "
-    f"started {fmt.timestamp(manifest.get('created_at'))}"
+    f"{entry.state} · {manifest.modality} · {described} · metric {metric} · "
+    f"started {fmt.timestamp(manifest.created_at)}"
 )
 
 
@@ -66,14 +67,14 @@ st.caption(
 def live_progress() -> None:
     """Progress of a running study from its Tune experiment; reloads the page when it ends."""
     current = catalog.load_entry(loaders.store(location), study_id)
-    if current.state != "running":
+    if current.state != "running" or current.manifest is None:
         loaders.entries.clear()
         loaders.entry.clear()
         st.rerun()
     progress = loaders.progress(location, study_id, current.manifest)
     st.progress(progress.fraction, text=f"Running: {progress.text()}")
     if progress.best_val is not None:
-        st.caption(f"Best validation {metric.get('name', 'score')} so far: {fmt.score(progress.best_val)}")
+        st.caption(f"Best validation {fmt.metric_name(manifest)} so far: {fmt.score(progress.best_val)}")
     if progress.trials:
         st.dataframe(
             pd.DataFrame(
@@ -92,7 +93,7 @@ def live_progress() -> None:
         )
     else:
         st.caption("No trial has reported yet (reading the data, starting Ray, fitting synthesizers).")
-    budget = (current.manifest.get("config") or {}).get("budget_s") or 0
+    budget = current.manifest.config.get("budget_s") or 0
     if budget and progress.elapsed_s > 2 * budget + 600:
         st.warning(
             "This study is still marked running long after its budget: its process may have died without "
@@ -110,13 +111,13 @@ if entry.state == "running":
 
 if entry.state == "failed":
     st.error(f"**This study failed.** {entry.message or 'No error was recorded.'}")
-    if manifest.get("traceback"):
+    if manifest.traceback:
         with st.expander("Traceback recorded by the study"):
-            st.code(manifest["traceback"], language=None)
+            st.code(manifest.traceback, language=None)
 elif entry.state != "completed":
     st.warning(f"This study's status is {entry.state!r}; showing what it stored.")
 
-updated = manifest.get("updated_at")
+updated = manifest.updated_at
 try:
     board = loaders.leaderboard(location, study_id, updated)
     curves = loaders.curves(location, study_id, updated)
@@ -129,21 +130,21 @@ if board is None:
 if entry.state == "failed":
     st.caption("The sections below show what the study stored before it failed.")
 
-trials = manifest.get("trials") or {}
 cols = st.columns([0.7, 1.1, 1.6, 1.1, 0.9])
-cols[0].metric("trials", trials.get("total", len(board)))
-head = estimate.headline(manifest) or {}
+cols[0].metric("trials", manifest.trials.get("total", len(board)))
+found = estimate.headline(manifest)
+head = found or Estimate()
 cols[1].metric(
     "estimate",
-    fmt.score(head.get("value")),
-    help=f"{head.get('metric', metric.get('name', ''))}: {estimate.protocol_words(head)}, "
+    fmt.score(head.value),
+    help=f"{head.metric or fmt.metric_name(manifest, '')}: {estimate.protocol_words(head)}, "
     f"{estimate.over(head, manifest)}"
-    if head
+    if found
     else None,
 )
 cols[2].metric(
-    f"{head.get('level', 0.95):.0%} interval" if fmt.is_number(head.get("level")) else "95% interval",
-    f"{fmt.score(head.get('ci_low'), 3)} to {fmt.score(head.get('ci_high'), 3)}",
+    f"{head.level:.0%} interval" if fmt.is_number(head.level) else "95% interval",
+    f"{fmt.score(head.ci_low, 3)} to {fmt.score(head.ci_high, 3)}",
 )
 best_baseline = estimate.verdict(manifest)
 cols[3].metric(
@@ -151,13 +152,13 @@ cols[3].metric(
     "-" if best_baseline is None else ("yes" if best_baseline[0] else "no"),
     help=None if best_baseline is None else best_baseline[1],
 )
-cols[4].metric("duration", fmt.duration(manifest.get("duration_s")))
-if head:
+cols[4].metric("duration", fmt.duration(manifest.duration_s))
+if found:
     st.caption(
         f"Estimate: {estimate.protocol_words(head)}, {estimate.over(head, manifest)}."
         + (
             " The Estimate tab has the held-out test beside the out-of-fold figure."
-            if manifest.get("test_report") and manifest.get("cv_estimate")
+            if manifest.test_report and manifest.cv_estimate
             else ""
         )
     )
