@@ -17,6 +17,7 @@ import pyarrow.fs as pafs
 
 from automl.manifest import Manifest
 from automl.store import Store
+from ui.lib.formatting import duration
 
 _TRIAL_DIR = re.compile(r"_([0-9a-f]{5,})_(\d+)_")
 _FINISHED = {"TERMINATED", "ERROR"}
@@ -66,8 +67,6 @@ class Progress:
 
     def text(self) -> str:
         """'2/30 trials done, 3 running, 45s of 10m budget'."""
-        from ui.lib.formatting import duration
-
         running = self.started - self.finished
         parts = [f"{self.finished}/{self.planned or '?'} trials done"]
         if running:
