@@ -17,7 +17,7 @@ from automl.search.space import SearchSpace, TuneSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-N_ASKS = 300
+N_ASKS = 200
 TABULAR_SIZES = {"n_rows": 200, "n_features": 6, "n_classes": 3}
 IMAGE_SIZES = {"n_rows": 40, "n_features": 0, "n_classes": 4}
 CASES = [("tabular", "classification"), ("tabular", "regression"), ("image", "classification")]
