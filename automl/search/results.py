@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,69 @@ from automl.search.selection import TrialSummary
 from automl.train.trainable import PAYLOAD_FILE
 
 CURVE_COLUMNS = ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One leaderboard column: where it comes from in a trial's last report to Tune (train/trainable.py;
+    None: set here), its value when the report lacks it, and what it means (the CLI and the dashboard
+    show this text)."""
+
+    name: str
+    source: str | None
+    default: Any
+    help: str
+
+
+NAN = float("nan")
+COLUMNS: tuple[Column, ...] = (
+    Column("trial", None, None, "t01, t02 ... in the order the trials were created"),
+    Column(
+        "status",
+        None,
+        None,
+        "completed (early stopping or the last epoch), stopped_early (by ASHA or the budget) or failed",
+    ),
+    Column(
+        "val_score",
+        "val_score",
+        NAN,
+        "mean validation score over the folds (the study's metric); the "
+        "leaderboard rescores it out of fold, at the epoch count the refit uses",
+    ),
+    Column("val_std", "val_score_std", NAN, "spread of the validation score over the folds"),
+    Column("train_score", "train_score", NAN, "mean training score at each fold's best epoch"),
+    Column("gap", "gap", NAN, "train score minus validation score (larger = more overfitting)"),
+    Column("n_folds", "n_folds", 0, "folds x repeats the trial trained"),
+    Column(
+        "n_params", "n_params", 0, "parameters trained on this data (a frozen backbone's are not counted)"
+    ),
+    Column("model_params", None, 0, "parameters of the exported network, frozen ones included"),
+    Column("epochs_run", "epoch", 0, "epochs trained"),
+    Column(
+        "best_epoch_mean",
+        "best_epoch_mean",
+        NAN,
+        "mean best epoch over the folds (the refit trains this long)",
+    ),
+    Column("n_synthetic_mean", "n_synthetic_mean", 0.0, "synthetic training rows per fold"),
+    Column(
+        "synth_seconds", "synth_seconds", 0.0, "seconds of synthesizer fits (or fetches from the shared pool)"
+    ),
+    Column("synth_recon_loss", "synth_recon_loss", NAN, "image VAE: reconstruction loss"),
+    Column(
+        "feature_seconds", "feature_seconds", NAN, "image linear probe: seconds to get the frozen features"
+    ),
+    Column(
+        "setup_seconds", "setup_seconds", NAN, "seconds before the first epoch (preprocessing, synthesis)"
+    ),
+    Column("seconds", "time_total_s", NAN, "the trial's wall time"),
+    Column("time_capped", "time_capped", False, "ended at the per-trial time cap (a tenth of the budget)"),
+    Column("node", "node_id", None, "the Ray node that ran it"),
+    Column("error", None, None, "the last line of a failed trial's error"),
+)
+"""The leaderboard's columns before the `param_*` columns of the configuration (and those the finish adds:
+objective, val_log_loss, chosen, ensemble_weight)."""
 
 
 def trial_status(metrics: dict[str, Any], error: Any) -> str:
@@ -71,28 +135,14 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
         name = f"t{_creation_number(result, index + 1):02d}"
         metrics = result.metrics or {}
         status = trial_status(metrics, result.error)
-        row = {
-            "trial": name,
-            "status": status,
-            "val_score": metrics.get("val_score", np.nan),
-            "val_std": metrics.get("val_score_std", np.nan),
-            "train_score": metrics.get("train_score", np.nan),
-            "gap": metrics.get("gap", np.nan),
-            "n_folds": metrics.get("n_folds", 0),
-            "n_params": metrics.get("n_params", 0),  # trained on this data
-            "model_params": metrics.get("model_params", metrics.get("n_params", 0)),  # the exported network
-            "epochs_run": metrics.get("epoch", 0),
-            "best_epoch_mean": metrics.get("best_epoch_mean", np.nan),
-            "n_synthetic_mean": metrics.get("n_synthetic_mean", 0.0),
-            "synth_seconds": metrics.get("synth_seconds", 0.0),
-            "synth_recon_loss": metrics.get("synth_recon_loss", np.nan),  # image VAE
-            "feature_seconds": metrics.get("feature_seconds", np.nan),  # image linear probe: frozen features
-            "setup_seconds": metrics.get("setup_seconds", np.nan),
-            "seconds": metrics.get("time_total_s", np.nan),
-            "time_capped": bool(metrics.get("time_capped", False)),  # ended at the per-trial time cap
-            "node": metrics.get("node_id"),
-            "error": None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
-        }
+        row = {c.name: metrics.get(c.source, c.default) if c.source else c.default for c in COLUMNS}
+        row.update(
+            trial=name,
+            status=status,
+            model_params=metrics.get("model_params", row["n_params"]),
+            time_capped=bool(row["time_capped"]),
+            error=None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
+        )
         row.update({f"param_{k}": v for k, v in (result.config or {}).items()})
         rows.append(row)
         payload = read_payload(result) if status != "failed" else None
