@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from automl.manifest import Estimate, Manifest
+from automl.search.conditions import active_parameters
 from automl.search.costs import format_costs, technique_costs
 
 # The parameters shown beside each trial (those the study's space has), tables' then images'.
@@ -111,7 +112,11 @@ def format_choice(manifest: Manifest | dict[str, Any]) -> list[str]:
     else:
         lines = [f"chosen configuration (rule {rule}): trial {best.trial}", f"  why: {reason}"]
     shown = dict(best.config)
-    if shown.get("synth_method") == "none":  # the other synth_* settings had no effect
+    specs = manifest.space.get("parameters") or {}
+    if specs:  # settings that had no effect in this configuration (a `when:` that does not hold) are left out
+        active = active_parameters(specs, shown)
+        shown = {k: v for k, v in shown.items() if k in active or k not in specs}
+    if shown.get("synth_method") == "none":  # studies from before `when:`: the synth_* settings had no effect
         shown = {k: v for k, v in shown.items() if not k.startswith("synth_") or k == "synth_method"}
     lines.append("  " + ", ".join(f"{k}={fmt(v, 3)}" for k, v in shown.items()))
     return lines
