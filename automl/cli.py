@@ -16,6 +16,7 @@ from pathlib import Path
 from automl.config import StudyConfig
 from automl.dashboard import add_dashboard_parser
 from automl.errors import AutoMLError, ConfigError, DataError, StoreError, invalid_parameter
+from automl.modalities import modality
 from automl.names import RULE, check_study_id, is_study_id
 from automl.run_args import add_study_options, study_config
 from automl.summary import fmt, format_leaderboard, format_study
@@ -36,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     study = run_study(config, log=lambda m: _err(f"[automl] {m}"), started=started)
     print(format_study(study.manifest, study.leaderboard()))
-    new_data = "./new_images/" if study.manifest.get("modality") == "image" else "NEW.csv"
+    new_data = modality(study.manifest.get("modality")).new_data
     print(
         f"predict with: automl predict {study.store.study_uri(study.study_id)} {new_data} -o predictions.csv"
     )
@@ -170,15 +171,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"a study id ({RULE}), a study directory or a model directory",
             args.model,
         )
-    from automl.predict import predict_file, predict_images, resolve_model
+    from automl.predict import resolve_model
 
     model = resolve_model(args.model, args.storage)
-    if model.info.get("modality") == "image":
-        predictions, notes = predict_images(model, args.data, args.output)
-    else:
-        predictions, notes = predict_file(
-            model, args.data, args.output, max_bytes=int(args.max_file_mb * 1024 * 1024)
-        )
+    predictions, notes = modality(model.info.get("modality")).predict(
+        model, args.data, args.output, int(args.max_file_mb * 1024 * 1024)
+    )
     for note in notes:
         _err(f"note: {note}")
     if args.output:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automl.errors import StoreError
+from automl.modalities import modality
 
 SCHEMA_VERSION = 2
 
@@ -185,7 +186,7 @@ class Manifest(_Part):
     @property
     def unit(self) -> str:
         """What one row of the study is called in messages."""
-        return "images" if self.modality == "image" else "rows"
+        return modality(self.modality).unit
 
     def headline(self) -> Estimate | None:
         """The estimate a summary leads with: the out-of-fold one, else the held-out test's."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from automl.manifest import Estimate, Manifest
+from automl.modalities import modality
 from automl.search.conditions import active_parameters
 from automl.search.costs import format_costs, technique_costs
 
@@ -125,17 +126,7 @@ def format_choice(manifest: Manifest | dict[str, Any]) -> list[str]:
 def format_study(manifest: Manifest | dict[str, Any], board=None) -> str:
     manifest = _typed(manifest)
     lines = [f"study {manifest.study_id}: {manifest.status}"]
-    data = manifest.data
-    if manifest.modality == "image":
-        lines.append(
-            f"  data: {data.get('source')} ({data.get('n_images')} images of {len(data.get('classes') or [])} "
-            f"classes at {data.get('image_size')} px)"
-        )
-    else:
-        lines.append(
-            f"  data: {data.get('source')} ({data.get('n_rows')} rows, {data.get('n_features')} features, "
-            f"{data.get('task')}, target {data.get('target')!r})"
-        )
+    lines.append(f"  data: {modality(manifest.modality).data_line(manifest.data)}")
     if manifest.status == "failed":
         lines.append(f"  error: {manifest.error}")
         return "\n".join(lines)

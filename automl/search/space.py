@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import ConfigError
+from automl.modalities import MODALITIES
 from automl.safe_yaml import read_yaml_file
 from automl.search.conditions import (
     DefineByRun,
@@ -129,7 +130,7 @@ class SearchSpace:
                     f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead."
                 )
         validate_conditions(self.parameters, self.source)
-        for name, (what, known) in _registered(self.modality).items():
+        for name, (what, known) in MODALITIES[self.modality].registered_choices().items():
             unknown = [v for v in self.parameters.get(name, {}).get("values", []) if v not in known]
             if unknown:
                 raise ConfigError(
@@ -166,8 +167,7 @@ class SearchSpace:
             spec = dict(spec)
             if spec["type"] == "choice":
                 values = list(spec["values"])
-                if name == "synth_method" and self.modality == "tabular":
-                    values = [v for v in values if v == "none" or _supports(v, task)]
+                values = MODALITIES[self.modality].usable_choices(name, values, task)
                 if "max" in spec:
                     limit = evaluate_bound(spec["max"], sizes)
                     values = [v for v in values if v <= limit] or [min(spec["values"])]
@@ -280,27 +280,3 @@ def _middle(spec: dict[str, Any]) -> Any:
         return float((spec["low"] * spec["high"]) ** 0.5)
     middle = (spec["low"] + spec["high"]) / 2
     return int(round(middle)) if spec["type"] == "int" else middle
-
-
-def _registered(modality: str) -> dict[str, tuple[str, list[str]]]:
-    """Choice parameters whose values must name a registry entry: name -> (what, known values)."""
-    if modality == "image":
-        from automl.image.augment import available_policies
-        from automl.image.backbones import available_backbones
-        from automl.image.vae import available_image_synthesizers
-
-        return {
-            "backbone": ("backbone(s)", available_backbones()),
-            "augment": ("augmentation policy(ies)", available_policies()),
-            "synth_method": ("image synthesizer(s)", ["none", *available_image_synthesizers()]),
-            "transfer": ("transfer policy(ies)", list(TRANSFER_POLICIES)),
-        }
-    from automl.synth.registry import available_synthesizers
-
-    return {"synth_method": ("synthesizer(s)", ["none", *available_synthesizers()])}
-
-
-def _supports(method: str, task: str) -> bool:
-    from automl.synth.registry import synthesizer_class
-
-    return task in synthesizer_class(method).tasks

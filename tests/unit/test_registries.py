@@ -14,6 +14,7 @@ import pytest
 from automl.errors import ConfigError
 from automl.image.augment import POLICIES, build_policy
 from automl.metrics import METRICS
+from automl.modalities import MODALITIES, Modality
 from automl.registry import TASKS, Registry
 from automl.search.selection import RULES, Evidence, TrialSummary
 from automl.synth.registry import SYNTHESIZERS
@@ -23,6 +24,7 @@ REGISTRIES: dict[str, Registry] = {
     "selection rule": RULES,
     "metric": METRICS,
     "augmentation policy": POLICIES,
+    "modality": MODALITIES,
 }
 ENTRIES = [(kind, name) for kind, registry in REGISTRIES.items() for name in registry.names()]
 
@@ -132,3 +134,22 @@ def test_a_new_entry_is_one_decorated_definition():
     assert "second" not in rules
     with pytest.raises(ValueError, match="already taken"):
         rules.add("first", lambda trials, evidence=None: trials[1], description="another")
+
+
+SUMMARIES = {  # the data summary each modality's studies store in their manifest (prepared.py)
+    "tabular": {"source": "t.csv", "n_rows": 90, "n_features": 4, "task": "regression", "target": "y"},
+    "image": {"source": "photos/", "n_images": 40, "classes": ["a", "b"], "image_size": 64},
+}
+
+
+@pytest.mark.parametrize("name", MODALITIES.names())
+def test_every_modality_describes_its_data_and_names_its_choices(name):
+    modality = MODALITIES[name]
+    assert isinstance(modality, Modality) and modality.name == name
+    assert modality.unit and modality.new_data
+    line = modality.data_line(SUMMARIES[name])
+    assert SUMMARIES[name]["source"] in line and "None" not in line
+    for parameter, (what, known) in modality.registered_choices().items():
+        assert what and known and all(isinstance(v, str) for v in known), parameter
+        for task in MODALITIES.entry(name).tasks:
+            assert set(modality.usable_choices(parameter, known, task)) <= set(known)
