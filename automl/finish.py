@@ -20,6 +20,7 @@ from automl.ensemble import EnsembleModel
 from automl.evaluation.baselines import held_out_baselines, out_of_fold_baselines
 from automl.evaluation.bbc import Estimate, bias_corrected_estimate, choose
 from automl.evaluation.oof import OutOfFold, rescored_board
+from automl.modalities import modality
 from automl.report import chance_level, scored, test_report
 from automl.search.results import collect_trials, summaries, trial_config
 from automl.search.selection import eligible, select
@@ -46,37 +47,6 @@ def effective_board(board, effective) -> Any:
             elif used[key] != sampled.get(key):
                 board.at[at, c] = used[key]
     return board
-
-
-def _refit(prep, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
-    """One configuration refitted on every search row (images or table)."""
-    data = prep.data
-    if prep.modality == "image":
-        from automl.image.final import fit_final_image
-
-        return fit_final_image(config, data, epochs=epochs, seed=seed, info=info)
-    from automl.train.final import fit_final
-
-    dataset = prep.dataset
-    return fit_final(
-        config,
-        data.features,
-        data.y,
-        epochs=epochs,
-        schema=dataset.schema,
-        task=dataset.task,
-        classes=dataset.classes,
-        seed=seed,
-        info=info,
-    )
-
-
-def _test_inputs(prep):
-    """The held-out test rows as the model takes them, and their targets."""
-    test = prep.splits.test
-    if prep.modality == "image":
-        return prep.dataset.images[test], prep.dataset.y[test]
-    return prep.features.iloc[test].reset_index(drop=True), prep.dataset.y[test]
 
 
 def _cv_fallback(chosen, metric_name: str, n_rows: int) -> dict[str, Any]:
@@ -138,7 +108,7 @@ def finish(config, prep, store, study_id: str, manifest: dict, grid, search_seco
     for trial, _ in sorted(weights.items(), key=lambda item: -item[1]):
         row = board.loc[board["trial"] == trial].iloc[0]
         epochs = max(1, int(round(row["best_epoch_mean"])))
-        model, refit = _refit(prep, trial_config(row), epochs, config.seed, info)
+        model, refit = modality(prep.modality).refit(prep, trial_config(row), epochs, config.seed, info)
         members.append(model)
         refits.append({"trial": trial, **refit})
     ordered = sorted(weights, key=lambda t: -weights[t])
@@ -155,7 +125,7 @@ def finish(config, prep, store, study_id: str, manifest: dict, grid, search_seco
     report = None
     headline = dict(cv_estimate)
     if len(prep.splits.test):
-        test_inputs, y_test = _test_inputs(prep)
+        test_inputs, y_test = modality(prep.modality).test_inputs(prep)
         report = test_report(
             metric,
             y_test,

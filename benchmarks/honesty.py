@@ -306,8 +306,8 @@ def rule_choices(
     from automl.ensemble import EnsembleModel
     from automl.evaluation.bbc import choose
     from automl.evaluation.oof import OutOfFold
-    from automl.finish import _refit
     from automl.metrics import get_metric
+    from automl.modalities import modality
     from automl.search.results import summaries, trial_config
     from automl.search.selection import eligible
 
@@ -328,7 +328,9 @@ def rule_choices(
         if trial not in refits:
             row = board.loc[board["trial"] == trial].iloc[0]
             epochs = max(1, int(round(row["best_epoch_mean"])))
-            refits[trial] = _refit(prep, trial_config(row), epochs, seed, {"metric": metric.name})[0]
+            refits[trial] = modality(prep.modality).refit(
+                prep, trial_config(row), epochs, seed, {"metric": metric.name}
+            )[0]
         return refits[trial]
 
     out = {}

@@ -265,6 +265,7 @@ class Run:
 def reselect(study, prep, metric, seed: int) -> tuple[float, dict[str, Any]]:
     """The study's trials re-selected by best mean validation score, refitted and tested the way the study
     refits its own choice (what a same-seed study with select="best_validation" ends with)."""
+    from automl.modalities import modality
     from automl.search.results import summaries, trial_config
     from automl.search.selection import select
 
@@ -276,27 +277,9 @@ def reselect(study, prep, metric, seed: int) -> tuple[float, dict[str, Any]]:
     config = trial_config(row)
     epochs = max(1, int(round(row["best_epoch_mean"])))
     test = prep.splits.test
-    if prep.modality == "image":
-        from automl.image.final import fit_final_image
-
-        model, _ = fit_final_image(config, prep.data, epochs=epochs, seed=seed, info={})
-        output = model.predict_output(prep.dataset.images[test])
-    else:
-        from automl.train.final import fit_final
-
-        dataset = prep.dataset
-        model, _ = fit_final(
-            config,
-            prep.data.features,
-            prep.data.y,
-            schema=dataset.schema,
-            task=dataset.task,
-            classes=dataset.classes,
-            epochs=epochs,
-            seed=seed,
-            info={},
-        )
-        output = model.predict_output(prep.features.iloc[test].reset_index(drop=True))
+    kind = modality(prep.modality)
+    model, _ = kind.refit(prep, config, epochs, seed, {})
+    output = model.predict_output(kind.test_inputs(prep)[0])
     score = metric(prep.dataset.y[test], output, len(prep.dataset.classes or []))
     return score, {"trial": picked, "same_as_chosen": False}
 

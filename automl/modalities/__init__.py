@@ -9,7 +9,9 @@ manifest and every model.json name theirs. Each one declares:
 - `registered_choices()`: the search-space parameters whose values must name registry entries;
 - `usable_choices(name, values, task)`: the values of a choice parameter this task can use;
 - `data_line(summary)`: the data as the text summary shows it;
-- `predict(model, source, output, max_bytes)`: an exported model's predictions for new data.
+- `predict(model, source, output, max_bytes)`: an exported model's predictions for new data;
+- `refit(prep, config, epochs, seed, info)`: one configuration trained on every search row, and
+  `test_inputs(prep)`: the held-out test rows as that model takes them.
 
 Reading the data, preparing the search, the fold setup, the refit and the export still live in
 `automl/prepared.py`, `automl/image/` and `automl/train/`; they move behind this interface next.
@@ -45,6 +47,14 @@ class Modality:
     def predict(
         self, model: Any, source: str, output: str | None, max_bytes: int
     ) -> tuple[pd.DataFrame, list[str]]:
+        raise NotImplementedError
+
+    def refit(self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
+        """One configuration trained on every search row: (the exported model, what the refit did)."""
+        raise NotImplementedError
+
+    def test_inputs(self, prep: Any) -> tuple[Any, Any]:
+        """The held-out test rows as the exported model takes them, and their targets."""
         raise NotImplementedError
 
 

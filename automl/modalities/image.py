@@ -42,6 +42,15 @@ class Image(Modality):
 
         return predict_images(model, source, output)
 
+    def refit(self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
+        from automl.image.final import fit_final_image  # torch, timm
+
+        return fit_final_image(config, prep.data, epochs=epochs, seed=seed, info=info)
+
+    def test_inputs(self, prep: Any) -> tuple[Any, Any]:
+        test = prep.splits.test
+        return prep.dataset.images[test], prep.dataset.y[test]
+
 
 MODALITIES.add(
     Image.name,

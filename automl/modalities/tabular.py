@@ -41,6 +41,26 @@ class Tabular(Modality):
 
         return predict_file(model, source, output, max_bytes=max_bytes)
 
+    def refit(self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
+        from automl.train.final import fit_final  # torch
+
+        data, dataset = prep.data, prep.dataset
+        return fit_final(
+            config,
+            data.features,
+            data.y,
+            epochs=epochs,
+            schema=dataset.schema,
+            task=dataset.task,
+            classes=dataset.classes,
+            seed=seed,
+            info=info,
+        )
+
+    def test_inputs(self, prep: Any) -> tuple[Any, Any]:
+        test = prep.splits.test
+        return prep.features.iloc[test].reset_index(drop=True), prep.dataset.y[test]
+
 
 MODALITIES.add(
     Tabular.name, Tabular(), description="tables: CSV or Parquet, one row per example, a target column"
