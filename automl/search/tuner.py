@@ -205,14 +205,17 @@ def fit(tuner: tune.Tuner, config: StudyConfig) -> tune.ResultGrid:
     key, previous = "TUNE_MAX_PENDING_TRIALS_PG", os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
     os.environ[key] = str(concurrency(config))
     # A crashing trial is recorded, with its error, in the leaderboard; Tune's traceback per attempt
-    # would only bury the progress lines.
-    controller_log = logging.getLogger("ray.tune.execution.tune_controller")
-    level = controller_log.level
-    controller_log.setLevel(logging.CRITICAL)
+    # (and its "Trials did not complete" line for trials the deadline stopped) would only bury the
+    # progress lines.
+    quiet = [logging.getLogger(name) for name in ("ray.tune.execution.tune_controller", "ray.tune.tune")]
+    levels = [log.level for log in quiet]
+    for log in quiet:
+        log.setLevel(logging.CRITICAL)
     try:
         return tuner.fit()
     finally:
-        controller_log.setLevel(level)
+        for log, level in zip(quiet, levels, strict=True):
+            log.setLevel(level)
         if previous is None:
             os.environ.pop(key, None)
         else:
