@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from automl.errors import StoreError
-from automl.modalities import modality
+from automl.modalities import MODALITIES, modality
 
 SCHEMA_VERSION = 2
 
@@ -143,6 +143,17 @@ class Manifest(_Part):
     test_report: TestReport | None = None
     baselines: list[Baseline] = Field(default_factory=list)
     model: ModelRef | None = None
+
+    @field_validator("modality")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        """A modality this code knows (else every reader that asks it for its unit or predictions fails)."""
+        known = MODALITIES.names()
+        if name not in known:
+            raise ValueError(
+                f"{name!r} is not a modality this automl knows ({', '.join(known)}); upgrade automl to read it"
+            )
+        return name
 
     @classmethod
     def parse(cls, raw: Any, where: str = "study.json") -> Manifest:

@@ -139,6 +139,7 @@ def test_unknown_keys_survive_anywhere():
             "best.config: Input should be a valid dictionary",
         ),
         ({"created_at": "yesterday"}, "created_at: Input should be a valid number"),
+        ({"modality": "text"}, "modality: Value error, 'text' is not a modality this automl knows"),
     ],
 )
 def test_a_broken_field_is_named(tmp_path: Path, change, problem):
