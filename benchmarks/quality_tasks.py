@@ -182,6 +182,33 @@ ABLATION_TEXT = {
 }
 
 
+def _prune_conditions(parameters: dict[str, dict[str, Any]]) -> None:
+    """Conditions (`when:`) on a parameter that an ablation fixed keep only the values it can still take;
+    a parameter whose condition can no longer hold is fixed to its inactive value."""
+    from automl.search.conditions import inactive_value
+
+    changed = True
+    while changed:
+        changed = False
+        for name, spec in parameters.items():
+            when = spec.get("when")
+            if not when:
+                continue
+            kept, never = {}, False
+            for other, values in when.items():
+                ref = parameters[other]
+                allowed = values if isinstance(values, list) else [values]
+                if ref["type"] == "choice":
+                    allowed = [v for v in allowed if v in ref["values"]]
+                never = never or not allowed
+                kept[other] = allowed
+            if never:
+                parameters[name] = _fixed(inactive_value(spec))
+                changed = True
+            elif kept != when:
+                parameters[name] = {**spec, "when": kept}
+
+
 def ablation_space(family: str, ablation: str, folder: Path) -> Path:
     """A copy of the default space of `family` with the ablation's parameters fixed, written under `folder`."""
     modality = "image" if family == "image" else "tabular"
@@ -190,6 +217,7 @@ def ablation_space(family: str, ablation: str, folder: Path) -> Path:
         if name not in doc["parameters"]:
             raise KeyError(f"ablation {ablation!r} fixes {name!r}, which is not in the {modality} space")
         doc["parameters"][name] = spec
+    _prune_conditions(doc["parameters"])
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{family}_{ablation}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
