@@ -63,7 +63,8 @@ def test_feature_extraction_gets_a_gpu_and_an_image_study_completes(gpu_cluster,
     ids, visible = fetch_shared(with_gpu, "features", "tf_efficientnet_lite0", 0)
     assert len(ids) == 1 and visible == str(ids[0])
     without = SharedPool.remote([ray.put(GpuProbe())], 1.0, None, 0.0)
-    assert fetch_shared(without, "features", "tf_efficientnet_lite0", 0) == ([], "")
+    ids, visible = fetch_shared(without, "features", "tf_efficientnet_lite0", 0)
+    assert ids == [] and not visible  # no GPU id, and CUDA shows the task none
 
     # Trials take 0.24 of the GPU each, two at once (two CPUs); the linear probe's features come from the pool.
     images = write_images("textures", tmp_path / "textures", per_class=6, seed=0, size=32)
