@@ -1,7 +1,8 @@
 """Image backbones over timm, built by name, with truncation (drop the last stages) and stage-wise freezing.
 
-The names and what each one is are the registry in ``backbone_specs.py`` (``BACKBONES``,
-``backbone_spec``, ``available_backbones``, also importable from here).
+The names and what each one is are the registry in ``backbone_specs.py`` (``BACKBONES``, a ``Registry``;
+``register_backbone``, ``backbone_spec``, ``available_backbones``, also importable from here). A registered
+timm model needs nothing here: every one is built, truncated and frozen the same way.
 
 Three kinds of entries: pretrained timm models; ``small_cnn``, trained from scratch (always fully: a frozen random
 network is no transfer); and ``pixels_<S>`` / ``pixels_grey_<S>``, the raw pixels downsampled to S x S and
@@ -30,7 +31,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from automl.errors import ConfigError, ModelError
-from automl.image.backbone_specs import BACKBONES, available_backbones, backbone_spec
+from automl.image.backbone_specs import BACKBONES, available_backbones, backbone_spec, register_backbone
 from automl.image.weights import WeightsSource, find_weights, load_pretrained, no_weights_message
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "build_backbone",
     "data_config",
     "n_stages",
+    "register_backbone",
 ]
 
 SMALL_CNN_WIDTHS = (32, 64, 128, 256)

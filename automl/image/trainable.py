@@ -28,7 +28,7 @@ from automl.image.network import (
     head_params,
     uses_feature_cache,
 )
-from automl.image.vae import create_image_synthesizer
+from automl.image.vae import create_image_synthesizer, image_synth_settings
 from automl.image.weights import WeightsSource
 from automl.models import build_model, count_parameters
 from automl.synth.pool import fetch_shared
@@ -37,7 +37,6 @@ from automl.train.trainable import NO_SYNTHESIS, network_fold
 
 BASELINE_PIXELS = 16  # side of the pixel grid of the logistic-regression baseline
 MAX_SYNTH_RATIO = 1.0  # synthetic images per training image when the space does not bound synth_ratio
-_SYNTH_SETTINGS = {"synth_latent_dim": "latent_dim", "synth_epochs": "epochs"}  # trial key -> VAE setting
 
 
 @dataclass
@@ -168,7 +167,9 @@ def _features(data: ImageSearchData, backbone: str, drop_stages: int) -> tuple[n
 
 
 def synth_settings(config: dict[str, Any]) -> dict[str, Any]:
-    return {setting: config[key] for key, setting in _SYNTH_SETTINGS.items() if key in config}
+    """The trial's `synth_<setting>` values its image synthesizer takes (none without one)."""
+    method = config.get("synth_method", NO_SYNTHESIS)
+    return {} if method == NO_SYNTHESIS else image_synth_settings(method, config)
 
 
 def sample_synthetic(

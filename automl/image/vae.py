@@ -14,7 +14,6 @@ local generators. The thread count is left to the caller.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import time
@@ -26,12 +25,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from automl.errors import ConfigError, DataError, invalid_parameter
+from automl.registry import Registry
 
 _OWNER = "ConditionalVAESynthesizer"
 _CHANNELS = (32, 64, 128, 128)  # encoder channels per stride-2 block; the decoder mirrors them
 _BOTTOM = 4  # spatial size of the innermost feature map
 _SAMPLE_CHUNK = 256  # images decoded at once by `sample`
 _MAX_SEED = 2**63 - 1
+
+
+IMAGE_SYNTHESIZERS: Registry[type] = Registry(
+    "image synthesizer", reserved=("none",), hint="(or 'none' to turn synthesis off)", sort=True
+)
+"""Name -> image synthesizer class. A new one is one decorated class with the API of
+`ConditionalVAESynthesizer` (keyword-only settings with defaults, `fit`, `sample`, `fit_seconds`,
+`reconstruction_loss`); a trial's `synth_<setting>` values reach its settings (`image_synth_settings`)."""
 
 
 class VAENotFittedError(RuntimeError):
@@ -95,6 +103,12 @@ class _CVAE(nn.Module):
         return self.decoder(h.view(-1, self.bottom_channels, _BOTTOM, _BOTTOM))
 
 
+@IMAGE_SYNTHESIZERS.register(
+    "vae",
+    description="a small class-conditional VAE fitted on each fold's training images",
+    tasks=("classification",),
+    cost="expensive",
+)
 class ConditionalVAESynthesizer:
     """Class-conditional VAE image synthesizer: ``fit`` on one fold's training images, then ``sample``.
 
@@ -349,27 +363,24 @@ def _to_resolution(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return x.clamp(0.0, 1.0).contiguous()
 
 
-IMAGE_SYNTHESIZERS: dict[str, type] = {"vae": ConditionalVAESynthesizer}
-"""Name -> image synthesizer class. A new synthesizer is one class and one entry here."""
-
-
 def available_image_synthesizers() -> list[str]:
     """The registered image synthesizer names, sorted."""
-    return sorted(IMAGE_SYNTHESIZERS)
+    return IMAGE_SYNTHESIZERS.names()
 
 
-def create_image_synthesizer(name: str, **settings: Any) -> ConditionalVAESynthesizer:
-    """A new, unfitted image synthesizer ``name`` with ``settings``; ConfigError on an unknown name."""
-    cls = IMAGE_SYNTHESIZERS.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ConfigError(
-            f"Unknown image synthesizer {name!r}. Available: {', '.join(available_image_synthesizers())}."
-        )
-    known = [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY]
-    unknown = sorted(set(settings) - set(known))
+def image_synth_settings(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The trial's `synth_<setting>` values that image synthesizer `name` takes (from its signature)."""
+    accepted = IMAGE_SYNTHESIZERS.entry(name).settings
+    return {setting: config[f"synth_{setting}"] for setting in accepted if f"synth_{setting}" in config}
+
+
+def create_image_synthesizer(name: str, **settings: Any) -> Any:
+    """A new, unfitted image synthesizer ``name`` with ``settings``; ConfigError on an unknown name or setting."""
+    entry = IMAGE_SYNTHESIZERS.entry(name)
+    unknown = sorted(set(settings) - set(entry.settings))
     if unknown:
         raise ConfigError(
             f"Unknown setting(s) {', '.join(map(repr, unknown))} for image synthesizer {name!r}. "
-            f"Known settings: {', '.join(known)}."
+            f"Known settings: {', '.join(entry.settings)}."
         )
-    return cls(**settings)
+    return entry.obj(**settings)

@@ -12,7 +12,9 @@ from automl.models.registry import register_model
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
-@register_model("mlp")
+@register_model(
+    "mlp", description="a multilayer perceptron: depth 0 is a linear model, up to 8 hidden layers"
+)
 def mlp(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
     depth = int(params.get("depth", 0))
     width = int(params.get("width", 64))
@@ -35,7 +37,11 @@ def mlp(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-@register_model("image_head")
+@register_model(
+    "image_head",
+    description="the head on pooled image features: dropout, then the MLP",
+    tasks=("classification",),
+)
 def image_head(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
     """The head on pooled image features: dropout on the features, then the MLP (depth 0 = linear)."""
     return nn.Sequential(nn.Dropout(float(params.get("dropout", 0.0))), mlp(n_inputs, n_outputs, params))

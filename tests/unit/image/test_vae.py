@@ -13,6 +13,7 @@ from automl.image.vae import (
     VAENotFittedError,
     available_image_synthesizers,
     create_image_synthesizer,
+    image_synth_settings,
 )
 
 FAST = {"epochs": 2, "resolution": 16, "latent_dim": 4}
@@ -58,6 +59,11 @@ def test_registry_lists_and_creates_the_vae():
         "lr": 2e-3,
         "batch_size": 32,
     }
+
+
+def test_a_trials_synth_values_become_the_settings_the_signature_names():
+    config = {"synth_method": "vae", "synth_ratio": 0.5, "synth_latent_dim": 8, "synth_epochs": 100, "lr": 0.1}
+    assert image_synth_settings("vae", config) == {"latent_dim": 8, "epochs": 100}
 
 
 def test_unknown_name_lists_the_available_ones():
