@@ -1,8 +1,12 @@
-"""The exported model: preprocessing + network + what is needed to use them, with no pickle.
+"""The exported table model: preprocessing + network + what is needed to use them, with no pickle.
 
 model/weights.safetensors   the network's tensors
 model/model.json            family, architecture, task, classes, target, metric, feature schema
 model/preprocessing.json    the fitted Preprocessor (imputation values, scaler, categories)
+
+`model_files_for` and `model_from_files` read any model directory: an ensemble's (ensemble.py), or the
+one of the modality its model.json names (`Modality.model_files`, `Modality.load_model`; a model.json
+without a modality is a table's).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from safetensors.torch import save as save_safetensors
 from automl.data.preprocess import Preprocessor
 from automl.ensemble import ENSEMBLE_FILES, EnsembleModel, is_ensemble_json
 from automl.errors import ModelError
-from automl.image.artifact import IMAGE_MODEL_FILES, ImageModel
+from automl.modalities import MODALITIES, Modality
 from automl.model_files import read_json_object, read_model_files, save_files
 from automl.models import build_model
 from automl.train.loop import TargetScale, model_output
@@ -117,27 +121,35 @@ class TabularModel:
         return cls.from_files(files, str(directory))
 
 
-def model_files_for(model_json: bytes) -> tuple[str, ...]:
+def _modality_of(model_json: bytes | None, where: str) -> Modality:
+    """The modality a model.json names; tabular when it names none (models from before the field), or
+    when it cannot be read (the modality's loader then reports the broken file)."""
+    try:
+        name = json.loads(model_json).get("modality") if model_json is not None else None
+    except (ValueError, AttributeError, RecursionError):
+        name = None
+    if name is not None and name not in MODALITIES:
+        known = ", ".join(MODALITIES.names())
+        raise ModelError(
+            f"{where} is a model of the modality {name!r}, which this automl does not know ({known}); "
+            "upgrade automl to load it."
+        )
+    return MODALITIES[name or "tabular"]
+
+
+def model_files_for(model_json: bytes, where: str = "model") -> tuple[str, ...]:
     """The files of a model directory, from its model.json (image models and ensembles have no
     preprocessing.json)."""
     if is_ensemble_json(model_json):
         return ENSEMBLE_FILES
-    try:
-        modality = json.loads(model_json).get("modality", "tabular")
-    except (ValueError, AttributeError):
-        modality = "tabular"  # let from_files report the broken file
-    if modality == "image":
-        return IMAGE_MODEL_FILES
-    return MODEL_FILES
+    return _modality_of(model_json, where).model_files()
 
 
 def model_from_files(files: dict[str, bytes], where: str = "model") -> Any:
     """A TabularModel, an ImageModel or an EnsembleModel of them, whichever model.json describes."""
     if "model.json" in files and is_ensemble_json(files["model.json"]):
         return EnsembleModel.from_files(files, where, model_from_files)
-    if "model.json" in files and model_files_for(files["model.json"]) != MODEL_FILES:
-        return ImageModel.from_files(files, where)
-    return TabularModel.from_files(files, where)
+    return _modality_of(files.get("model.json"), where).load_model(files, where)
 
 
 def load_model(directory: str | Path) -> Any:

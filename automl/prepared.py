@@ -1,7 +1,8 @@
-"""What a study derives from its config and data before the search starts, for a table or for images.
+"""What a study derives from its config and data before the search starts, for any modality.
 
-`study.prepare` builds it for a table and `image/prepare.py` for images; the search, the finish
-and the store read it the same way for both.
+`study.prepare` has the study's modality build it (`Modality.prepare`: `modalities/tabular/prepare.py`
+for a table, `image/prepare.py` for images); the search, the finish and the store read it the same way
+for every modality, and ask the modality named by its search data when the kind of data matters.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from automl.data.images import ImageDataset
 from automl.data.splits import Splits
 from automl.data.tabular import TabularDataset
 from automl.metrics import Metric
+from automl.modalities import MODALITIES
 from automl.search.space import SearchSpace
 
 
@@ -35,6 +37,7 @@ class Prepared:
 
     @property
     def modality(self) -> str:
+        """The registered modality's name, as the search data carries it to the trials."""
         return getattr(self.data, "modality", "tabular")
 
     def summary(self) -> dict[str, Any]:
@@ -42,15 +45,12 @@ class Prepared:
         return self.dataset.summary()
 
     def describe(self) -> str:
-        what = (
-            f"{self.dataset.n_rows} images of {len(self.dataset.classes)} classes"
-            if self.modality == "image"
-            else f"{self.dataset.n_rows} rows, {self.dataset.n_features} features"
-        )
-        unit = "images" if self.modality == "image" else "rows"
+        """One line for the log: the data, the task, the metric and what is held out."""
+        kind = MODALITIES[self.modality]
+        unit = kind.unit
         held = (
             f"{len(self.splits.test)} {unit} held out for a one-shot test"
             if len(self.splits.test)
             else f"nothing held out: every {unit[:-1]} trains and, out of fold, tests"
         )
-        return f"{what}, {self.dataset.task}, metric {self.metric.name}; {held}"
+        return f"{kind.describe(self.dataset)}, {self.dataset.task}, metric {self.metric.name}; {held}"

@@ -19,32 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from automl.artifact import TabularModel, model_files_for, model_from_files
 from automl.config import StudyConfig
-from automl.data.images import is_image_source
-from automl.data.splits import make_splits, resolve_test_size
-from automl.data.tabular import coerce_features, load_table
-from automl.errors import DataError, StoreError
+from automl.errors import StoreError
 from automl.finish import finish
-from automl.image.augment import preview_grid
-from automl.image.prepare import prepare_images
-from automl.metrics import default_metric, get_metric
+from automl.modalities import detect, modality
 from automl.prepared import Prepared
 from automl.search.scheduler import asha_rungs
-from automl.search.space import SearchSpace
 from automl.store import Store
-from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
 
 REPORT_EVERY = 5  # epochs between a trial's reports to Tune (besides ASHA's rungs and its last epoch)
 TRIAL_SHARE, MIN_TRIAL_CAP_S = 0.1, 15.0  # no trial trains for more than a tenth of the budget (or 15 s)
 # A synthesizer setting or a backbone's features: at most a third of the budget, and at least 30 s
 # (a cold worker's imports alone can take 10 s on a busy machine).
 SHARED_FIT_SHARE, MIN_SHARED_FIT_CAP_S = 1 / 3, 30.0
-
-MB = 1024 * 1024
 
 
 @dataclass
@@ -89,71 +79,21 @@ class Study:
         if self._model is None:
             if self.status != "completed":
                 raise StoreError(f"Study {self.study_id!r} has no model (status: {self.status}).")
+            where = f"model of study {self.study_id}"
             model_json = self.store.read_bytes(self.study_id, "model/model.json")
             files = {
                 name: self.store.read_bytes(self.study_id, f"model/{name}")
-                for name in model_files_for(model_json)
+                for name in model_files_for(model_json, where)
             }
-            self._model = model_from_files(files, f"model of study {self.study_id}")
+            self._model = model_from_files(files, where)
         return self._model
 
 
-def modality_of(config: StudyConfig) -> str:
-    """'image' for a folder, a .zip, or a CSV of `path,label` (unless another --target is named), else 'tabular'."""
-    path = Path(config.data)
-    if path.is_dir() or path.suffix.lower() == ".zip":
-        return "image"
-    if config.target in (None, "label") and path.is_file() and is_image_source(path):
-        return "image"
-    return "tabular"
-
-
 def prepare(config: StudyConfig, log=print) -> Prepared:
-    """Validate the config and the data, hold out the test rows, and build what the trials receive."""
+    """Validate the config, then have the modality that claims the data load and validate it, hold out
+    the test rows, and build what the trials receive."""
     config.validate()
-    if modality_of(config) == "image":
-        return prepare_images(config, log)
-    if not config.target:
-        raise DataError(
-            f"{config.data} is read as a table: name the column to predict with --target COLUMN. "
-            "(For images, give a folder with one subfolder per class, a .zip of one, or a CSV of path,label.)"
-        )
-    dataset = load_table(config.data, config.target, config.task, max_bytes=int(config.max_file_mb * MB))
-    for note in dataset.notes:
-        log(f"note: {note}")
-    metric = get_metric(config.metric or default_metric(dataset.task, dataset.class_counts), dataset.task)
-    space = SearchSpace.load(config.space, "tabular")
-    splits = make_splits(
-        dataset.y,
-        dataset.task,
-        test_size=resolve_test_size(config.test_size, dataset.n_rows),
-        n_folds=config.n_folds,
-        n_repeats=config.n_repeats,
-        seed=config.seed,
-        classes=dataset.classes,
-    )
-    for note in splits.notes:
-        log(f"note: {note}")
-    features = coerce_features(dataset.features, dataset.schema)
-    n_classes = len(dataset.classes) if dataset.classes else 0
-    fold_rows = min(len(train) for train, _ in splits.folds)
-    data = SearchData(
-        features=features.iloc[splits.search].reset_index(drop=True),
-        y=dataset.y[splits.search],
-        schema=dataset.schema,
-        task=dataset.task,
-        n_classes=n_classes,
-        folds=splits.folds,
-        metric=metric.name,
-        max_epochs=config.max_epochs,
-        seed=config.seed,
-        extra={
-            "max_synth_ratio": space.max_value("synth_ratio", MAX_SYNTH_RATIO),
-            "cpus_per_trial": config.resources.cpus_per_trial,
-            "sizes": {"n_rows": fold_rows, "n_features": dataset.n_features, "n_classes": n_classes},
-        },
-    )
-    return Prepared(dataset, metric, space, splits, features, data)
+    return detect(config.data, config.target).prepare(config, log)
 
 
 def run_study(config: StudyConfig, log=print, started: float | None = None) -> Study:
@@ -185,8 +125,7 @@ def run_study(config: StudyConfig, log=print, started: float | None = None) -> S
     }
     store.write_manifest(study_id, manifest)
     log(f"study {study_id}: {prep.describe()}")
-    if prep.modality == "image":
-        _save_previews(store, study_id, prep)
+    modality(prep.modality).save_extras(store, study_id, prep)  # e.g. the image augmentation previews
     return _execute(config, prep, store, study_id, manifest, log, restore=False, deadline=deadline)
 
 
@@ -294,15 +233,3 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
             ray.kill(prep.data.shared_pool)
             prep.data.shared_pool = None
         shutdown()
-
-
-def _save_previews(store: Store, study_id: str, prep: Prepared) -> None:
-    """A grid per searched augmentation policy, on real training images (one per class, up to 4)."""
-    data = prep.data
-    firsts = [int(np.flatnonzero(data.y == c)[0]) for c in range(data.n_classes)][:4]
-    for policy in prep.space.choices("augment"):
-        store.write_bytes(
-            study_id,
-            f"report/augment/{policy}.png",
-            preview_grid(data.images[firsts], policy, seed=prep.data.seed),
-        )

@@ -1,5 +1,6 @@
 """An image study before its search: load and check the images, find pretrained weights, hold out
-the test images, and build what the trials receive: a `prepared.Prepared`, as for a table."""
+the test images, and build what the trials receive: a `prepared.Prepared`, as for a table. The image
+modality (`automl/modalities/image/`) calls it from `study.prepare`."""
 
 from __future__ import annotations
 

@@ -1,68 +1,155 @@
 """Modalities: what a kind of data (tables, images) brings to the core, looked up by name.
 
-The core (the CLI, the text summary, the search space, prediction) asks the study's modality instead of
-testing `modality == "image"`; a modality is one `Modality` subclass registered in `MODALITIES`, and the
-manifest and every model.json name theirs. Each one declares:
+The core (study orchestration, splits, search, selection, estimate, store, the CLI, the text summary,
+prediction) never asks which kind of data it has: it asks the study's modality. A modality is one
+complete `Modality` subclass, registered under its `name` in `MODALITIES` by `@register_modality`; the
+manifest and every model.json name theirs (a model.json without the field is a table's). A subclass
+that leaves an abstract method out cannot be instantiated, so it fails when its module registers it,
+not in the middle of a study. Each one declares:
 
-- `unit`: what one row is called in messages ("rows", "images"), and `new_data`: an example of new data
-  for `automl predict`;
-- `registered_choices()`: the search-space parameters whose values must name registry entries;
-- `usable_choices(name, values, task)`: the values of a choice parameter this task can use;
-- `data_line(summary)`: the data as the text summary shows it;
-- `predict(model, source, output, max_bytes)`: an exported model's predictions for new data;
+- `name`, `unit` (what one row is called in messages: "rows", "images"), `new_data` (an example of
+  new data for `automl predict`), and the `description` and `tasks` of its registry entry;
+- `claims(path, target)`: whether a source is this kind of data; `detect` asks every modality, the
+  catch-all one (`catch_all`: tabular, any other file is read as a table) last;
+- `prepare(config, log)`: load and validate the data, hold out the test rows and build what the trials
+  receive (a `prepared.Prepared`; its default search space is search_spaces/<name>.yaml);
+- `describe(dataset)`: the loaded data in a few words, and `data_line(summary)`: the data as the text
+  summary shows it (from the manifest);
+- `registered_choices()` and `usable_choices(name, values, task)`: the search-space parameters whose
+  values must name registry entries, and the values this task can use;
+- `save_extras(store, study_id, prep)`: what it stores beside the manifest before the search (the
+  image augmentation previews; nothing for tables);
 - `refit(prep, config, epochs, seed, info)`: one configuration trained on every search row, and
-  `test_inputs(prep)`: the held-out test rows as that model takes them.
+  `test_inputs(prep)`: the held-out test rows as that model takes them;
+- `model_files()` and `load_model(files, where)`: its exported model directory's files and the model
+  they hold (ensembles of either are `automl/ensemble.py`'s);
+- `predict(model, source, output, max_bytes)`: an exported model's predictions for new data.
 
-Reading the data, preparing the search, the fold setup, the refit and the export still live in
-`automl/prepared.py`, `automl/image/` and `automl/train/`; they move behind this interface next.
+A fold's setup lives in each modality's trainable (`automl/train/trainable.py`, `automl/image/trainable.py`),
+which the search data names. The modules of the entries (`tabular/`, `image/`) import nothing heavy at
+module level: the CLI's checks and the text summary load them, so torch, timm and SDV wait in the
+methods that train, load or predict.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import abc
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from automl.registry import Registry
+from automl.errors import DataError
+from automl.registry import TASKS, Entry, Registry
 
 if TYPE_CHECKING:
     import pandas as pd
 
+Log = Callable[[str], None]
 
-class Modality:
+
+class Modality(abc.ABC):
     """Base of the registered modalities; see the module docstring."""
 
     name: ClassVar[str]
     unit: ClassVar[str]
     new_data: ClassVar[str]
+    description: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]] = TASKS
+    catch_all: ClassVar[bool] = False  # asked last: claims whatever no other modality does
 
+    # ---- the data ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def claims(self, path: Path, target: str | None) -> bool:
+        """Whether `path` (a file or folder, with the --target given, if any) is this kind of data."""
+
+    @abc.abstractmethod
+    def prepare(self, config: Any, log: Log) -> Any:
+        """Load and validate the data of a validated StudyConfig and build a `prepared.Prepared`."""
+
+    @abc.abstractmethod
+    def describe(self, dataset: Any) -> str:
+        """The loaded dataset in a few words, e.g. '90 rows, 4 features'."""
+
+    @abc.abstractmethod
+    def data_line(self, summary: dict[str, Any]) -> str:
+        """The data as the text summary shows it, from the manifest's `data` entry."""
+
+    # ---- the search space --------------------------------------------------------------------
     def registered_choices(self) -> dict[str, tuple[str, list[str]]]:
         """Choice parameters whose values must name a registry entry: name -> (what, known values)."""
         return {}
 
     def usable_choices(self, name: str, values: list[Any], task: str) -> list[Any]:
+        """The values of the choice parameter `name` that a study of `task` can use."""
         return values
 
-    def data_line(self, summary: dict[str, Any]) -> str:
-        raise NotImplementedError
+    # ---- the study ---------------------------------------------------------------------------
+    def save_extras(self, store: Any, study_id: str, prep: Any) -> None:
+        """Anything it stores for the dashboard before the search starts (nothing by default)."""
+        return None
 
+    @abc.abstractmethod
+    def refit(
+        self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        """One configuration trained on every search row: (the exported model, what the refit did)."""
+
+    @abc.abstractmethod
+    def test_inputs(self, prep: Any) -> tuple[Any, Any]:
+        """The held-out test rows as the exported model takes them, and their targets."""
+
+    # ---- the exported model ------------------------------------------------------------------
+    @abc.abstractmethod
+    def model_files(self) -> tuple[str, ...]:
+        """The files of its exported model directory."""
+
+    @abc.abstractmethod
+    def load_model(self, files: dict[str, bytes], where: str) -> Any:
+        """The exported model held by `files` (a ModelError naming `where` when they are broken)."""
+
+    @abc.abstractmethod
     def predict(
         self, model: Any, source: str, output: str | None, max_bytes: int
     ) -> tuple[pd.DataFrame, list[str]]:
-        raise NotImplementedError
+        """An exported model's predictions for the new data at `source` (written to `output` if
+        given), and notes about what was read."""
 
-    def refit(self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
-        """One configuration trained on every search row: (the exported model, what the refit did)."""
-        raise NotImplementedError
 
-    def test_inputs(self, prep: Any) -> tuple[Any, Any]:
-        """The held-out test rows as the exported model takes them, and their targets."""
-        raise NotImplementedError
+def _check(entry: Entry[Modality]) -> None:
+    modality = entry.obj
+    if not isinstance(modality, Modality) or modality.name != entry.name:
+        raise ValueError(f"The modality {entry.name!r} must be a Modality instance named {entry.name!r}.")
+    for attribute in ("unit", "new_data"):
+        if not isinstance(getattr(modality, attribute, None), str) or not getattr(modality, attribute):
+            raise ValueError(f"The modality {entry.name!r} needs a non-empty {attribute!r}.")
 
 
 MODALITIES: Registry[Modality] = Registry(
-    "modality", lazy={"tabular": "automl.modalities.tabular", "image": "automl.modalities.image"}
+    "modality",
+    lazy={"tabular": "automl.modalities.tabular", "image": "automl.modalities.image"},
+    check=_check,
 )
+
+M = TypeVar("M", bound=type[Modality])
+
+
+def register_modality(cls: M) -> M:
+    """Class decorator: register one instance of `cls` under `cls.name` (an incomplete subclass
+    raises TypeError here, at import)."""
+    MODALITIES.add(cls.name, cls(), description=cls.description, tasks=cls.tasks)
+    return cls
 
 
 def modality(name: str | None) -> Modality:
-    """The registered modality `name` (None: tabular, as studies from before the field)."""
+    """The registered modality `name` (None: tabular, as studies and models from before the field)."""
     return MODALITIES[name or "tabular"]
+
+
+def detect(source: str | Path, target: str | None = None) -> Modality:
+    """The modality that claims `source`: each is asked in registration order, the catch-all last."""
+    path = Path(source)
+    candidates = sorted(MODALITIES.entries(), key=lambda entry: entry.obj.catch_all)
+    for entry in candidates:
+        if entry.obj.claims(path, target):
+            return entry.obj
+    raise DataError(f"No modality reads {source}: give a table (CSV or Parquet) or images.")

@@ -1,23 +1,55 @@
-"""Images: a folder with one subfolder per class, a .zip of one, or a CSV of path,label."""
+"""Images: a folder with one subfolder per class, a .zip of one, or a CSV of path,label.
+
+The work itself lives in `automl/image/` (preparation, backbones, fold setup, final fit, export); this
+module answers the core's questions and reaches it there."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl.modalities import MODALITIES, Modality
+import numpy as np
+
+from automl.data.images import is_image_source
+from automl.image.augment import available_policies, preview_grid
+from automl.modalities import Log, Modality, register_modality
 
 if TYPE_CHECKING:
     import pandas as pd
 
+PREVIEW_CLASSES = 4  # the augmentation previews show one training image of each of the first classes
 
+
+@register_modality
 class Image(Modality):
     name = "image"
     unit = "images"
     new_data = "./new_images/"
+    description = "images: a folder of class subfolders, a .zip of one, or a CSV of path,label"
+    tasks = ("classification",)
+
+    def claims(self, path: Path, target: str | None) -> bool:
+        """A folder or a .zip always; a CSV of `path,label` unless another --target is named."""
+        if path.is_dir() or path.suffix.lower() == ".zip":
+            return True
+        return target in (None, "label") and path.is_file() and is_image_source(path)
+
+    def prepare(self, config: Any, log: Log) -> Any:
+        from automl.image.prepare import prepare_images  # torch, timm
+
+        return prepare_images(config, log)
+
+    def describe(self, dataset: Any) -> str:
+        return f"{dataset.n_rows} images of {len(dataset.classes)} classes"
+
+    def data_line(self, summary: dict[str, Any]) -> str:
+        return (
+            f"{summary.get('source')} ({summary.get('n_images')} images of {len(summary.get('classes') or [])} "
+            f"classes at {summary.get('image_size')} px)"
+        )
 
     def registered_choices(self) -> dict[str, tuple[str, list[str]]]:
         # The registries' modules import torch and timm: loaded when an image space is checked.
-        from automl.image.augment import available_policies
         from automl.image.backbones import available_backbones
         from automl.image.vae import available_image_synthesizers
         from automl.search.space import TRANSFER_POLICIES
@@ -29,20 +61,20 @@ class Image(Modality):
             "transfer": ("transfer policy(ies)", list(TRANSFER_POLICIES)),
         }
 
-    def data_line(self, summary: dict[str, Any]) -> str:
-        return (
-            f"{summary.get('source')} ({summary.get('n_images')} images of {len(summary.get('classes') or [])} "
-            f"classes at {summary.get('image_size')} px)"
-        )
+    def save_extras(self, store: Any, study_id: str, prep: Any) -> None:
+        """A grid per searched augmentation policy, on real training images (one per class, up to 4)."""
+        data = prep.data
+        firsts = [int(np.flatnonzero(data.y == c)[0]) for c in range(data.n_classes)][:PREVIEW_CLASSES]
+        for policy in prep.space.choices("augment"):
+            store.write_bytes(
+                study_id,
+                f"report/augment/{policy}.png",
+                preview_grid(data.images[firsts], policy, seed=data.seed),
+            )
 
-    def predict(
-        self, model: Any, source: str, output: str | None, max_bytes: int
-    ) -> tuple[pd.DataFrame, list[str]]:
-        from automl.predict import predict_images
-
-        return predict_images(model, source, output)
-
-    def refit(self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
+    def refit(
+        self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
         from automl.image.final import fit_final_image  # torch, timm
 
         return fit_final_image(config, prep.data, epochs=epochs, seed=seed, info=info)
@@ -51,10 +83,19 @@ class Image(Modality):
         test = prep.splits.test
         return prep.dataset.images[test], prep.dataset.y[test]
 
+    def model_files(self) -> tuple[str, ...]:
+        from automl.image.artifact import IMAGE_MODEL_FILES  # torch, timm
 
-MODALITIES.add(
-    Image.name,
-    Image(),
-    description="images: a folder of class subfolders, a .zip of one, or a CSV of path,label",
-    tasks=("classification",),
-)
+        return IMAGE_MODEL_FILES
+
+    def load_model(self, files: dict[str, bytes], where: str) -> Any:
+        from automl.image.artifact import ImageModel  # torch, timm
+
+        return ImageModel.from_files(files, where)
+
+    def predict(
+        self, model: Any, source: str, output: str | None, max_bytes: int
+    ) -> tuple[pd.DataFrame, list[str]]:
+        from automl.predict import predict_images  # torch
+
+        return predict_images(model, source, output)

@@ -1,19 +1,41 @@
-"""Tables (CSV or Parquet): one row per example, a target column."""
+"""Tables (CSV or Parquet): one row per example, a target column. The catch-all modality: a source
+that no other modality claims is read as a table, and the reader says what is wrong with it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl.modalities import MODALITIES, Modality
+from automl.modalities import Log, Modality, register_modality
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
+@register_modality
 class Tabular(Modality):
     name = "tabular"
     unit = "rows"
     new_data = "NEW.csv"
+    description = "tables: CSV or Parquet, one row per example, a target column"
+    catch_all = True
+
+    def claims(self, path: Path, target: str | None) -> bool:
+        return True
+
+    def prepare(self, config: Any, log: Log) -> Any:
+        from automl.modalities.tabular.prepare import prepare_table  # torch, scikit-learn
+
+        return prepare_table(config, log)
+
+    def describe(self, dataset: Any) -> str:
+        return f"{dataset.n_rows} rows, {dataset.n_features} features"
+
+    def data_line(self, summary: dict[str, Any]) -> str:
+        return (
+            f"{summary.get('source')} ({summary.get('n_rows')} rows, {summary.get('n_features')} features, "
+            f"{summary.get('task')}, target {summary.get('target')!r})"
+        )
 
     def registered_choices(self) -> dict[str, tuple[str, list[str]]]:
         from automl.synth.registry import available_synthesizers
@@ -28,20 +50,9 @@ class Tabular(Modality):
 
         return [v for v in values if v == "none" or task in synthesizer_class(v).tasks]
 
-    def data_line(self, summary: dict[str, Any]) -> str:
-        return (
-            f"{summary.get('source')} ({summary.get('n_rows')} rows, {summary.get('n_features')} features, "
-            f"{summary.get('task')}, target {summary.get('target')!r})"
-        )
-
-    def predict(
-        self, model: Any, source: str, output: str | None, max_bytes: int
-    ) -> tuple[pd.DataFrame, list[str]]:
-        from automl.predict import predict_file
-
-        return predict_file(model, source, output, max_bytes=max_bytes)
-
-    def refit(self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]):
+    def refit(
+        self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
         from automl.train.final import fit_final  # torch
 
         data, dataset = prep.data, prep.dataset
@@ -61,7 +72,19 @@ class Tabular(Modality):
         test = prep.splits.test
         return prep.features.iloc[test].reset_index(drop=True), prep.dataset.y[test]
 
+    def model_files(self) -> tuple[str, ...]:
+        from automl.artifact import MODEL_FILES  # torch
 
-MODALITIES.add(
-    Tabular.name, Tabular(), description="tables: CSV or Parquet, one row per example, a target column"
-)
+        return MODEL_FILES
+
+    def load_model(self, files: dict[str, bytes], where: str) -> Any:
+        from automl.artifact import TabularModel  # torch
+
+        return TabularModel.from_files(files, where)
+
+    def predict(
+        self, model: Any, source: str, output: str | None, max_bytes: int
+    ) -> tuple[pd.DataFrame, list[str]]:
+        from automl.predict import predict_file  # torch
+
+        return predict_file(model, source, output, max_bytes=max_bytes)
