@@ -1,20 +1,29 @@
 """The contract of every registry (automl/registry.py), run over every entry: a new synthesizer, selection
-rule, metric or augmentation policy is covered here the moment it is registered, with no test written for
-it. (Synthesizers also get their fit/sample contract in tests/unit/synth/test_synthesizers.py, which is
-parametrized over the same registry.)"""
+rule, metric, augmentation policy, modality, backbone, model family or image synthesizer is covered here
+the moment it is registered, with no test written for it, and a registry missing from `REGISTRIES` fails
+`test_every_registry_is_covered`. (Synthesizers also get their fit/sample contract in
+tests/unit/synth/test_synthesizers.py, backbones their truncation and weights in
+tests/unit/image/test_backbones.py, both parametrized over the same registries.)"""
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from automl.errors import ConfigError
 from automl.image.augment import POLICIES, build_policy
+from automl.image.backbone_specs import BACKBONES, BackboneSpec
+from automl.image.vae import IMAGE_SYNTHESIZERS, create_image_synthesizer
 from automl.metrics import METRICS
 from automl.modalities import MODALITIES, Modality
+from automl.models import MODELS, build_model
 from automl.registry import TASKS, Registry
 from automl.search.selection import RULES, Evidence, TrialSummary
 from automl.synth.registry import SYNTHESIZERS
@@ -25,6 +34,9 @@ REGISTRIES: dict[str, Registry] = {
     "metric": METRICS,
     "augmentation policy": POLICIES,
     "modality": MODALITIES,
+    "backbone": BACKBONES,
+    "model family": MODELS,
+    "image synthesizer": IMAGE_SYNTHESIZERS,
 }
 ENTRIES = [(kind, name) for kind, registry in REGISTRIES.items() for name in registry.names()]
 
@@ -46,6 +58,21 @@ def test_an_unknown_name_lists_the_valid_ones(kind):
     with pytest.raises(ConfigError, match=re.escape(f"Unknown {kind} 'no_such_entry'. Valid names are: ")):
         registry.entry("no_such_entry")
     assert "no_such_entry" not in registry
+
+
+def test_every_registry_is_covered():
+    """Every module-level `NAME = Registry(...)` / `NAME: Registry[...] = Registry(...)` in automl/ is one
+    of `REGISTRIES`, so its entries get the contract above."""
+    root = Path(__file__).resolve().parents[2]
+    declared = re.compile(r"^(\w+)\s*(?::[^=]+)?=\s*Registry\(", re.MULTILINE)
+    found = {}
+    for path in sorted((root / "automl").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for name in declared.findall(path.read_text(encoding="utf-8")):
+            found[f"{module}.{name}"] = getattr(importlib.import_module(module), name)
+    assert len(found) >= len(REGISTRIES)
+    covered = [key for key, registry in found.items() if any(registry is r for r in REGISTRIES.values())]
+    assert sorted(covered) == sorted(found), "add the missing registries to REGISTRIES"
 
 
 def _trials(task: str) -> list[TrialSummary]:
@@ -153,3 +180,54 @@ def test_every_modality_describes_its_data_and_names_its_choices(name):
         assert what and known and all(isinstance(v, str) for v in known), parameter
         for task in MODALITIES.entry(name).tasks:
             assert set(modality.usable_choices(parameter, known, task)) <= set(known)
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_every_backbone_spec_is_buildable(name):
+    """The spec is what its entry says; a timm model exists in timm (and has its pretrained config where
+    pretrained); the project's own backbones (cheap to build) give features of their width on tiny input.
+    The timm ones are built in tests/unit/image/test_backbones.py."""
+    import timm
+    from timm.models import get_pretrained_cfg
+
+    from automl.image.backbones import build_backbone, data_config
+
+    entry = BACKBONES.entry(name)
+    spec = entry.obj
+    assert isinstance(spec, BackboneSpec) and spec.name == name and spec.description == entry.description
+    assert dict(entry.meta) == {k: v for k, v in asdict(spec).items() if k not in ("name", "description")}
+    assert entry.tasks == ("classification",)
+    assert (entry.cost == "cheap") == (not spec.trainable)
+    assert data_config(name)["input_size"] >= 8
+    if spec.timm_name is not None:
+        assert timm.is_model(spec.timm_name), f"timm has no model {spec.timm_name!r}"
+        assert not spec.pretrained or get_pretrained_cfg(spec.timm_name) is not None
+        return
+    backbone = build_backbone(name, pretrained=False)
+    with torch.no_grad():
+        features = backbone.eval()(torch.zeros(2, 3, 16, 16))
+    assert features.shape == (2, backbone.out_dim)
+
+
+@pytest.mark.parametrize(("name", "task"), [(n, t) for n in MODELS.names() for t in MODELS.entry(n).tasks])
+def test_every_model_family_builds_a_network_for_its_tasks(name, task):
+    n_outputs = 3 if task == "classification" else 1
+    network = build_model(name, 5, n_outputs, {})  # every architecture param has a default
+    with torch.no_grad():
+        out = network.eval()(torch.zeros(2, 5))
+    assert isinstance(network, torch.nn.Module) and out.shape == (2, n_outputs)
+
+
+@pytest.mark.parametrize("name", IMAGE_SYNTHESIZERS.names())
+def test_every_image_synthesizer_fits_and_samples_a_tiny_fold(name):
+    """The API the image trial uses (image/trainable.py `sample_synthetic`), at the cheapest settings the
+    synthesizer has among `epochs` and `resolution`."""
+    settings = IMAGE_SYNTHESIZERS.entry(name).settings
+    cheap = {k: v for k, v in {"epochs": 1, "resolution": 16}.items() if k in settings}
+    images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    synth = create_image_synthesizer(name, **cheap).fit(images, y, 2, seed=0)
+    sampled, labels = synth.sample(4, seed=0)
+    assert sampled.shape == (4, 16, 16, 3) and sampled.dtype == np.uint8
+    assert labels.shape == (4,) and set(labels.tolist()) <= {0, 1}
+    assert synth.fit_seconds >= 0 and math.isfinite(synth.reconstruction_loss)
