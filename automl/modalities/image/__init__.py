@@ -13,6 +13,7 @@ import numpy as np
 from automl.data.images import is_image_source
 from automl.image.augment import available_policies, preview_grid
 from automl.modalities import Log, Modality, register_modality
+from automl.search.space import TRANSFER_POLICIES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +53,6 @@ class Image(Modality):
         # The registries' modules import torch and timm: loaded when an image space is checked.
         from automl.image.backbones import available_backbones
         from automl.image.vae import available_image_synthesizers
-        from automl.search.space import TRANSFER_POLICIES
 
         return {
             "backbone": ("backbone(s)", available_backbones()),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.modalities import Log, Modality, register_modality
+from automl.synth.registry import available_synthesizers, synthesizer_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,16 +39,12 @@ class Tabular(Modality):
         )
 
     def registered_choices(self) -> dict[str, tuple[str, list[str]]]:
-        from automl.synth.registry import available_synthesizers
-
         return {"synth_method": ("synthesizer(s)", ["none", *available_synthesizers()])}
 
     def usable_choices(self, name: str, values: list[Any], task: str) -> list[Any]:
         """Synthesizers that do not support the task (SMOTE for regression) are dropped."""
         if name != "synth_method":
             return values
-        from automl.synth.registry import synthesizer_class
-
         return [v for v in values if v == "none" or task in synthesizer_class(v).tasks]
 
     def refit(
