@@ -25,10 +25,10 @@ not in the middle of a study. Each one declares:
   they hold (ensembles of either are `automl/ensemble.py`'s);
 - `predict(model, source, output, max_bytes)`: an exported model's predictions for new data.
 
-A fold's setup lives in each modality's trainable (`automl/train/trainable.py`, `automl/image/trainable.py`),
-which the search data names. The modules of the entries (`tabular/`, `image/`) import nothing heavy at
-module level: the CLI's checks and the text summary load them, so torch, timm and SDV wait in the
-methods that train, load or predict.
+A fold's setup is the search data's own `setup_fold` (`train/trainable.py` `SearchData`,
+`image/trainable.py` `ImageSearchData`, which `prepare` builds), so a trial needs no lookup. The
+entries' modules (`tabular/`, `image/`) import nothing heavy at module level: the CLI's checks and the
+text summary load them, so torch, timm and SDV wait in the methods that train, load or predict.
 """
 
 from __future__ import annotations
