@@ -200,7 +200,9 @@ class Manifest(_Part):
         return modality(self.modality).unit
 
     def headline(self) -> Estimate | None:
-        """The estimate a summary leads with: the out-of-fold one, else the held-out test's."""
+        """The estimate a study leads with, in `automl show` and on the dashboard alike: the out-of-fold
+        one (bias-corrected for the choice), else `estimate`. A held-out test, when the study has one, is
+        shown beside it (`test_report`), never in its place."""
         return self.cv_estimate or self.estimate
 
 

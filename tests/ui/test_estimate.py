@@ -11,6 +11,7 @@ import pytest
 
 from automl.cli import build_parser
 from automl.config import StudyConfig
+from automl.manifest import Manifest
 from tests.ui.conftest import COMPLETED, ENSEMBLE, LEGACY
 from ui.lib import charts, estimate, launcher, model_card, oof_view
 
@@ -30,9 +31,18 @@ def test_headline_protocol_and_catalog_cells_of_each_kind_of_study(ui_store):
     assert estimate.held_out_test(plain) is None and not estimate.is_legacy(plain)
     assert estimate.catalog_cells(plain)["estimated by"] == "out of fold (BBC-CV), 80 rows"
 
-    assert estimate.headline(tested).protocol == "held_out_test"
+    # one rule, automl show's (Manifest.headline): the out-of-fold estimate leads, the held-out test beside it
+    assert tested["estimate"]["protocol"] == "held_out_test"
+    assert estimate.headline(tested) == estimate.cv_estimate(tested) == Manifest.parse(tested).headline()
     assert estimate.cv_estimate(tested).protocol == "out_of_fold"
     assert estimate.cv_estimate(tested).n_rows == 60 and estimate.held_out_test(tested).n_test == 20
+    assert (
+        estimate.catalog_cells(tested)["estimated by"]
+        == "out of fold (BBC-CV), 60 rows; held-out test, 20 rows"
+    )
+    told = estimate.sentence(tested)
+    assert "out of fold, bias-corrected for the choice among the trials (BBC-CV), over 60 rows." in told
+    assert "Beside it, the one-shot held-out test, over 20 rows: **" in told
 
     assert estimate.is_legacy(legacy) and estimate.cv_estimate(legacy) is None
     head = estimate.headline(legacy)
@@ -65,7 +75,7 @@ def test_comparison_rows_put_the_baselines_beside_the_choice(ui_store):
 
 def test_the_verdict_says_whether_the_search_beat_the_plain_answer(ui_store):
     manifest = copy.deepcopy(_manifest(ui_store, COMPLETED))
-    manifest["estimate"].update(value=0.9, ci_low=0.85, ci_high=0.95)
+    manifest["cv_estimate"].update(value=0.9, ci_low=0.85, ci_high=0.95)  # the headline
     manifest["baselines"] = [
         {"name": "majority", "value": 0.33, "ci_low": 0.25, "ci_high": 0.4},
         {"name": "logistic_regression", "value": 0.8, "ci_low": 0.7, "ci_high": 0.84},
@@ -167,6 +177,9 @@ def test_model_cards_say_what_was_chosen_and_how_it_was_scored(ui_store):
     assert f"**Model:** ensemble of {n} trials" in card and f"An **ensemble of {n} trials**" in card
     assert "**Estimate on new data:**" in card and "**Before the correction:**" in card
     assert "on the held-out test" in card and "20 held out for a one-shot test" in card
+    assert (
+        "The estimate is out of fold over 60 rows" in card and "20 rows were held out and scored once" in card
+    )
     legacy = model_card.card_markdown(_manifest(ui_store, LEGACY))
     assert "**Estimate on new data:**" not in legacy and "**Held-out test score:**" in legacy
     assert "**Baseline plain_network:** 0.5 (95% CI 0.3 to 0.7) on the held-out test" in legacy

@@ -78,7 +78,7 @@ def test_studies_page_lists_every_study_with_its_state(app_env):
     assert table.loc[COMPLETED, "metric"] == "balanced_accuracy"
     assert "95% CI" in table.loc[COMPLETED, "estimate"]
     assert table.loc[COMPLETED, "estimated by"] == "out of fold (BBC-CV), 80 rows"
-    assert table.loc[ENSEMBLE, "estimated by"] == "held-out test, 20 rows"
+    assert table.loc[ENSEMBLE, "estimated by"] == "out of fold (BBC-CV), 60 rows; held-out test, 20 rows"
     assert table.loc[ENSEMBLE, "note"].startswith("ensemble of ")
     assert (
         table.loc[LEGACY, "estimated by"] == "held-out test, 20 rows"
@@ -172,6 +172,8 @@ def test_an_ensemble_with_a_held_out_test_shows_both(app_env):
     assert f"Chosen: an ensemble of {len(members)} trials" in _texts(at, "success")
 
     assert manifest["estimate"]["protocol"] == "held_out_test"
+    headline = {m.label: m.value for m in at.metric}["estimate"]
+    assert headline == f"{manifest['cv_estimate']['value']:.4g}"  # the out-of-fold estimate leads
     metrics = [m.label for m in at.metric]
     assert "test balanced_accuracy" in metrics and "before the correction" in metrics  # side by side
     models = _table(at, "model")

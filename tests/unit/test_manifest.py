@@ -101,6 +101,19 @@ def test_a_completed_manifest_reads_typed():
     assert manifest.model.kind == "single" and manifest.unit == "rows" and manifest.finished
 
 
+def test_the_headline_is_the_out_of_fold_estimate_even_beside_a_held_out_test():
+    tested = {
+        **COMPLETED,
+        "estimate": {"metric": "accuracy", "value": 0.9, "protocol": "held_out_test", "n_rows": 20},
+        "cv_estimate": COMPLETED["estimate"],
+        "test_report": {"metric": "accuracy", "value": 0.9, "n_test": 20},
+    }
+    head = Manifest.parse(tested).headline()
+    assert (head.protocol, head.value, head.n_rows) == ("out_of_fold", 0.94, 120)
+    assert Manifest.parse(COMPLETED).headline().protocol == "out_of_fold"  # no cv_estimate: the estimate
+    assert Manifest.parse({"study_id": "s", "status": "running"}).headline() is None
+
+
 def test_the_written_object_is_what_was_given_plus_the_version():
     dumped = Manifest.parse(COMPLETED).dump()
     assert dumped == {**COMPLETED, "schema_version": SCHEMA_VERSION}

@@ -1,10 +1,11 @@
 """The study's honest number as the pages show it: the estimate, its protocol, the baselines beside it.
 
-A completed study's manifest holds `estimate` (the headline: the out-of-fold BBC-CV figure, or
-the held-out test's when there is one), `cv_estimate` (always the out-of-fold figure, with the
-uncorrected score and the bias) and `test_report` (only with a held-out test). Studies stored
-before out-of-fold estimation have only `test_report`, and baselines scored on that test: they
-read here as a held-out test headline. The wording follows `automl show` (automl/summary.py).
+A completed study's manifest holds `cv_estimate` (the out-of-fold BBC-CV figure, with the uncorrected
+score and the bias), `estimate` (the same figure, or the held-out test's when there is one) and
+`test_report` (only with a held-out test). The pages lead with `Manifest.headline` (the out-of-fold
+figure), as `automl show` does (automl/summary.py), and show the held-out test beside it; the page text
+says which protocol each figure comes from. Studies stored before out-of-fold estimation
+have only `test_report`, and baselines scored on that test: their test score is their headline.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def is_legacy(manifest: AnyManifest) -> bool:
     return not m.estimate and bool(m.test_report)
 
 
-def _legacy_test_figure(report: TestReport) -> Estimate:
+def _test_figure(report: TestReport) -> Estimate:
+    """The held-out test report as a figure of its own, read like an estimate."""
     return Estimate(
         metric=report.metric,
         value=report.value,
@@ -52,14 +54,13 @@ def _legacy_test_figure(report: TestReport) -> Estimate:
 
 
 def headline(manifest: AnyManifest) -> Estimate | None:
-    """What a user reads first: the manifest's `estimate`, or an old study's test score; None without either.
-
-    (Not `Manifest.headline`, which leads with the out-of-fold figure: the pages lead with the held-out
-    test when a study has one, as its `estimate` says.)"""
+    """What a user reads first: `Manifest.headline` (the out-of-fold estimate), or, for a study stored
+    before out-of-fold estimation, its held-out test score; None without either."""
     m = Manifest.of(manifest)
-    if m.estimate:
-        return m.estimate
-    return _legacy_test_figure(m.test_report) if m.test_report else None
+    found = m.headline()
+    if found:
+        return found
+    return _test_figure(m.test_report) if m.test_report else None
 
 
 def cv_estimate(manifest: AnyManifest) -> Estimate | None:
@@ -101,10 +102,11 @@ def catalog_cells(manifest: AnyManifest) -> dict[str, str]:
     if not head:
         return {"estimate": "-", "estimated by": "-"}
     protocol = str(fmt.known(head.protocol))
-    return {
-        "estimate": interval(head),
-        "estimated by": f"{PROTOCOL_SHORT.get(protocol, protocol)}, {fmt.known(head.n_rows)} {m.unit}",
-    }
+    by = f"{PROTOCOL_SHORT.get(protocol, protocol)}, {fmt.known(head.n_rows)} {m.unit}"
+    test = held_out_test(m)
+    if test and protocol != "held_out_test":  # the held-out test is beside the estimate
+        by += f"; {PROTOCOL_SHORT['held_out_test']}, {fmt.known(test.n_test)} {m.unit}"
+    return {"estimate": interval(head), "estimated by": by}
 
 
 def members(manifest: AnyManifest) -> dict[str, float]:
@@ -234,12 +236,18 @@ def _overlaps(a: Estimate, b: Estimate) -> bool:
 
 
 def sentence(manifest: AnyManifest) -> str:
-    """The headline in one sentence (Markdown): value, interval, protocol in words, over how many rows."""
+    """The headline in one sentence (Markdown): value, interval, protocol in words, over how many rows;
+    and the held-out test beside it, when the study has one."""
     m = Manifest.of(manifest)
     head = headline(m)
     if not head:
         return "This study has no estimate (it did not complete)."
     metric = head.metric or fmt.metric_name(m)
-    return (
+    text = (
         f"Estimated {metric} on new data: **{interval(head, 4)}**, {protocol_words(head)}, {over(head, m)}."
     )
+    test = held_out_test(m)
+    if test and head.protocol != "held_out_test":
+        tested = _test_figure(test)
+        text += f" Beside it, the {protocol_words(tested)}, {over(tested, m)}: **{interval(tested, 4)}**."
+    return text

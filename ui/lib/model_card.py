@@ -154,10 +154,17 @@ def limitations(manifest: fmt.AnyManifest) -> list[str]:
             "interval shows how much it could move on other data from the same source."
         )
     else:
+        test = estimate.held_out_test(manifest)
+        checked = (
+            f"{fmt.known(test.n_test)} {unit} were held out and scored once, beside it, as a check on "
+            f"{unit} the study never saw"
+            if test
+            else f"nothing was held out, so it was never checked on {unit} the study did not see at all"
+        )
         first = (
             f"The estimate is out of fold over {n_rows} {unit}, corrected for choosing the "
-            "best of many trials on those same rows (BBC-CV); no row was held out, so it was never checked "
-            "on rows the study did not see at all. Its 95% interval shows how much it could move."
+            f"best of many trials on those same {unit} (BBC-CV); {checked}. Its 95% interval shows how much "
+            "it could move."
         )
     notes = [
         first,
