@@ -112,15 +112,26 @@ def format_choice(manifest: Manifest | dict[str, Any]) -> list[str]:
         lines.append(f"  heaviest member {best.trial}:")
     else:
         lines = [f"chosen configuration (rule {rule}): trial {best.trial}", f"  why: {reason}"]
-    shown = dict(best.config)
-    specs = manifest.space.get("parameters") or {}
-    if specs:  # settings that had no effect in this configuration (a `when:` that does not hold) are left out
-        active = active_parameters(specs, shown)
-        shown = {k: v for k, v in shown.items() if k in active or k not in specs}
-    if shown.get("synth_method") == "none":  # studies from before `when:`: the synth_* settings had no effect
-        shown = {k: v for k, v in shown.items() if not k.startswith("synth_") or k == "synth_method"}
-    lines.append("  " + ", ".join(f"{k}={fmt(v, 3)}" for k, v in shown.items()))
+    lines.append("  " + ", ".join(f"{k}={fmt(v, 3)}" for k, v in _effective(manifest, best.config).items()))
     return lines
+
+
+def _effective(manifest: Manifest, config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of `config` that had an effect: those whose `when:` holds in the study's space."""
+    specs = manifest.space.get("parameters") or {}
+    if any(isinstance(spec, dict) and "when" in spec for spec in specs.values()):
+        active = active_parameters(specs, config)
+        return {k: v for k, v in config.items() if k in active or k not in specs}
+    return _legacy_effective(config)
+
+
+def _legacy_effective(config: dict[str, Any]) -> dict[str, Any]:
+    """Legacy: a manifest from before `when:` existed has no conditions to read, so the one known case is
+    spelled out here (the synth_* settings have no effect without a synthesizer). Remove this once such
+    manifests need no longer be read."""
+    if config.get("synth_method") != "none":
+        return dict(config)
+    return {k: v for k, v in config.items() if not k.startswith("synth_") or k == "synth_method"}
 
 
 def format_study(manifest: Manifest | dict[str, Any], board=None) -> str:
