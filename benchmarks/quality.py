@@ -234,19 +234,25 @@ class Run:
                 note(ablation, "ablation", None, time.perf_counter() - start, error=repr(exc))
 
     def _peers(self, task: Task, prep, metric, seed: int):
-        """(peer, test output, seconds, error or None) for every peer of the task's family."""
-        test = prep.splits.test
+        """(peer, test output, seconds, error or None) for every peer of the task's family.
+
+        The held-out test rows come from the study's modality, as the exported model takes them
+        (`test_inputs`). Which peers run, and what each is fitted on, stays the benchmark's choice by
+        family: the peers are outside models (LightGBM, FLAML, frozen features), not the modality's."""
+        from automl.modalities import modality
+
         for name in PEERS[task.family]:
             start = time.perf_counter()
             try:
+                test_inputs, _ = modality(prep.modality).test_inputs(prep)
                 if task.family == "image":
-                    fitted = next(image_peers(prep.data, prep.dataset.images[test], seed=seed, only=(name,)))
+                    fitted = next(image_peers(prep.data, test_inputs, seed=seed, only=(name,)))
                 else:
                     fitted = next(
                         table_peers(
                             prep.data.features,
                             prep.data.y,
-                            prep.features.iloc[test].reset_index(drop=True),
+                            test_inputs,
                             schema=prep.dataset.schema,
                             task=prep.dataset.task,
                             metric=metric,
