@@ -148,12 +148,14 @@ class Registry(Mapping[str, T]):
 
     @contextlib.contextmanager
     def trial(self) -> Iterator[Registry[T]]:
-        """Entries added inside the block are gone after it (tests add entries this way)."""
+        """Entries added inside the block are gone after it (tests add entries this way). Declared
+        (`lazy`) entries whose module was first imported inside the block stay: the import is not undone."""
         saved = dict(self._entries)
         try:
             yield self
         finally:
-            self._entries = saved
+            loaded = {n: e for n, e in self._entries.items() if n in self._lazy and n not in saved}
+            self._entries = {**saved, **loaded}
 
     # ---- lookup ------------------------------------------------------------------------------
     def entry(self, name: str) -> Entry[T]:

@@ -163,6 +163,21 @@ def test_a_new_entry_is_one_decorated_definition():
         rules.add("first", lambda trials, evidence=None: trials[1], description="another")
 
 
+def test_a_trial_keeps_the_declared_entries_it_first_imported(tmp_path, monkeypatch):
+    (tmp_path / "lazy_things.py").write_text(
+        'from automl.registry import Registry\nTHINGS = Registry("thing", lazy={"built_in": "lazy_things_entries"})\n'
+    )
+    (tmp_path / "lazy_things_entries.py").write_text(
+        'from lazy_things import THINGS\nTHINGS.add("built_in", 1, description="a built-in thing")\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    things = importlib.import_module("lazy_things").THINGS
+    with things.trial():
+        assert things["built_in"] == 1  # its module is imported here, inside the block
+        things.add("extra", 2, description="a thing for this block only")
+    assert list(things) == ["built_in"] and things["built_in"] == 1
+
+
 SUMMARIES = {  # the data summary each modality's studies store in their manifest (prepared.py)
     "tabular": {"source": "t.csv", "n_rows": 90, "n_features": 4, "task": "regression", "target": "y"},
     "image": {"source": "photos/", "n_images": 40, "classes": ["a", "b"], "image_size": 64},
