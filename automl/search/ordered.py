@@ -10,6 +10,7 @@ results, in trial order. Slots stay busy except while an early trial outlasts th
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -19,14 +20,23 @@ from ray.tune.search.util import _set_search_properties_backwards_compatible
 class OrderedConcurrency(Searcher):
     """At most `max_concurrent` trials in flight; proposals depend only on the seed and earlier trials' results."""
 
-    def __init__(self, searcher: Searcher, max_concurrent: int) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        max_concurrent: int,
+        listener: Callable[[dict | None, dict | None], None] | None = None,
+    ) -> None:
+        """`listener(config, result)` hears every finished trial, in trial order, just before the
+        searcher does (search/frugal.py's cost ledger)."""
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be a positive integer, got {max_concurrent!r}")
         self.searcher = searcher
+        self.listener = listener
         self.max_concurrent = max_concurrent
         self.order: list[str] = []  # trial ids in the order they were proposed
         self.finished: dict[str, tuple[dict | None, bool]] = {}
         self.told = 0  # how many of `order` the searcher has been told about
+        self.configs: dict[str, dict] = {}  # what each trial was proposed
         super().__init__(metric=searcher.metric, mode=searcher.mode)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
@@ -45,11 +55,14 @@ class OrderedConcurrency(Searcher):
         while self.told < must_be_done:
             done_id = self.order[self.told]
             result, error = self.finished[done_id]
+            if self.listener is not None:
+                self.listener(self.configs.get(done_id), result)
             self.searcher.on_trial_complete(done_id, result=result, error=error)
             self.told += 1
         suggestion = self.searcher.suggest(trial_id)
         if suggestion not in (None, Searcher.FINISHED):
             self.order.append(trial_id)
+            self.configs[trial_id] = suggestion
         return suggestion
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -61,7 +74,7 @@ class OrderedConcurrency(Searcher):
 
     def get_state(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["searcher"]
+        del state["searcher"], state["listener"]
         return copy.deepcopy(state)
 
     def set_state(self, state: dict[str, Any]) -> None:

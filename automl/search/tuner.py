@@ -24,6 +24,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 from automl.config import StudyConfig
+from automl.search.frugal import CostLedger, FrugalSampler
 from automl.search.ordered import OrderedConcurrency
 from automl.search.results import trial_status
 from automl.search.scheduler import ReproducibleASHA
@@ -136,9 +137,11 @@ def build_tuner(
     storage: tuple[str, Any],
     callbacks: list[Callback] | None = None,
     deadline: float | None = None,
+    expensive: dict[str, list[Any]] | None = None,
 ) -> tune.Tuner:
     """The study's Tuner. `deadline` (a time.time()) ends the search in time for the finish; without
-    it the search has the whole budget."""
+    it the search has the whole budget. `expensive` names, per choice parameter, the values that cost
+    much more than the others (search/frugal.py: cheap ones first, a third of the budget unless earned)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -146,6 +149,10 @@ def build_tuner(
     # completed trials too, and which pin every setting they do not name to one value).
     n_startup = len(start_points) + min(10, max(5, config.trials // 3))
     sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=n_startup)
+    gated = {name: frozenset(values) for name, values in (expensive or {}).items() if values}
+    ledger = CostLedger(gated, budget_s=config.budget_s)
+    if gated:
+        sampler = FrugalSampler(sampler, ledger, cheap_trials=n_startup, seed=config.seed)
     if isinstance(param_space, TuneSpace):
         # Define-by-run: only the parameters active in a trial are sampled (`when:` in the space),
         # the others come as constants; Tune gets no domains of its own then.
@@ -160,7 +167,9 @@ def build_tuner(
     else:
         searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
     in_flight = concurrency(config)
-    limiter = OrderedConcurrency(searcher, max_concurrent=in_flight)
+    limiter = OrderedConcurrency(
+        searcher, max_concurrent=in_flight, listener=ledger.record if gated else None
+    )
     scheduler = ReproducibleASHA(
         OBJECTIVE,
         "max",
@@ -240,8 +249,17 @@ def restore_tuner(config: StudyConfig, data: SearchData, storage: tuple[str, Any
     )
 
 
-def ensure_ray(num_cpus: int | None = None, keep: bool = False) -> Callable[[], None]:
-    """Join the running Ray (a Ray Job, RAY_ADDRESS, or an earlier ray.init) or start a local one.
+# Imported by a local Ray's workers as they start, before any trial asks for one: Ray starts a
+# worker per CPU ahead of need, so the trial actors land on processes that already hold torch and the
+# trainable (otherwise every slot's first trial waits seconds for its imports).
+PRELOAD = ("automl.train.trainable",)
+
+
+def ensure_ray(
+    num_cpus: int | None = None, keep: bool = False, preload: tuple[str, ...] = PRELOAD
+) -> Callable[[], None]:
+    """Join the running Ray (a Ray Job, RAY_ADDRESS, or an earlier ray.init) or start a local one
+    whose workers import `preload` as they start.
 
     Returns what to call to undo it: nothing when Ray was already there, or with `keep` (a study's
     choice: the next study in the same process reuses this Ray instead of paying its start again;
@@ -268,5 +286,6 @@ def ensure_ray(num_cpus: int | None = None, keep: bool = False) -> Callable[[], 
         include_dashboard=False,
         log_to_driver=False,
         logging_level="ERROR",
+        _system_config={"preload_python_modules": list(preload)} if preload else None,
     )
     return undo

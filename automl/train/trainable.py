@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ class SearchData:
     shared_pool: Any = None  # SharedPool actor handle, or None to fit in the trial
     extra: dict = field(default_factory=dict)
     modality: str = "tabular"
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this study's rows in caches
 
     def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
         return _fold_setup(self, fold_index, config, device)
@@ -144,11 +147,37 @@ def synthesize(
     return pre.transform(rows), labels, time.perf_counter() - start
 
 
-def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
+_ENCODED_FOLDS: OrderedDict[tuple, tuple[Preprocessor, np.ndarray, np.ndarray]] = OrderedDict()
+ENCODED_FOLDS_KEPT = 64  # (study, fold, scaler) entries an actor keeps: a few per fold and scaler
+
+
+def encoded_fold(
+    data: SearchData, fold_index: int, scaler: str
+) -> tuple[Preprocessor, np.ndarray, np.ndarray]:
+    """The fold's preprocessor, fitted on its training part only, and its encoded training and
+    validation rows. A pure function of (rows, fold, scaler), so a reused actor keeps the last few:
+    on a small table encoding the folds was most of a trial's setup, and it is the same for every
+    trial with that scaler."""
+    key = (data.token, fold_index, scaler)
+    hit = _ENCODED_FOLDS.get(key)
+    if hit is not None:
+        _ENCODED_FOLDS.move_to_end(key)
+        return hit
     train_rows, val_rows = data.folds[fold_index]
-    pre = Preprocessor(data.schema, config.get("scaler", "standard"))
+    pre = Preprocessor(data.schema, scaler)
     X_train = pre.fit_transform(data.features.iloc[train_rows])  # fitted on the fold's training part only
     X_val = pre.transform(data.features.iloc[val_rows])
+    X_train.setflags(write=False)  # shared by later trials: nobody may change them in place
+    X_val.setflags(write=False)
+    _ENCODED_FOLDS[key] = (pre, X_train, X_val)
+    while len(_ENCODED_FOLDS) > ENCODED_FOLDS_KEPT:
+        _ENCODED_FOLDS.popitem(last=False)
+    return pre, X_train, X_val
+
+
+def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
+    train_rows, val_rows = data.folds[fold_index]
+    pre, X_train, X_val = encoded_fold(data, fold_index, config.get("scaler", "standard"))
     y_train, y_val = data.y[train_rows], data.y[val_rows]
     seed = data.seed + fold_index
 
@@ -275,22 +304,17 @@ class _Batched:
         }
 
 
-REPORT_SECONDS = 5.0  # a slow trial (images) still reports this often, so a budget cut leaves it a score
+REPORT_SECONDS = 2.0  # a slow trial (images) still reports this often, so a budget cut leaves it a score
 
 
 def should_report(
-    epoch: int, finished: bool, report_epochs: frozenset[int], every: int, seconds_since: float = 0.0
+    epoch: int, finished: bool, report_epochs: frozenset[int], seconds_since: float = 0.0
 ) -> bool:
-    """Tune hears from a trial at its first epoch, the scheduler's rungs, every `every` epochs, at
-    least every REPORT_SECONDS and at its end; the curves of every epoch travel once, in the final
-    payload. (Only the rungs feed a decision: the schedule between them changes no result.)"""
-    return (
-        finished
-        or epoch == 1
-        or epoch in report_epochs
-        or epoch % max(every, 1) == 0
-        or seconds_since >= REPORT_SECONDS
-    )
+    """Tune hears from a trial at the scheduler's rungs (the only reports that feed a decision), at its
+    end, and at least every REPORT_SECONDS (a slow trial's live progress); the curves of every epoch
+    travel once, in the final payload. A report is a round trip to the driver (about 5 ms): on a table,
+    where a whole trial can take 50 ms, reporting every few epochs would be most of its fixed cost."""
+    return finished or epoch in report_epochs or seconds_since >= REPORT_SECONDS
 
 
 def fold_repeats(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[int]:
@@ -355,7 +379,6 @@ def run_trial(
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     report_epochs = frozenset(data.extra.get("report_epochs", ()))
-    report_every = int(data.extra.get("report_every", 1))
     sign = metric.sign()
     val_outputs: list[list[np.ndarray]] = [[] for _ in folds]
     last_report = time.perf_counter()
@@ -395,7 +418,7 @@ def run_trial(
         }
         for key, value in row.items():
             curves[key].append(value)
-        if not should_report(epoch, finished, report_epochs, report_every, time.perf_counter() - last_report):
+        if not should_report(epoch, finished, report_epochs, time.perf_counter() - last_report):
             continue
         last_report = time.perf_counter()
         metrics = {

@@ -1,0 +1,144 @@
+"""Cost-frugal proposals: cheap configurations first, expensive techniques only when they earn their time.
+
+On a small table a trial without a synthesizer trains in well under a second, while one that fits
+TVAE or CTGAN on every fold takes 5-15 s. A searcher that draws its random start-up trials uniformly
+sends a third of them to the expensive values and the study finishes a handful of trials (FLAML's
+cost-frugal search, Wu et al. 2021, starts from cheap configurations for the same reason). Here:
+
+1. **Cheap first.** During the searcher's random start-up trials (the trials before TPE models the
+   results), a choice parameter never draws a value whose registry entry is `expensive` (TVAE, CTGAN,
+   the image VAE, a fine-tuned backbone): it draws among the cheap values instead. Start points are
+   enqueued as given. From then on TPE proposes every value, expensive ones included, by what the
+   results say.
+2. **A third of the budget, unless earned.** An expensive value whose trials have together taken more
+   than `share` of the study's budget is no longer proposed while none of its trials reaches the top
+   band (within one standard error of the best trial so far). Its cost is measured as the study runs:
+   the trials' own wall time, shared fits included. With a budget that does not bind, the rule never
+   fires, so a seeded study still proposes the same configurations on every run.
+
+`FrugalSampler` wraps Optuna's sampler (TPE); `CostLedger` is told every finished trial in trial order
+by `OrderedConcurrency`, so every decision depends only on earlier trials.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from optuna.distributions import CategoricalDistribution
+from optuna.samplers import BaseSampler
+
+BUDGET_SHARE = 1 / 3  # an expensive value may use this much of the budget without earning it
+
+
+@dataclass
+class CostLedger:
+    """Per (parameter, expensive value): trial seconds spent and the best objective reached, in trial order."""
+
+    gated: Mapping[str, frozenset[Any]]  # parameter -> its expensive values
+    budget_s: float = math.inf
+    share: float = BUDGET_SHARE
+    seconds: dict[tuple[str, Any], float] = field(default_factory=dict)
+    best: dict[tuple[str, Any], float] = field(default_factory=dict)
+    top: float = -math.inf  # best objective of any trial
+    top_se: float = 0.0  # its standard error over folds
+
+    def record(self, config: dict[str, Any] | None, result: dict[str, Any] | None) -> None:
+        """One finished trial (its configuration and last result; None for a trial that failed to start)."""
+        if not config or not result:
+            return
+        objective = _finite(result.get("objective"))
+        if objective is not None and objective > self.top:
+            std = _finite(result.get("val_score_std")) or 0.0
+            self.top, self.top_se = objective, std / math.sqrt(max(1, int(result.get("n_folds") or 1)))
+        spent = _finite(result.get("time_total_s")) or 0.0
+        for name, expensive in self.gated.items():
+            value = config.get(name)
+            if value not in expensive:
+                continue
+            key = (name, value)
+            self.seconds[key] = self.seconds.get(key, 0.0) + spent
+            if objective is not None:
+                self.best[key] = max(self.best.get(key, -math.inf), objective)
+
+    def earned(self, name: str, value: Any) -> bool:
+        """Whether a trial of this value reached the band within one standard error of the best."""
+        best = self.best.get((name, value))
+        return best is not None and best >= self.top - self.top_se
+
+    def over_budget(self, name: str, value: Any) -> bool:
+        """An expensive value that spent more than its share of the budget and has not earned it."""
+        spent = self.seconds.get((name, value), 0.0)
+        return spent > self.share * self.budget_s and not self.earned(name, value)
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {"parameter": name, "value": value, "seconds": spent, "earned": self.earned(name, value)}
+            for (name, value), spent in sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        ]
+
+
+class FrugalSampler(BaseSampler):
+    """`base` (TPE) with cheap-first start-up trials and the budget rule of the module docstring."""
+
+    def __init__(self, base: BaseSampler, ledger: CostLedger, cheap_trials: int, seed: int = 0) -> None:
+        self.base, self.ledger, self.cheap_trials, self.seed = base, ledger, cheap_trials, seed
+
+    def infer_relative_search_space(self, study, trial):
+        return self.base.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        # TPE may sample the parameters it has seen together (multivariate): the rule applies there too.
+        params = self.base.sample_relative(study, trial, search_space)
+        for name, value in list(params.items()):
+            distribution = search_space.get(name)
+            if name in self.ledger.gated and isinstance(distribution, CategoricalDistribution):
+                allowed = self._allowed(trial.number, name, distribution)
+                if allowed and value not in allowed:
+                    params[name] = self._draw(trial.number, name, allowed)
+        return params
+
+    def sample_independent(self, study, trial, param_name: str, param_distribution) -> Any:
+        if param_name not in self.ledger.gated or not isinstance(param_distribution, CategoricalDistribution):
+            return self.base.sample_independent(study, trial, param_name, param_distribution)
+        allowed = self._allowed(trial.number, param_name, param_distribution)
+        if not allowed:  # every value is expensive: the rule cannot choose, the searcher does
+            return self.base.sample_independent(study, trial, param_name, param_distribution)
+        if trial.number >= self.cheap_trials:
+            value = self.base.sample_independent(study, trial, param_name, param_distribution)
+            if value in allowed:
+                return value
+        return self._draw(trial.number, param_name, allowed)
+
+    def _allowed(self, number: int, name: str, distribution: CategoricalDistribution) -> list[Any]:
+        expensive = self.ledger.gated[name]
+        return [
+            c
+            for c in distribution.choices
+            if c not in expensive or (number >= self.cheap_trials and not self.ledger.over_budget(name, c))
+        ]
+
+    def _draw(self, number: int, name: str, allowed: list[Any]) -> Any:
+        """A seeded draw among the allowed values: the same trial number draws the same value."""
+        rng = np.random.default_rng([self.seed, number, sum(map(ord, name))])
+        return allowed[int(rng.integers(len(allowed)))]
+
+    def before_trial(self, study, trial) -> None:
+        self.base.before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,99 @@
+"""Cost-frugal proposals (search/frugal.py): cheap values first, an expensive one only while it earns its time."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from automl.search.frugal import CostLedger, FrugalSampler
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+METHODS = ["none", "smote", "gaussian_copula", "ctgan", "tvae"]
+EXPENSIVE = frozenset({"ctgan", "tvae"})
+
+
+def _study(ledger: CostLedger, cheap_trials: int, seed: int = 0) -> optuna.Study:
+    base = optuna.samplers.TPESampler(seed=seed, n_startup_trials=cheap_trials)
+    return optuna.create_study(
+        direction="maximize", sampler=FrugalSampler(base, ledger, cheap_trials=cheap_trials, seed=seed)
+    )
+
+
+def _run(study: optuna.Study, ledger: CostLedger, n: int, score, seconds) -> list[str]:
+    """n trials of a toy objective; each finished trial is told to the ledger, as OrderedConcurrency does."""
+    drawn = []
+    for _ in range(n):
+        trial = study.ask()
+        method = trial.suggest_categorical("synth_method", METHODS)
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        value = score(method, lr)
+        study.tell(trial, value)
+        ledger.record(
+            {"synth_method": method, "lr": lr},
+            {"objective": value, "val_score_std": 0.02, "n_folds": 5, "time_total_s": seconds(method)},
+        )
+        drawn.append(method)
+    return drawn
+
+
+def test_startup_trials_never_draw_an_expensive_value_and_tpe_may_afterwards() -> None:
+    ledger = CostLedger({"synth_method": EXPENSIVE})
+    study = _study(ledger, cheap_trials=10)
+    # TVAE is the best value: once TPE models the results it must be free to find it.
+    drawn = _run(study, ledger, 60, lambda m, lr: 0.9 if m == "tvae" else 0.6, lambda m: 1.0)
+    assert not set(drawn[:10]) & EXPENSIVE
+    assert len(set(drawn[:10])) == 3  # the cheap values are all explored
+    assert "tvae" in drawn[10:]
+
+
+def test_an_expensive_value_over_its_budget_share_is_dropped_unless_it_earns_it() -> None:
+    # CTGAN is slow and poor; TVAE is as slow but the best: only CTGAN is cut once over a third of 300 s.
+    ledger = CostLedger({"synth_method": EXPENSIVE}, budget_s=300.0)
+    study = _study(ledger, cheap_trials=5)
+    scores = {"tvae": 0.95, "ctgan": 0.5}
+    drawn = _run(
+        study,
+        ledger,
+        120,
+        lambda m, lr: scores.get(m, 0.7),
+        lambda m: 30.0 if m in EXPENSIVE else 0.1,
+    )
+    assert ledger.over_budget("synth_method", "ctgan") and not ledger.over_budget("synth_method", "tvae")
+    ctgan_seconds = [30.0 * (m == "ctgan") for m in drawn]
+    # No CTGAN trial starts once CTGAN alone has spent more than a third of the budget.
+    spent, cut_at = 0.0, None
+    for i, s in enumerate(ctgan_seconds):
+        spent += s
+        if spent > 100.0:
+            cut_at = i
+            break
+    assert cut_at is not None and "ctgan" not in drawn[cut_at + 1 :]
+    assert ledger.earned("synth_method", "tvae") and not ledger.earned("synth_method", "ctgan")
+
+
+def test_a_budget_that_does_not_bind_changes_nothing_and_the_seed_reproduces() -> None:
+    def proposals(budget_s: float) -> list[str]:
+        ledger = CostLedger({"synth_method": EXPENSIVE}, budget_s=budget_s)
+        return _run(_study(ledger, 8, seed=3), ledger, 40, lambda m, lr: lr, lambda m: 1.0)
+
+    assert proposals(1e9) == proposals(1e9) == proposals(float("inf"))
+
+
+def test_the_ledger_counts_failed_trials_time_but_not_their_score() -> None:
+    ledger = CostLedger({"synth_method": EXPENSIVE}, budget_s=30.0)
+    ledger.record({"synth_method": "tvae"}, {"time_total_s": 20.0})  # failed: no objective
+    ledger.record({"synth_method": "none"}, {"objective": 0.8, "time_total_s": 0.1})
+    ledger.record(None, None)
+    assert ledger.seconds == {("synth_method", "tvae"): 20.0}
+    assert ledger.over_budget("synth_method", "tvae") and not ledger.earned("synth_method", "tvae")
+    assert ledger.summary() == [
+        {"parameter": "synth_method", "value": "tvae", "seconds": 20.0, "earned": False}
+    ]
+
+
+@pytest.mark.parametrize("cheap_trials", [0, 4])
+def test_a_parameter_without_cheap_values_is_left_to_the_searcher(cheap_trials: int) -> None:
+    ledger = CostLedger({"synth_method": frozenset(METHODS)})
+    study = _study(ledger, cheap_trials)
+    drawn = _run(study, ledger, 12, lambda m, lr: 0.5, lambda m: 1.0)
+    assert set(drawn) <= set(METHODS) and len(set(drawn)) > 1
