@@ -62,7 +62,13 @@ def test_registry_lists_and_creates_the_vae():
 
 
 def test_a_trials_synth_values_become_the_settings_the_signature_names():
-    config = {"synth_method": "vae", "synth_ratio": 0.5, "synth_latent_dim": 8, "synth_epochs": 100, "lr": 0.1}
+    config = {
+        "synth_method": "vae",
+        "synth_ratio": 0.5,
+        "synth_latent_dim": 8,
+        "synth_epochs": 100,
+        "lr": 0.1,
+    }
     assert image_synth_settings("vae", config) == {"latent_dim": 8, "epochs": 100}
 
 
