@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
 
 from automl.data.preprocess import MAX_CATEGORIES, MISSING, SCALERS, Preprocessor
 from automl.data.tabular import coerce_features
@@ -224,7 +226,7 @@ def test_categories_are_ordered_by_frequency_then_name() -> None:
     data = frame({"color": ["b", "a", "c", "b", "a", "d", None, None]})
     pre = Preprocessor({"color": "categorical"}).fit(data)
     assert pre.state is not None
-    assert pre.state["columns"][0]["categories"] == [MISSING, "a", "b", "c", "d"]
+    assert pre.state["encoder"]["categories_"][0] == [MISSING, "a", "b", "c", "d"]
     np.testing.assert_array_equal(
         pre.transform(frame({"color": ["c", None]})), [[0, 0, 0, 1, 0], [1, 0, 0, 0, 0]]
     )
@@ -239,7 +241,7 @@ def test_unseen_category_encodes_as_all_zeros() -> None:
 def test_only_the_most_frequent_categories_are_kept() -> None:
     values = [f"c{i:02d}" for i in range(40) for _ in range(1 + (i < 5))]  # c00..c04 twice
     pre = Preprocessor({"color": "categorical"}).fit(frame({"color": values}))
-    categories = pre.state["columns"][0]["categories"]  # type: ignore[index]
+    categories = pre.state["encoder"]["categories_"][0]  # type: ignore[index]
     assert len(categories) == MAX_CATEGORIES == 30
     assert categories[:5] == ["c00", "c01", "c02", "c03", "c04"]
     assert categories[-1] == "c29"
@@ -285,3 +287,37 @@ def test_transform_before_fit() -> None:
 def test_empty_schema_gives_zero_columns() -> None:
     out = Preprocessor({}).fit_transform(rows_a())
     assert out.shape == (6, 0) and out.dtype == np.float32
+
+
+# --- scikit-learn underneath ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scaler", "kind"), [("standard", StandardScaler), ("minmax", MinMaxScaler), ("robust", RobustScaler)]
+)
+def test_the_work_is_scikit_learns(scaler: str, kind: type) -> None:
+    pre = Preprocessor(SCHEMA, scaler).fit(rows_a())
+    assert isinstance(pre.imputer, SimpleImputer) and isinstance(pre.encoder, OneHotEncoder)
+    assert isinstance(pre.scaling, kind)
+    assert pre.state is not None and set(pre.state["encoder"]) == {"categories_"}
+    assert Preprocessor(SCHEMA, "none").fit(rows_a()).scaling is None
+
+
+def test_columns_named_like_features_keep_their_place() -> None:
+    """Names are not used to place columns: a column called 'a=b' or 'x__missing' is its own."""
+    schema = {"a=b": "numeric", "a": "categorical", "x__missing": "numeric", "x": "numeric"}
+    data = pd.DataFrame({"a=b": [5.0, 6.0], "a": ["b", "c"], "x__missing": [7.0, 8.0], "x": [np.nan, 1.0]})
+    pre = Preprocessor(schema, "none").fit(coerce_features(data, schema))
+    assert pre.feature_names == ["a=b", "a=b", "a=c", "x__missing", "x", "x__missing"]
+    np.testing.assert_array_equal(
+        pre.transform(coerce_features(data, schema)), [[5, 1, 0, 7, 1, 1], [6, 0, 1, 8, 1, 0]]
+    )
+
+
+def test_categories_that_are_not_text_are_read_as_text() -> None:
+    pre = Preprocessor({"code": "categorical"}).fit(
+        pd.DataFrame({"code": pd.Series([1, 2, 2, None], dtype=object)})
+    )
+    assert pre.feature_names == ["code=2", "code=1", f"code={MISSING}"]  # ties by name: "1" < "_"
+    out = pre.transform(pd.DataFrame({"code": ["1", 2, 3]}))
+    np.testing.assert_array_equal(out, [[0, 1, 0], [1, 0, 0], [0, 0, 0]])
