@@ -105,10 +105,12 @@ def job_request(
             f"Data {config.data} is {size_mb:.1f} MB, over the {max_upload_mb:.0f} MB a job may carry. "
             "Put it on storage every node reaches and run `automl run` on the cluster, or raise --max-upload-mb."
         )
-    modality = "image" if payload.suffix.lower() == ".zip" else "tabular"
-    # The search space travels too, so the job searches exactly the space the submitter sees.
+    # The search space travels too, so the job searches exactly the space the submitter sees: the
+    # default one of the modality that reads the data as given (a folder, a .zip, a path,label CSV, a table).
+    from automl.modalities import detect
     from automl.search.space import SearchSpace
 
+    modality = detect(source, config.target).name
     shutil.copy2(SearchSpace.load(config.space, modality).source, staging / JOB_SPACE)
     job_config = replace(config, data=payload.name, space=JOB_SPACE, storage=storage, name=study_id)
     args = ["python", "-m", "automl.cli", "run", *run_arguments(job_config)]

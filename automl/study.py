@@ -30,7 +30,6 @@ from automl.prepared import Prepared
 from automl.search.scheduler import asha_rungs
 from automl.store import Store
 
-REPORT_EVERY = 5  # epochs between a trial's reports to Tune (besides ASHA's rungs and its last epoch)
 TRIAL_SHARE, MIN_TRIAL_CAP_S = 0.1, 15.0  # no trial trains for more than a tenth of the budget (or 15 s)
 # A synthesizer setting or a backbone's features: at most a third of the budget, and at least 30 s
 # (a cold worker's imports alone can take 10 s on a busy machine).
@@ -186,10 +185,10 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
 
     prep.data.extra.update(
         report_epochs=asha_rungs(config.max_epochs, config.grace_period),
-        report_every=REPORT_EVERY,
         trial_cap_s=trial_cap_s(config.budget_s),
     )
-    shutdown = tuning.ensure_ray(keep=True)  # started once per process, reused by the next study
+    # Started once per process and reused by the next study; its workers import what trials need.
+    shutdown = tuning.ensure_ray(keep=True, preload=modality(prep.modality).trial_modules)
     try:
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
         # On the head node, so losing a worker node does not lose the pool (a driver can share a
@@ -220,6 +219,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
                 store.tune_storage(study_id),
                 callbacks=[progress],
                 deadline=deadline,
+                expensive=modality(prep.modality).expensive_choices(),
             )
         started = time.time()
         with contextlib.redirect_stdout(io.StringIO()):  # Tune's own banner; progress goes to `log`

@@ -8,7 +8,8 @@ that leaves an abstract method out cannot be instantiated, so it fails when its 
 not in the middle of a study. Each one declares:
 
 - `name`, `unit` (what one row is called in messages: "rows", "images"), `new_data` (an example of
-  new data for `automl predict`), and the `description` and `tasks` of its registry entry;
+  new data for `automl predict`), the `description` and `tasks` of its registry entry, and
+  `trial_modules` (what a trial imports, preloaded by a local Ray's workers);
 - `claims(path, target)`: whether a source is this kind of data; `detect` asks every modality, the
   catch-all one (`catch_all`: tabular, any other file is read as a table) last;
 - `prepare(config, log)`: load and validate the data, hold out the test rows and build what the trials
@@ -16,7 +17,8 @@ not in the middle of a study. Each one declares:
 - `describe(dataset)`: the loaded data in a few words, and `data_line(summary)`: the data as the text
   summary shows it (from the manifest);
 - `registered_choices()` and `usable_choices(name, values, task)`: the search-space parameters whose
-  values must name registry entries, and the values this task can use;
+  values must name registry entries, and the values this task can use; `expensive_choices()`: the
+  values the searcher tries only after cheap ones (search/frugal.py);
 - `save_extras(store, study_id, prep)`: what it stores beside the manifest before the search (the
   image augmentation previews; nothing for tables);
 - `refit(prep, config, epochs, seed, info)`: one configuration trained on every search row, and
@@ -56,6 +58,8 @@ class Modality(abc.ABC):
     description: ClassVar[str]
     tasks: ClassVar[tuple[str, ...]] = TASKS
     catch_all: ClassVar[bool] = False  # asked last: claims whatever no other modality does
+    # What a trial imports: a local Ray's workers import them as they start, before trials need them.
+    trial_modules: ClassVar[tuple[str, ...]] = ("automl.train.trainable",)
 
     # ---- the data ----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -82,6 +86,12 @@ class Modality(abc.ABC):
     def usable_choices(self, name: str, values: list[Any], task: str) -> list[Any]:
         """The values of the choice parameter `name` that a study of `task` can use."""
         return values
+
+    def expensive_choices(self) -> dict[str, list[Any]]:
+        """Per choice parameter, the values that cost far more than the others (an `expensive` registry
+        entry): the searcher tries them only after cheap configurations, and stops proposing one that
+        took a third of the budget without reaching the top band (search/frugal.py)."""
+        return {}
 
     # ---- the study ---------------------------------------------------------------------------
     def save_extras(self, store: Any, study_id: str, prep: Any) -> None:

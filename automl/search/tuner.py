@@ -129,19 +129,15 @@ def concurrency(config: StudyConfig) -> int:
     return max(1, int(min(fits))) if fits else 1
 
 
-def build_tuner(
+def build_searcher(
     config: StudyConfig,
-    data: SearchData,
     param_space: dict[str, Any],
     start_points: list[dict[str, Any]],
-    storage: tuple[str, Any],
-    callbacks: list[Callback] | None = None,
-    deadline: float | None = None,
+    in_flight: int,
     expensive: dict[str, list[Any]] | None = None,
-) -> tune.Tuner:
-    """The study's Tuner. `deadline` (a time.time()) ends the search in time for the finish; without
-    it the search has the whole budget. `expensive` names, per choice parameter, the values that cost
-    much more than the others (search/frugal.py: cheap ones first, a third of the budget unless earned)."""
+) -> tuple[OrderedConcurrency, dict[str, Any]]:
+    """Optuna TPE (cost-frugal where `expensive` names values, search/frugal.py) under
+    OrderedConcurrency, and the param_space Tune itself gets (none for a define-by-run space)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -166,10 +162,27 @@ def build_tuner(
         param_space = {}
     else:
         searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
-    in_flight = concurrency(config)
     limiter = OrderedConcurrency(
         searcher, max_concurrent=in_flight, listener=ledger.record if gated else None
     )
+    return limiter, param_space
+
+
+def build_tuner(
+    config: StudyConfig,
+    data: SearchData,
+    param_space: dict[str, Any],
+    start_points: list[dict[str, Any]],
+    storage: tuple[str, Any],
+    callbacks: list[Callback] | None = None,
+    deadline: float | None = None,
+    expensive: dict[str, list[Any]] | None = None,
+) -> tune.Tuner:
+    """The study's Tuner. `deadline` (a time.time()) ends the search in time for the finish; without
+    it the search has the whole budget. `expensive` names, per choice parameter, the values that cost
+    much more than the others (search/frugal.py: cheap ones first, a third of the budget unless earned)."""
+    in_flight = concurrency(config)
+    limiter, param_space = build_searcher(config, param_space, start_points, in_flight, expensive)
     scheduler = ReproducibleASHA(
         OBJECTIVE,
         "max",

@@ -5,8 +5,9 @@ the train metric is measured on the real training rows (never the synthetic ones
 registered network family train as one batched network (train/batched.py); others (image
 fine-tuning) fold by fold. The trial reports, over folds, the mean and std of the validation and
 train scores of each fold's best epoch so far and the gap = train - validation (larger is better,
-so a positive gap is overfitting): to Tune at ASHA's rungs and every few epochs, and in its last
-report every epoch's curve and the out-of-fold predictions of every row, in a checkpoint file.
+so a positive gap is overfitting): to Tune at ASHA's rungs (with the curve so far, in a checkpoint
+file), every few seconds, and at its end with every epoch's curve and the out-of-fold predictions of
+every row. The encoded folds are kept by the actor for later trials (`encoded_fold`).
 """
 
 from __future__ import annotations
@@ -365,7 +366,8 @@ def run_trial(
     `data.setup_fold(fold_index, config, device)` gives each fold's fit, early stopping and rows
     (`fold_setup(data, fold_index, config, device)` replaces it, for benchmarks). A fold's optional
     `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported.
-    The last report carries `payload`: the out-of-fold predictions and every epoch's curve.
+    The last report carries `payload`: the out-of-fold predictions and every epoch's curve; a report
+    at one of the scheduler's rungs carries the curve so far (the scheduler may stop the trial there).
     `data.extra["trial_cap_s"]` (set from the study's budget) ends a trial whose training outlasts
     it after the epoch in progress, as if every fold had stopped early there (`time_capped` in its
     report); shared synthesizer fits and features have their own cap (synth/pool.py)."""
@@ -438,17 +440,19 @@ def run_trial(
             "max_epochs": data.max_epochs,
             **extra,
         }
+        curve_arrays = {
+            f"curve_{k}" if not k.startswith("curve_") else k: np.asarray(v) for k, v in curves.items()
+        }
         if finished:
             best_epochs = [fold["stop"].best_epoch for fold in folds]
             oof_epochs = out_of_fold_epochs(best_epochs, [len(v) for v in val_outputs])
             metrics["payload"] = {
                 "oof": out_of_fold(val_outputs, data.folds, oof_epochs, len(data.y), data.n_classes),
                 "oof_epochs": np.asarray(oof_epochs, dtype=np.int32),
-                **{
-                    f"curve_{k}" if not k.startswith("curve_") else k: np.asarray(v)
-                    for k, v in curves.items()
-                },
+                **curve_arrays,
             }
+        elif epoch in report_epochs:  # ASHA may stop the trial here: its curve so far travels with it
+            metrics["payload"] = curve_arrays
         report(metrics)
         if finished:
             break
@@ -477,9 +481,10 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
         if payload is None:
             tune.report(metrics)
             return
-        with tempfile.TemporaryDirectory() as folder:  # the trial's out-of-fold predictions and curves
+        with tempfile.TemporaryDirectory() as folder:  # the trial's curves (and at its end, its predictions)
             np.savez(Path(folder) / PAYLOAD_FILE, **payload)
-            (Path(folder) / FINAL_FILE).write_text(json.dumps(metrics, default=float))
+            if "oof" in payload:  # finished: a resumed study reports this again instead of retraining
+                (Path(folder) / FINAL_FILE).write_text(json.dumps(metrics, default=float))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     run_trial(config, data, report, device)

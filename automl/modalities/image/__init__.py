@@ -26,6 +26,7 @@ class Image(Modality):
     name = "image"
     unit = "images"
     new_data = "./new_images/"
+    trial_modules = ("automl.train.trainable", "automl.image.trainable")
     description = "images: a folder of class subfolders, a .zip of one, or a CSV of path,label"
     tasks = ("classification",)
 
@@ -59,6 +60,16 @@ class Image(Modality):
             "augment": ("augmentation policy(ies)", available_policies()),
             "synth_method": ("image synthesizer(s)", ["none", *available_image_synthesizers()]),
             "transfer": ("transfer policy(ies)", list(TRANSFER_POLICIES)),
+        }
+
+    def expensive_choices(self) -> dict[str, list[Any]]:
+        """The image synthesizers that train per fold (the VAE), and fine-tuning a backbone (a linear
+        probe on cached features costs a fraction of it)."""
+        from automl.image.vae import IMAGE_SYNTHESIZERS  # torch
+
+        return {
+            "synth_method": [e.name for e in IMAGE_SYNTHESIZERS.entries() if e.cost == "expensive"],
+            "transfer": [t for t in TRANSFER_POLICIES if t != "linear_probe"],
         }
 
     def save_extras(self, store: Any, study_id: str, prep: Any) -> None:

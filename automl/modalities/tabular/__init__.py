@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.modalities import Log, Modality, register_modality
-from automl.synth.registry import available_synthesizers, synthesizer_class
+from automl.synth.registry import SYNTHESIZERS, available_synthesizers, synthesizer_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +46,10 @@ class Tabular(Modality):
         if name != "synth_method":
             return values
         return [v for v in values if v == "none" or task in synthesizer_class(v).tasks]
+
+    def expensive_choices(self) -> dict[str, list[Any]]:
+        """The synthesizers that train a network per fold (CTGAN, TVAE)."""
+        return {"synth_method": [e.name for e in SYNTHESIZERS.entries() if e.cost == "expensive"]}
 
     def refit(
         self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]

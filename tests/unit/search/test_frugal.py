@@ -5,7 +5,11 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from automl.config import StudyConfig
+from automl.modalities import modality
 from automl.search.frugal import CostLedger, FrugalSampler
+from automl.search.space import SearchSpace
+from automl.search.tuner import build_searcher
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 METHODS = ["none", "smote", "gaussian_copula", "ctgan", "tvae"]
@@ -97,3 +101,50 @@ def test_a_parameter_without_cheap_values_is_left_to_the_searcher(cheap_trials: 
     study = _study(ledger, cheap_trials)
     drawn = _run(study, ledger, 12, lambda m, lr: 0.5, lambda m: 1.0)
     assert set(drawn) <= set(METHODS) and len(set(drawn)) > 1
+
+
+SIZES = {"n_rows": 120, "n_features": 8, "n_classes": 3}
+
+
+def _space_starts(modality_name: str) -> list[dict]:
+    return SearchSpace.load(None, modality_name).start_points("classification", SIZES)
+
+
+def _proposals(modality_name: str, trials: int, expensive: bool, seed: int = 0) -> list[dict]:
+    """The configurations the study's own searcher (OptunaSearch on the default define-by-run space,
+    under OrderedConcurrency) proposes, each trial told a result before the next one is asked for."""
+    space = SearchSpace.load(None, modality_name)
+    config = StudyConfig(data="unused.csv", target="y", trials=trials, seed=seed)
+    limiter, _ = build_searcher(
+        config,
+        space.to_tune("classification", SIZES),
+        space.start_points("classification", SIZES),
+        in_flight=1,
+        expensive=modality(modality_name).expensive_choices() if expensive else None,
+    )
+    limiter.set_search_properties("objective", "max", {})
+    proposed = []
+    for k in range(trials):
+        suggestion = limiter.suggest(f"t{k}")
+        proposed.append(suggestion)
+        result = {"objective": 0.5 + 0.01 * (k % 7), "val_score_std": 0.05, "n_folds": 5, "time_total_s": 1.0}
+        limiter.on_trial_complete(f"t{k}", result=result)
+    return proposed
+
+
+@pytest.mark.parametrize("modality_name", ["tabular", "image"])
+def test_the_study_searcher_proposes_only_cheap_values_in_its_startup_trials(modality_name: str) -> None:
+    expensive = modality(modality_name).expensive_choices()
+    trials = 30
+    n_startup = len(_space_starts(modality_name)) + min(10, max(5, trials // 3))
+    frugal = _proposals(modality_name, trials, expensive=True)
+    plain = _proposals(modality_name, trials, expensive=False)
+    starts = len(_space_starts(modality_name))
+
+    def costly(config: dict) -> bool:
+        return any(config.get(name) in values for name, values in expensive.items())
+
+    assert not any(costly(c) for c in frugal[starts:n_startup])
+    assert any(costly(c) for c in plain[starts:n_startup])  # what it replaces: uniform start-up draws
+    assert frugal[:starts] == plain[:starts]  # the start points run as given
+    assert frugal == _proposals(modality_name, trials, expensive=True)  # same seed, same proposals
