@@ -2,22 +2,28 @@
 
 On a small table a trial without a synthesizer trains in well under a second, while one that fits
 TVAE or CTGAN on every fold takes 5-15 s. A searcher that draws its random start-up trials uniformly
-sends a third of them to the expensive values and the study finishes a handful of trials (FLAML's
-cost-frugal search, Wu et al. 2021, starts from cheap configurations for the same reason). Here:
+sends a third of them to the expensive values, TPE then explores every value it has not seen, and the
+study finishes a handful of trials (FLAML's cost-frugal search, Wu et al. 2021, starts from cheap
+configurations and pays for expensive ones only when they promise more, for the same reason). Here:
 
 1. **Cheap first.** During the searcher's random start-up trials (the trials before TPE models the
    results), a choice parameter never draws a value whose registry entry is `expensive` (TVAE, CTGAN,
    the image VAE, a fine-tuned backbone): it draws among the cheap values instead. Start points are
-   enqueued as given. From then on TPE proposes every value, expensive ones included, by what the
-   results say.
-2. **A third of the budget, unless earned.** An expensive value whose trials have together taken more
-   than `share` of the study's budget is no longer proposed while none of its trials reaches the top
-   band (within one standard error of the best trial so far). Its cost is measured as the study runs:
-   the trials' own wall time, shared fits included. With a budget that does not bind, the rule never
-   fires, so a seeded study still proposes the same configurations on every run.
+   enqueued as given.
+2. **One unproven expensive trial at a time.** After the start-up, TPE proposes every value, but an
+   expensive value that has not *earned* its cost (none of its trials in the top band: within one
+   standard error of the best trial so far) is accepted at most once every `spacing` trials (the
+   start-up length); otherwise a cheap value is drawn in its place. A value that earned it is
+   proposed as freely as TPE likes. So each expensive technique is tried, but not again and again
+   before the cheap ones are explored.
+3. **A third of the budget, unless earned.** An expensive value whose trials have together taken more
+   than `share` of the study's budget is no longer proposed while it has not earned it. Its cost is
+   the trials' own wall time as measured during the study, shared fits included.
 
-`FrugalSampler` wraps Optuna's sampler (TPE); `CostLedger` is told every finished trial in trial order
-by `OrderedConcurrency`, so every decision depends only on earlier trials.
+Rules 1 and 2 depend only on trial numbers and earlier trials' scores, so a seeded study proposes the
+same configurations on every run; rule 3 depends on time, and never fires under a budget that does
+not bind. `FrugalSampler` wraps Optuna's sampler (TPE); `CostLedger` is told every finished trial in
+trial order by `OrderedConcurrency`, so every decision depends only on earlier trials.
 """
 
 from __future__ import annotations
@@ -82,49 +88,52 @@ class CostLedger:
 
 
 class FrugalSampler(BaseSampler):
-    """`base` (TPE) with cheap-first start-up trials and the budget rule of the module docstring."""
+    """`base` (TPE) under the rules of the module docstring. `spacing` defaults to `cheap_trials`."""
 
-    def __init__(self, base: BaseSampler, ledger: CostLedger, cheap_trials: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        base: BaseSampler,
+        ledger: CostLedger,
+        cheap_trials: int,
+        seed: int = 0,
+        spacing: int | None = None,
+    ) -> None:
         self.base, self.ledger, self.cheap_trials, self.seed = base, ledger, cheap_trials, seed
+        self.spacing = max(1, cheap_trials if spacing is None else spacing)
+        self.last_unproven: int | None = None  # number of the last trial given an unproven expensive value
 
     def infer_relative_search_space(self, study, trial):
         return self.base.infer_relative_search_space(study, trial)
 
     def sample_relative(self, study, trial, search_space):
-        # TPE may sample the parameters it has seen together (multivariate): the rule applies there too.
+        # TPE may sample the parameters it has seen together (multivariate): the rules apply there too.
         params = self.base.sample_relative(study, trial, search_space)
         for name, value in list(params.items()):
             distribution = search_space.get(name)
             if name in self.ledger.gated and isinstance(distribution, CategoricalDistribution):
-                allowed = self._allowed(trial.number, name, distribution)
-                if allowed and value not in allowed:
-                    params[name] = self._draw(trial.number, name, allowed)
+                params[name] = self._admit(trial.number, name, distribution, value)
         return params
 
     def sample_independent(self, study, trial, param_name: str, param_distribution) -> Any:
+        value = self.base.sample_independent(study, trial, param_name, param_distribution)
         if param_name not in self.ledger.gated or not isinstance(param_distribution, CategoricalDistribution):
-            return self.base.sample_independent(study, trial, param_name, param_distribution)
-        allowed = self._allowed(trial.number, param_name, param_distribution)
-        if not allowed:  # every value is expensive: the rule cannot choose, the searcher does
-            return self.base.sample_independent(study, trial, param_name, param_distribution)
-        if trial.number >= self.cheap_trials:
-            value = self.base.sample_independent(study, trial, param_name, param_distribution)
-            if value in allowed:
-                return value
-        return self._draw(trial.number, param_name, allowed)
+            return value
+        return self._admit(trial.number, param_name, param_distribution, value)
 
-    def _allowed(self, number: int, name: str, distribution: CategoricalDistribution) -> list[Any]:
+    def _admit(self, number: int, name: str, distribution: CategoricalDistribution, value: Any) -> Any:
+        """`value` if the rules allow it at trial `number`, else a seeded draw among the cheap values."""
         expensive = self.ledger.gated[name]
-        return [
-            c
-            for c in distribution.choices
-            if c not in expensive or (number >= self.cheap_trials and not self.ledger.over_budget(name, c))
-        ]
-
-    def _draw(self, number: int, name: str, allowed: list[Any]) -> Any:
-        """A seeded draw among the allowed values: the same trial number draws the same value."""
+        cheap = [c for c in distribution.choices if c not in expensive]
+        if value not in expensive or not cheap:  # nothing cheap to draw instead: the searcher decides
+            return value
+        if number >= self.cheap_trials and not self.ledger.over_budget(name, value):
+            if self.ledger.earned(name, value):
+                return value
+            if self.last_unproven is None or number - self.last_unproven >= self.spacing:
+                self.last_unproven = number
+                return value
         rng = np.random.default_rng([self.seed, number, sum(map(ord, name))])
-        return allowed[int(rng.integers(len(allowed)))]
+        return cheap[int(rng.integers(len(cheap)))]
 
     def before_trial(self, study, trial) -> None:
         self.base.before_trial(study, trial)

@@ -75,6 +75,19 @@ def test_an_expensive_value_over_its_budget_share_is_dropped_unless_it_earns_it(
     assert ledger.earned("synth_method", "tvae") and not ledger.earned("synth_method", "ctgan")
 
 
+def test_an_unproven_expensive_value_runs_at_most_once_per_spacing_and_a_proven_one_freely() -> None:
+    ledger = CostLedger({"synth_method": EXPENSIVE})
+    study = _study(ledger, cheap_trials=6)
+    scores = {"tvae": 0.95, "ctgan": 0.5}
+    drawn = _run(study, ledger, 80, lambda m, lr: scores.get(m, 0.7), lambda m: 1.0)
+    assert not set(drawn[:6]) & EXPENSIVE
+    first_tvae = drawn.index("tvae")
+    unproven = [i for i, m in enumerate(drawn) if m == "ctgan" or (m == "tvae" and i == first_tvae)]
+    assert unproven and all(b - a >= 6 for a, b in zip(unproven, unproven[1:], strict=False))
+    assert drawn[first_tvae + 1 :].count("tvae") > len(drawn[first_tvae + 1 :]) // 6  # earned: TPE's choice
+    assert drawn.count("ctgan") <= 1 + (80 - 6) // 6
+
+
 def test_a_budget_that_does_not_bind_changes_nothing_and_the_seed_reproduces() -> None:
     def proposals(budget_s: float) -> list[str]:
         ledger = CostLedger({"synth_method": EXPENSIVE}, budget_s=budget_s)
