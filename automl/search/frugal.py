@@ -70,6 +70,11 @@ class CostLedger:
             if objective is not None:
                 self.best[key] = max(self.best.get(key, -math.inf), objective)
 
+    def uses_expensive(self, config: dict[str, Any]) -> bool:
+        """Whether a configuration takes an expensive value (a slow trial: OrderedConcurrency lets the
+        other slots go on without waiting for it)."""
+        return any(config.get(name) in values for name, values in self.gated.items())
+
     def earned(self, name: str, value: Any) -> bool:
         """Whether a trial of this value reached the band within one standard error of the best."""
         best = self.best.get((name, value))

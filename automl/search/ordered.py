@@ -5,6 +5,13 @@ depend on timing; Tune's ConcurrencyLimiter(batch=True) fixes that by waiting fo
 which leaves trial slots idle while the longest trial of the batch runs. Here trial k is proposed
 once trials 0..k-c have finished (c = max_concurrent), and the searcher is told exactly those
 results, in trial order. Slots stay busy except while an early trial outlasts the c-1 after it.
+
+A trial known at its proposal to be slow (`slow(config)`: an expensive synthesizer, fine-tuning) gets
+a longer lag instead: trial k waits for it only from k = j + `slow_lag` on, so the other slots keep
+proposing and running cheap trials while it runs (otherwise a 20 s TVAE trial idles every other slot
+after one cheap trial). Which trials each proposal has heard of still depends only on trial numbers
+and configurations, never on timing: `known[trial_id]` records it, and ReproducibleASHA compares a
+trial with exactly those trials.
 """
 
 from __future__ import annotations
@@ -18,24 +25,33 @@ from ray.tune.search.util import _set_search_properties_backwards_compatible
 
 
 class OrderedConcurrency(Searcher):
-    """At most `max_concurrent` trials in flight; proposals depend only on the seed and earlier trials' results."""
+    """Trial k waits for trial j from k = j + lag(j) on; proposals depend only on the seed and the
+    results of the trials waited for, which the searcher hears as they fall due (in trial order
+    among those falling due together)."""
 
     def __init__(
         self,
         searcher: Searcher,
         max_concurrent: int,
         listener: Callable[[dict | None, dict | None], None] | None = None,
+        slow: Callable[[dict], bool] | None = None,
+        slow_lag: int | None = None,
     ) -> None:
-        """`listener(config, result)` hears every finished trial, in trial order, just before the
-        searcher does (search/frugal.py's cost ledger)."""
+        """`listener(config, result)` hears every finished trial, in the order the searcher does, just
+        before it (search/frugal.py's cost ledger). `slow(config)` marks trials whose lag is
+        `slow_lag` (at least `max_concurrent`) instead of `max_concurrent`."""
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be a positive integer, got {max_concurrent!r}")
         self.searcher = searcher
         self.listener = listener
+        self.slow = slow
         self.max_concurrent = max_concurrent
+        self.slow_lag = max(max_concurrent, slow_lag or max_concurrent)
         self.order: list[str] = []  # trial ids in the order they were proposed
+        self.lags: list[int] = []  # each trial's lag, fixed at its proposal
         self.finished: dict[str, tuple[dict | None, bool]] = {}
-        self.told = 0  # how many of `order` the searcher has been told about
+        self.told: set[str] = set()  # the trials the searcher has been told about
+        self.known: dict[str, frozenset[str]] = {}  # per trial: the trials told before its proposal
         self.configs: dict[str, dict] = {}  # what each trial was proposed
         super().__init__(metric=searcher.metric, mode=searcher.mode)
 
@@ -46,23 +62,29 @@ class OrderedConcurrency(Searcher):
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         self.max_concurrent = max_concurrent
+        self.slow_lag = max(self.slow_lag, max_concurrent)
         return True
 
     def suggest(self, trial_id: str) -> dict | None:
-        must_be_done = len(self.order) - self.max_concurrent + 1  # trials 0 .. k-c
-        if must_be_done > 0 and not all(t in self.finished for t in self.order[:must_be_done]):
+        k = len(self.order)
+        due = [t for j, t in enumerate(self.order) if j + self.lags[j] <= k]  # in trial order
+        if not all(t in self.finished for t in due):
             return None  # Tune asks again later
-        while self.told < must_be_done:
-            done_id = self.order[self.told]
+        for done_id in due:
+            if done_id in self.told:
+                continue
             result, error = self.finished[done_id]
             if self.listener is not None:
                 self.listener(self.configs.get(done_id), result)
             self.searcher.on_trial_complete(done_id, result=result, error=error)
-            self.told += 1
+            self.told.add(done_id)
         suggestion = self.searcher.suggest(trial_id)
         if suggestion not in (None, Searcher.FINISHED):
             self.order.append(trial_id)
+            slow = self.slow is not None and self.slow(suggestion)
+            self.lags.append(self.slow_lag if slow else self.max_concurrent)
             self.configs[trial_id] = suggestion
+            self.known[trial_id] = frozenset(self.told)
         return suggestion
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -74,7 +96,7 @@ class OrderedConcurrency(Searcher):
 
     def get_state(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["searcher"], state["listener"]
+        del state["searcher"], state["listener"], state["slow"]
         return copy.deepcopy(state)
 
     def set_state(self, state: dict[str, Any]) -> None:

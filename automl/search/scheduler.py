@@ -1,10 +1,11 @@
 """Asynchronous successive halving whose decisions do not depend on timing.
 
 Ray's ASHA compares a trial at a rung with whichever trials happen to have reported there already,
-so two runs of the same study stop different trials. Here trial k is compared only with trials
-0..k-lag that had finished before it started. Under OrderedConcurrency(max_concurrent=lag) those
-have always finished when trial k starts, so the set is the same on every run and a seeded study
-gives the same leaderboard on CPU.
+so two runs of the same study stop different trials. Here trial k is compared only with the trials
+its proposal was based on: `known[trial_id]` (OrderedConcurrency's record: the trials that had
+finished and been told to the searcher), else trials 0..k-lag that had finished before it started.
+Under OrderedConcurrency(max_concurrent=lag) those have always finished when trial k starts, so the
+set is the same on every run and a seeded study gives the same leaderboard on CPU.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ReproducibleASHA(FIFOScheduler):
         reduction_factor: float = 3,
         min_reference: int = 3,
         lag: int = 1,
+        known: dict[str, frozenset[str]] | None = None,
     ) -> None:
         super().__init__()
         self._metric, self._sign = metric, (1.0 if mode == "max" else -1.0)
@@ -49,6 +51,7 @@ class ReproducibleASHA(FIFOScheduler):
         self._reference: dict[str, frozenset[str]] = {}
         self._added: list[str] = []
         self._lag = lag
+        self._known = known if known is not None else {}  # shared with OrderedConcurrency, which fills it
         self.stopped: set[str] = set()
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
@@ -59,8 +62,11 @@ class ReproducibleASHA(FIFOScheduler):
         return True
 
     def on_trial_add(self, tune_controller, trial) -> None:
-        earlier = self._added[: max(0, len(self._added) - self._lag + 1)]  # trials 0 .. k-lag
-        self._reference[trial.trial_id] = frozenset(t for t in earlier if t in self._finished)
+        if trial.trial_id in self._known:
+            self._reference[trial.trial_id] = self._known[trial.trial_id]
+        else:
+            earlier = self._added[: max(0, len(self._added) - self._lag + 1)]  # trials 0 .. k-lag
+            self._reference[trial.trial_id] = frozenset(t for t in earlier if t in self._finished)
         self._added.append(trial.trial_id)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:

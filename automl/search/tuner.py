@@ -163,7 +163,11 @@ def build_searcher(
     else:
         searcher = OptunaSearch(sampler=sampler, points_to_evaluate=start_points or None)
     limiter = OrderedConcurrency(
-        searcher, max_concurrent=in_flight, listener=ledger.record if gated else None
+        searcher,
+        max_concurrent=in_flight,
+        listener=ledger.record if gated else None,
+        slow=ledger.uses_expensive if gated else None,
+        slow_lag=max(in_flight, n_startup),
     )
     return limiter, param_space
 
@@ -190,6 +194,7 @@ def build_tuner(
         grace_period=config.grace_period,
         reduction_factor=3,
         lag=in_flight,
+        known=limiter.known,
     )
     return tune.Tuner(
         _trainable(config, data),

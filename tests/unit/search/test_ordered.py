@@ -55,3 +55,53 @@ def test_state_round_trip_keeps_the_order() -> None:
     restored = OrderedConcurrency(Recorder(), max_concurrent=1)
     restored.set_state(limiter.get_state())
     assert restored.order == ["a"] and restored.finished == {"a": ({"objective": 1.0}, False)}
+
+
+class Scripted(Recorder):
+    """Proposes the given configurations in turn (marked slow or not), recording what it is told."""
+
+    def __init__(self, slow: list[bool]) -> None:
+        super().__init__()
+        self.slow, self.proposed = slow, 0
+
+    def suggest(self, trial_id: str) -> dict:
+        self.proposed += 1
+        return {"k": self.proposed - 1, "slow": self.slow[self.proposed - 1], "heard": len(self.told)}
+
+
+def test_cheap_trials_go_on_while_a_slow_one_runs_and_it_is_told_when_due() -> None:
+    inner = Scripted([True, False, False, False, False])
+    limiter = OrderedConcurrency(inner, max_concurrent=1, slow=lambda c: c["slow"], slow_lag=3)
+    assert limiter.suggest("t0")["slow"]
+    assert limiter.lags == [3]
+    assert limiter.suggest("t1")["heard"] == 0  # t0 still runs: with lag 1, t1 would wait for it
+    limiter.on_trial_complete("t1", {"objective": 0.1})
+    assert limiter.suggest("t2")["heard"] == 1  # told t1 only
+    limiter.on_trial_complete("t2", {"objective": 0.2})
+    assert limiter.suggest("t3") is None  # t0 is due now (0 + 3 <= 3) and still runs
+    limiter.on_trial_complete("t0", {"objective": 0.9})
+    assert limiter.suggest("t3")["heard"] == 3
+    assert inner.told == ["t1", "t0", "t2"]  # each when due, in trial order among those due
+    assert limiter.known == {
+        "t0": frozenset(),
+        "t1": frozenset(),
+        "t2": frozenset({"t1"}),
+        "t3": frozenset({"t0", "t1", "t2"}),
+    }
+
+
+def test_with_slow_trials_completion_order_still_does_not_change_what_is_proposed() -> None:
+    def run(completion_order: list[str]) -> tuple[list, dict]:
+        limiter = OrderedConcurrency(
+            Scripted([True, False, True, False, False, False, False]),
+            max_concurrent=2,
+            slow=lambda c: c["slow"],
+            slow_lag=4,
+        )
+        proposals = [limiter.suggest(t) for t in ["t0", "t1"]]
+        for trial in completion_order:
+            limiter.on_trial_complete(trial, {"objective": 0.0})
+            proposals += [limiter.suggest(f"t{len(limiter.order)}")]
+        return [p for p in proposals if p is not None], limiter.known
+
+    assert run(["t1", "t0", "t2", "t3"]) == run(["t0", "t1", "t3", "t2"])
