@@ -62,6 +62,8 @@ class ReproducibleASHA(FIFOScheduler):
         return True
 
     def on_trial_add(self, tune_controller, trial) -> None:
+        if not self._added:
+            _keep_actors(tune_controller, trial, self._lag)
         if trial.trial_id in self._known:
             self._reference[trial.trial_id] = self._known[trial.trial_id]
         else:
@@ -99,3 +101,18 @@ class ReproducibleASHA(FIFOScheduler):
 
     def debug_string(self) -> str:
         return f"ReproducibleASHA: rungs {self.rungs}, keep top {self._keep:.2f}"
+
+
+def _keep_actors(tune_controller, trial, count: int) -> None:
+    """Let Tune keep `count` idle trial actors for reuse (they all have the trial's resources).
+
+    Tune keeps a finished trial's actor only while a staged trial will take it (and always one): when
+    both slots finish while the searcher waits for an earlier trial (OrderedConcurrency), it kills one,
+    and the next trial waits seconds for a new worker to import torch. The study's slots are fixed, so
+    their actors are worth keeping for the whole search; Tune stops them all when it ends.
+    Ray is pinned (pyproject.toml), and this reaches into its TuneController: without the attribute it
+    does nothing, and tests/integration/test_search_behaviour.py checks that trials reuse the actors."""
+    cache = getattr(tune_controller, "_actor_cache", None)
+    resources = getattr(trial, "placement_group_factory", None)
+    if cache is not None and resources is not None and hasattr(cache, "increase_max"):
+        cache.increase_max(resources, by=max(0, count - 1))
