@@ -115,4 +115,4 @@ def _keep_actors(tune_controller, trial, count: int) -> None:
     cache = getattr(tune_controller, "_actor_cache", None)
     resources = getattr(trial, "placement_group_factory", None)
     if cache is not None and resources is not None and hasattr(cache, "increase_max"):
-        cache.increase_max(resources, by=max(0, count - 1))
+        cache.increase_max(resources, by=max(0, count))

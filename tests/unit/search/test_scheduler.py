@@ -314,3 +314,39 @@ def test_with_a_lag_trial_k_is_compared_only_with_trials_up_to_k_minus_lag() -> 
     assert asha._reference["t2"] == frozenset({"t0"})
     asha.on_trial_add(None, trials[3])
     assert asha._reference["t3"] == frozenset({"t0", "t1"})
+
+
+def test_a_trial_is_compared_with_exactly_the_trials_its_proposal_heard_of() -> None:
+    known = {"c": frozenset({"a"})}  # "b" ran beside "a" but had not been told when "c" was proposed
+    s = asha(known=known, lag=1)
+    a, b, c = FakeTrial("a"), FakeTrial("b"), FakeTrial("c")
+    for trial in (a, b, c):
+        s.on_trial_add(None, trial)
+    s.on_trial_complete(None, b, {})
+    assert s._reference["c"] == frozenset({"a"})  # as told, whatever finished meanwhile
+
+
+def test_the_study_keeps_its_trial_actors_cached_while_the_searcher_waits() -> None:
+    """Tune flushes cached actors down to the trials staged for them (keeping one); the scheduler raises
+    the floor to the study's slots, so a second idle actor survives a step with nothing staged."""
+    from ray.tune.utils.object_cache import _ObjectCache
+
+    @dataclass(frozen=True)
+    class Resourced:
+        trial_id: str
+        placement_group_factory: str = "1 CPU"
+
+    class Controller:
+        def __init__(self) -> None:
+            self._actor_cache = _ObjectCache(may_keep_one=True)
+
+    def cached_after_flush(slots: int) -> int:
+        controller = Controller()
+        asha(lag=slots).on_trial_add(controller, Resourced("t0"))
+        for actor in ("actor_a", "actor_b"):
+            controller._actor_cache.cache_object("1 CPU", actor)
+        list(controller._actor_cache.flush_cached_objects())
+        return controller._actor_cache.num_cached_objects
+
+    assert cached_after_flush(slots=1) == 1  # Tune's own behaviour: one kept
+    assert cached_after_flush(slots=2) == 2
