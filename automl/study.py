@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from automl.artifact import TabularModel, model_files_for, model_from_files
+from automl.artifact import model_files_for, model_from_files
 from automl.config import StudyConfig
 from automl.errors import StoreError
 from automl.finish import finish
@@ -43,7 +43,7 @@ class Study:
     study_id: str
     store: Store
     manifest: dict[str, Any]
-    _model: TabularModel | None = field(default=None, repr=False)
+    _model: Any = field(default=None, repr=False)  # the exported model: tabular, image or ensemble
 
     @classmethod
     def load(cls, study_id: str, storage: str = "studies") -> Study:
@@ -74,7 +74,8 @@ class Study:
         return self.manifest.get("test_report") or {}
 
     @property
-    def best_model(self) -> TabularModel:
+    def best_model(self) -> Any:
+        """The exported model, as its modality loads it (`predict_frame`, `predict_output`)."""
         if self._model is None:
             if self.status != "completed":
                 raise StoreError(f"Study {self.study_id!r} has no model (status: {self.status}).")

@@ -34,6 +34,7 @@ from automl.synth.pool import fetch_shared, fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
 from automl.train.batched import BatchedFit, FoldArrays, supports_batching
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
+from automl.train.report import TrialReport
 
 NO_SYNTHESIS = "none"
 MAX_SYNTH_RATIO = 2.0  # synthetic rows per training row when the space does not bound synth_ratio
@@ -423,7 +424,7 @@ def run_trial(
         if not should_report(epoch, finished, report_epochs, time.perf_counter() - last_report):
             continue
         last_report = time.perf_counter()
-        metrics = {
+        metrics: dict[str, Any] = {
             **row,
             "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
             "gap_std": float(gaps.std(ddof=1)) if len(folds) > 1 else 0.0,
@@ -440,6 +441,7 @@ def run_trial(
             "max_epochs": data.max_epochs,
             **extra,
         }
+        metrics = TrialReport.checked(metrics)  # the contract its readers rely on (train/report.py)
         curve_arrays = {
             f"curve_{k}" if not k.startswith("curve_") else k: np.asarray(v) for k, v in curves.items()
         }
