@@ -203,3 +203,11 @@ def test_image_model_card_and_zip(image_store):
     payload = model_card.model_zip(store, IMAGE_STUDY, card)
     names = set(zipfile.ZipFile(io.BytesIO(payload)).namelist())
     assert names == {"model/weights.safetensors", "model/model.json", "model/MODEL_CARD.md"}
+
+
+def test_a_preview_caption_is_the_policy_registry_description():
+    from automl.image.augment import POLICIES
+
+    for policy in POLICIES:
+        assert image_views.policy_note(policy) == POLICIES.describe(policy)
+    assert image_views.policy_note("a_policy_since_removed") == "augmentation policy"

@@ -13,18 +13,18 @@ import pandas as pd
 import pyarrow.fs as pafs
 import streamlit as st
 
+from automl.image.augment import POLICIES
 from automl.manifest import Manifest
 from automl.store import Store
 from ui.lib import formatting as fmt
 
 PREVIEW_DIR = "report/augment"
-POLICY_NOTES = {
-    "none": "no augmentation: every view is the original image",
-    "light": "horizontal flips and small shifts, zooms and rotations",
-    "medium": "light, plus brightness and contrast changes, blur and noise",
-    "heavy": "medium, plus random crops, perspective changes and cut-out patches",
-    "randaugment": "a few random operations of one strength per image (shown with 2 operations, strength 5)",
-}
+
+
+def policy_note(policy: str) -> str:
+    """The policy's description from its registry entry (automl/image/augment.py), the one place it is
+    written; a policy this version no longer has (an old study) is named only."""
+    return POLICIES.describe(policy) if policy in POLICIES else "augmentation policy"
 
 
 def _searched_policies(manifest: Manifest) -> list[str]:
@@ -86,7 +86,7 @@ def augmentation_previews(store: Store, manifest: Manifest, board: pd.DataFrame 
         except Exception as exc:  # one unreadable file must not hide the others
             st.warning(f"The preview {path} cannot be read: {exc}")
             continue
-        st.image(png, caption=f"{policy}: {POLICY_NOTES.get(policy, 'augmentation policy')}")
+        st.image(png, caption=f"{policy}: {policy_note(policy)}")
 
     st.markdown("##### Synthetic images (VAE)")
     recon = vae_recon_loss(board)
