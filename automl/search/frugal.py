@@ -10,12 +10,14 @@ configurations and pays for expensive ones only when they promise more, for the 
    results), a choice parameter never draws a value whose registry entry is `expensive` (TVAE, CTGAN,
    the image VAE, a fine-tuned backbone): it draws among the cheap values instead. Start points are
    enqueued as given.
-2. **One unproven expensive trial at a time.** After the start-up, TPE proposes every value, but an
-   expensive value that has not *earned* its cost (none of its trials in the top band: within one
-   standard error of the best trial so far) is accepted at most once every `spacing` trials (the
-   start-up length); otherwise a cheap value is drawn in its place. A value that earned it is
-   proposed as freely as TPE likes. So each expensive technique is tried, but not again and again
-   before the cheap ones are explored.
+2. **One unproven expensive trial at a time.** After the start-up, an expensive value that has not
+   *earned* its cost (none of its trials in the top band: within one standard error of the best trial
+   so far) runs at most once every `spacing` trials (the start-up length). That slot goes first to the
+   expensive values never tried, in the space's order, so every technique is tried and its cost
+   measured; then to TPE's own proposal when it is an unproven expensive value. Outside the slot, TPE's
+   unproven expensive proposals get a cheap value instead. A value that earned it is proposed as
+   freely as TPE likes. So each expensive technique is tried, but not again and again before the
+   cheap ones are explored.
 3. **A third of the budget, unless earned.** An expensive value whose trials have together taken more
    than `share` of the study's budget is no longer proposed while it has not earned it. Its cost is
    the trials' own wall time as measured during the study, shared fits included.
@@ -106,6 +108,7 @@ class FrugalSampler(BaseSampler):
         self.base, self.ledger, self.cheap_trials, self.seed = base, ledger, cheap_trials, seed
         self.spacing = max(1, cheap_trials if spacing is None else spacing)
         self.last_unproven: int | None = None  # number of the last trial given an unproven expensive value
+        self.tried: set[tuple[str, Any]] = set()  # (parameter, expensive value) proposed so far
 
     def infer_relative_search_space(self, study, trial):
         return self.base.infer_relative_search_space(study, trial)
@@ -126,17 +129,28 @@ class FrugalSampler(BaseSampler):
         return self._admit(trial.number, param_name, param_distribution, value)
 
     def _admit(self, number: int, name: str, distribution: CategoricalDistribution, value: Any) -> Any:
-        """`value` if the rules allow it at trial `number`, else a seeded draw among the cheap values."""
+        """What trial `number` gets for `name` under the rules, given the searcher's `value`."""
         expensive = self.ledger.gated[name]
         cheap = [c for c in distribution.choices if c not in expensive]
-        if value not in expensive or not cheap:  # nothing cheap to draw instead: the searcher decides
+        if not cheap:  # nothing cheap to draw instead: the searcher decides
             return value
-        if number >= self.cheap_trials and not self.ledger.over_budget(name, value):
-            if self.ledger.earned(name, value):
-                return value
+        if number >= self.cheap_trials:
+            usable = [
+                c for c in distribution.choices if c in expensive and not self.ledger.over_budget(name, c)
+            ]
+            if value in usable and self.ledger.earned(name, value):
+                return value  # proven: as often as the searcher likes
             if self.last_unproven is None or number - self.last_unproven >= self.spacing:
-                self.last_unproven = number
-                return value
+                untried = [
+                    c for c in usable if (name, c) not in self.tried and (name, c) not in self.ledger.seconds
+                ]
+                pick = untried[0] if untried else value if value in usable else None
+                if pick is not None:  # the unproven slot: a technique never tried first, in the space's order
+                    self.last_unproven = number
+                    self.tried.add((name, pick))
+                    return pick
+        if value not in expensive:
+            return value
         rng = np.random.default_rng([self.seed, number, sum(map(ord, name))])
         return cheap[int(rng.integers(len(cheap)))]
 

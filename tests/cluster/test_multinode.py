@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 from automl.study import run_study
 from tests.helpers import small_config
@@ -30,17 +31,29 @@ def cluster():
     cluster.shutdown()
 
 
-def test_trials_spread_over_nodes_and_survive_a_lost_node(cluster, penguins_csv, fast_space, tmp_path):
+def _slow_space(tmp_path) -> str:
+    """Deep, wide networks on small batches without early stopping, at a searched learning rate: each
+    trial trains for seconds, longer than a worker takes to start its actor, so both workers run
+    trials (sub-second trials would all reuse the first actor while the second one starts)."""
+    fixed = {"depth": 3, "width": 256, "batch_size": 16, "patience": 500, "synth_method": "none"}
+    parameters = {name: {"type": "choice", "values": [value]} for name, value in fixed.items()}
+    parameters["lr"] = {"type": "loguniform", "low": 1.0e-4, "high": 1.0e-2}
+    path = tmp_path / "slow.yaml"
+    path.write_text(yaml.safe_dump({"parameters": parameters}))
+    return str(path)
+
+
+def test_trials_spread_over_nodes_and_survive_a_lost_node(cluster, penguins_csv, tmp_path):
     cluster, workers = cluster
     path, target = penguins_csv
-    # Trials long enough (10 folds, up to 40 epochs) that both workers start an actor before the first trial ends.
     config = small_config(
         path,
         target,
         tmp_path,
-        fast_space,
+        _slow_space(tmp_path),
         trials=8,
         max_epochs=40,
+        grace_period=40,  # no ASHA rung below max_epochs: every trial trains its 40 epochs
         n_folds=5,
         n_repeats=2,
         name="multinode",

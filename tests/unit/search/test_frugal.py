@@ -88,6 +88,15 @@ def test_an_unproven_expensive_value_runs_at_most_once_per_spacing_and_a_proven_
     assert drawn.count("ctgan") <= 1 + (80 - 6) // 6
 
 
+def test_every_expensive_value_is_tried_once_in_turn_after_the_startup() -> None:
+    # A searcher that never proposes them on its own (every trial scores the same) still tries each.
+    ledger = CostLedger({"synth_method": EXPENSIVE | {"gaussian_copula"}})
+    study = _study(ledger, cheap_trials=6)
+    drawn = _run(study, ledger, 6 + 3 * 6, lambda m, lr: 0.5, lambda m: 1.0)
+    firsts = {m: drawn.index(m) for m in ("gaussian_copula", "ctgan", "tvae")}
+    assert firsts == {"gaussian_copula": 6, "ctgan": 12, "tvae": 18}  # the space's order, a start-up apart
+
+
 def test_a_budget_that_does_not_bind_changes_nothing_and_the_seed_reproduces() -> None:
     def proposals(budget_s: float) -> list[str]:
         ledger = CostLedger({"synth_method": EXPENSIVE}, budget_s=budget_s)
