@@ -6,6 +6,8 @@ name the same configurations alike.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import pandas as pd
 
 from automl.metrics import Metric
 from automl.search.selection import TrialSummary
-from automl.train.trainable import PAYLOAD_FILE
+from automl.train.trainable import PAYLOAD_FILE, RUNG_CURVE
 
 CURVE_COLUMNS = ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
 
@@ -116,12 +118,20 @@ def read_payload(result) -> dict[str, np.ndarray] | None:
             return {key: stored[key] for key in stored.files}
 
 
-def _curve(payload: dict[str, np.ndarray] | None, frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Every epoch's curve from the payload; else the epochs that were reported to Tune."""
+def _curve(
+    payload: dict[str, np.ndarray] | None, frame: pd.DataFrame | None, metrics: dict[str, Any] | None = None
+) -> pd.DataFrame | None:
+    """Every epoch's curve from the payload (a finished trial) or from the curve so far of its last rung
+    report (a trial ASHA stopped); else the epochs that were reported to Tune."""
     if payload is not None and "curve_epoch" in payload:
         return pd.DataFrame(
             {c: payload[c if c.startswith("curve_") else f"curve_{c}"] for c in CURVE_COLUMNS}
         )
+    so_far = (metrics or {}).get(RUNG_CURVE)
+    if isinstance(so_far, str):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            curve = json.loads(so_far)
+            return pd.DataFrame({c: curve[c] for c in CURVE_COLUMNS})
     if frame is not None and len(frame):
         return frame[[c for c in CURVE_COLUMNS if c in frame]].copy()
     return None
@@ -148,7 +158,7 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
         payload = read_payload(result) if status != "failed" else None
         if payload is not None and "oof" in payload:
             oof[name] = payload["oof"]
-        curve = _curve(payload, result.metrics_dataframe)
+        curve = _curve(payload, result.metrics_dataframe, metrics)
         if curve is not None:
             curve.insert(0, "trial", name)
             curves.append(curve)

@@ -166,7 +166,8 @@ def build_searcher(
         searcher,
         max_concurrent=in_flight,
         listener=ledger.record if gated else None,
-        slow=ledger.uses_expensive if gated else None,
+        # Waiting for a slow trial later only pays where another slot can run cheap trials meanwhile.
+        slow=ledger.uses_expensive if gated and in_flight > 1 else None,
         slow_lag=max(in_flight, n_startup),
     )
     return limiter, param_space

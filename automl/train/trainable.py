@@ -5,9 +5,9 @@ the train metric is measured on the real training rows (never the synthetic ones
 registered network family train as one batched network (train/batched.py); others (image
 fine-tuning) fold by fold. The trial reports, over folds, the mean and std of the validation and
 train scores of each fold's best epoch so far and the gap = train - validation (larger is better,
-so a positive gap is overfitting): to Tune at ASHA's rungs (with the curve so far, in a checkpoint
-file), every few seconds, and at its end with every epoch's curve and the out-of-fold predictions of
-every row. The encoded folds are kept by the actor for later trials (`encoded_fold`).
+so a positive gap is overfitting): to Tune at ASHA's rungs (with the curve so far), every few seconds,
+and at its end with every epoch's curve and the out-of-fold predictions of every row (a checkpoint
+file). The encoded folds are kept by the actor for later trials (`encoded_fold`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ NO_SYNTHESIS = "none"
 MAX_SYNTH_RATIO = 2.0  # synthetic rows per training row when the space does not bound synth_ratio
 FINAL_FILE = "final.json"  # beside it: the trial's last reported metrics, for a resumed study
 PAYLOAD_FILE = "trial.npz"  # in the trial's final checkpoint: out-of-fold predictions and curves (no pickle)
+# In a rung report, as JSON text (a string, which Tune's loggers store as is): the curve so far. A
+# checkpoint there instead would let a resumed study restore the trial from it and run it twice.
+RUNG_CURVE = "curve_so_far"
 
 
 @dataclass
@@ -454,7 +457,7 @@ def run_trial(
                 **curve_arrays,
             }
         elif epoch in report_epochs:  # ASHA may stop the trial here: its curve so far travels with it
-            metrics["payload"] = curve_arrays
+            metrics[RUNG_CURVE] = json.dumps({k: [float(x) for x in v] for k, v in curves.items()})
         report(metrics)
         if finished:
             break
@@ -483,10 +486,9 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
         if payload is None:
             tune.report(metrics)
             return
-        with tempfile.TemporaryDirectory() as folder:  # the trial's curves (and at its end, its predictions)
+        with tempfile.TemporaryDirectory() as folder:  # the trial's out-of-fold predictions and curves
             np.savez(Path(folder) / PAYLOAD_FILE, **payload)
-            if "oof" in payload:  # finished: a resumed study reports this again instead of retraining
-                (Path(folder) / FINAL_FILE).write_text(json.dumps(metrics, default=float))
+            (Path(folder) / FINAL_FILE).write_text(json.dumps(metrics, default=float))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     run_trial(config, data, report, device)

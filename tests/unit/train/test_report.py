@@ -54,3 +54,19 @@ def test_a_broken_report_names_its_field(field: str, value: object) -> None:
     metrics = {k: v for k, v in reports[-1].items() if k != "payload"}
     with pytest.raises(ValidationError, match=field):
         TrialReport.checked({**metrics, field: value})
+
+
+def test_a_rung_report_carries_the_curve_so_far_for_a_trial_asha_stops_there() -> None:
+    from automl.search.results import _curve
+    from automl.train.trainable import RUNG_CURVE
+
+    data = _tiny_data()
+    data.extra["report_epochs"] = [2]
+    reports: list[dict] = []
+    run_trial({"depth": 0, "lr": 0.01, "batch_size": 8, "patience": 50}, data, reports.append)
+    rung = next(r for r in reports if r["epoch"] == 2)
+    assert (
+        "payload" not in rung and RUNG_CURVE in rung
+    )  # no checkpoint: a resumed study could restore from it
+    curve = _curve(None, None, rung)
+    assert curve["epoch"].tolist() == [1, 2] and curve["val_score"].iloc[-1] == rung["curve_val"]
