@@ -87,12 +87,6 @@ class CostLedger:
         spent = self.seconds.get((name, value), 0.0)
         return spent > self.share * self.budget_s and not self.earned(name, value)
 
-    def summary(self) -> list[dict[str, Any]]:
-        return [
-            {"parameter": name, "value": value, "seconds": spent, "earned": self.earned(name, value)}
-            for (name, value), spent in sorted(self.seconds.items(), key=lambda kv: -kv[1])
-        ]
-
 
 class FrugalSampler(BaseSampler):
     """`base` (TPE) under the rules of the module docstring. `spacing` defaults to `cheap_trials`."""

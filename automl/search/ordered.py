@@ -51,6 +51,7 @@ class OrderedConcurrency(Searcher):
         self.lags: list[int] = []  # each trial's lag, fixed at its proposal
         self.finished: dict[str, tuple[dict | None, bool]] = {}
         self.told: set[str] = set()  # the trials the searcher has been told about
+        self.untold: list[int] = []  # indices into `order` of the others
         self.known: dict[str, frozenset[str]] = {}  # per trial: the trials told before its proposal
         self.configs: dict[str, dict] = {}  # what each trial was proposed
         super().__init__(metric=searcher.metric, mode=searcher.mode)
@@ -66,20 +67,23 @@ class OrderedConcurrency(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict | None:
+        # Tune asks many times a second: only the few trials not yet told are looked at.
         k = len(self.order)
-        due = [t for j, t in enumerate(self.order) if j + self.lags[j] <= k]  # in trial order
-        if not all(t in self.finished for t in due):
+        due = [j for j in self.untold if j + self.lags[j] <= k]  # in trial order
+        if not all(self.order[j] in self.finished for j in due):
             return None  # Tune asks again later
-        for done_id in due:
-            if done_id in self.told:
-                continue
+        for j in due:
+            done_id = self.order[j]
             result, error = self.finished[done_id]
             if self.listener is not None:
                 self.listener(self.configs.get(done_id), result)
             self.searcher.on_trial_complete(done_id, result=result, error=error)
             self.told.add(done_id)
+        if due:
+            self.untold = [j for j in self.untold if j + self.lags[j] > k]
         suggestion = self.searcher.suggest(trial_id)
         if suggestion not in (None, Searcher.FINISHED):
+            self.untold.append(len(self.order))
             self.order.append(trial_id)
             slow = self.slow is not None and self.slow(suggestion)
             self.lags.append(self.slow_lag if slow else self.max_concurrent)

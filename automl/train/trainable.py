@@ -445,16 +445,16 @@ def run_trial(
             **extra,
         }
         metrics = TrialReport.checked(metrics)  # the contract its readers rely on (train/report.py)
-        curve_arrays = {
-            f"curve_{k}" if not k.startswith("curve_") else k: np.asarray(v) for k, v in curves.items()
-        }
         if finished:
             best_epochs = [fold["stop"].best_epoch for fold in folds]
             oof_epochs = out_of_fold_epochs(best_epochs, [len(v) for v in val_outputs])
             metrics["payload"] = {
                 "oof": out_of_fold(val_outputs, data.folds, oof_epochs, len(data.y), data.n_classes),
                 "oof_epochs": np.asarray(oof_epochs, dtype=np.int32),
-                **curve_arrays,
+                **{
+                    f"curve_{k}" if not k.startswith("curve_") else k: np.asarray(v)
+                    for k, v in curves.items()
+                },
             }
         elif epoch in report_epochs:  # ASHA may stop the trial here: its curve so far travels with it
             metrics[RUNG_CURVE] = json.dumps({k: [float(x) for x in v] for k, v in curves.items()})
