@@ -16,7 +16,7 @@ Also: one training step (forward, loss, backward) of the stacked network written
 
 Torch uses one thread (as a trial does). The machine is shared and noisy: medians over repeats, (a)
 and (b) interleaved within each repeat.
-The full run writes results/batched.{json,md} and its own section of RESULTS.md; --quick only prints.
+The full run writes results/batched.{json,md} and then RESULTS.md (benchmarks/report.py); --quick only prints.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from automl.metrics import get_metric
 from automl.models import build_model
 from automl.train.batched import BatchedFit, FoldArrays
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
-from benchmarks.report import RESULTS_DIR, machine, machine_line
+from benchmarks.report import RESULTS_DIR, machine, machine_line, write_results
 
 HEADING = "## Fold-batched training engine"
 CONFIGS = {
@@ -235,15 +235,9 @@ def section(results: dict[str, Any], command: str) -> str:
 
 
 def write_section(text: str) -> None:
-    """Write results/batched.md and put the section at the end of RESULTS.md (replacing an earlier one)."""
+    """Write results/batched.md, then RESULTS.md from every section (benchmarks/report.py)."""
     (RESULTS_DIR / "batched.md").write_text(text)
-    path = RESULTS_DIR.parent / "RESULTS.md"
-    current = path.read_text()
-    if HEADING in current:
-        before, _, after = current.partition(HEADING)
-        rest = after.split("\n## ", 1)
-        current = before.rstrip("\n") + "\n" + ("\n## " + rest[1] if len(rest) > 1 else "")
-    path.write_text(current.rstrip("\n") + "\n\n" + text)
+    write_results()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

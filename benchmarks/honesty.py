@@ -12,7 +12,7 @@ model's score on the fresh sample with the study's metric, next to logistic / ri
 the same rows the exported model was refitted on (the study's search rows).
 
 Writes `honesty.json` (every record, with the machine's facts) and `honesty.md` under `--out` (default
-benchmarks/results, and then its section of benchmarks/RESULTS.md is replaced). `--quick` is the smoke run:
+benchmarks/results, and then benchmarks/RESULTS.md is rebuilt from every section). `--quick` is the smoke run:
 one tiny table task, one seed, short budgets (its default `--out` is a temporary folder).
 
 `--select` runs the studies with another selection rule; `--protocols` runs one protocol only.
@@ -44,7 +44,7 @@ from benchmarks.honesty_report import PROTOCOLS, markdown, replace_section, summ
 from benchmarks.honesty_studies import DEFAULT, QUICK, Run, Setup, progress
 from benchmarks.quality_report import _jsonable
 from benchmarks.quality_tasks import QUICK_TASKS, TASKS
-from benchmarks.report import RESULTS_DIR, machine
+from benchmarks.report import RESULTS_DIR, machine, write_results
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -134,8 +134,10 @@ def _write(out: Path, result: dict[str, Any]) -> str:
     (out / "honesty.json").write_text(json.dumps(_jsonable(result), indent=1))
     text = markdown(result)
     (out / "honesty.md").write_text(text)
-    results_md = RESULTS_DIR.parent / "RESULTS.md" if out.resolve() == RESULTS_DIR.resolve() else None
-    replace_section(results_md or out / "RESULTS.md", text)
+    if out.resolve() == RESULTS_DIR.resolve():
+        write_results()  # RESULTS.md from every harness's section (benchmarks/report.py)
+    else:
+        replace_section(out / "RESULTS.md", text)
     return text
 
 

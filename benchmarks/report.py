@@ -3,6 +3,8 @@
 Each harness (`python -m benchmarks.quality`, `python -m benchmarks.speed`, ...) writes its raw
 figures as `results/<name>.json` and its section as `results/<name>.md`, then calls `write_results()`,
 so RESULTS.md always holds the latest run of every harness, each section saying its machine and commit.
+Hand-written notes (measurements made by hand, not by a harness) live in `results/notes_*.md`, never in
+RESULTS.md itself nor in a file a harness rewrites.
 """
 
 from __future__ import annotations
@@ -15,7 +17,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
-ORDER = ("quality", "speed", "image_speed")  # sections in this order, then any others by name
+# Sections in this order, then any others by name. notes_* are hand-written; no harness rewrites them.
+ORDER = (
+    "quality",
+    "speed",
+    "image_speed",
+    "batched",
+    "notes_faults_and_abuse",
+    "honesty",
+    "notes_selection_rule",
+    "notes_selection_signal",
+    "notes_cost_aware_search",
+    "notes_few_shot_images",
+)
+# Full reports of side runs that a section links to, not sections of their own.
+NOT_SECTIONS = ("honesty_ensemble",)
 
 
 def machine() -> dict[str, str | int]:
@@ -49,7 +65,8 @@ def machine_line(facts: dict) -> str:
 def write_results(results_dir: Path = RESULTS_DIR, out: Path | None = None) -> Path:
     out = out or results_dir.parent / "RESULTS.md"
     sections = sorted(
-        results_dir.glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem)
+        (p for p in results_dir.glob("*.md") if p.stem not in NOT_SECTIONS),
+        key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem),
     )
     parts = [
         "# Benchmark results\n",
