@@ -129,7 +129,7 @@ def _modality_of(model_json: bytes | None, where: str) -> Modality:
     except (ValueError, AttributeError, RecursionError):
         name = None
     if name is not None and name not in MODALITIES:
-        known = ", ".join(MODALITIES.names())
+        known = ", ".join(sorted(MODALITIES.names()))
         raise ModelError(
             f"{where} is a model of the modality {name!r}, which this automl does not know ({known}); "
             "upgrade automl to load it."

@@ -56,12 +56,12 @@ def validate_conditions(parameters: dict[str, dict[str, Any]], source: str) -> N
                     "Got [] instead."
                 )
             for value in allowed:
-                if not _possible(ref, value):
+                if not possible_value(ref, value):
                     raise ConfigError(
                         f"The 'when' of {where} must give values of {other!r} among {_describe(ref)}. "
                         f"Got {value!r} instead."
                     )
-        if "default" in spec and not _possible(spec, spec["default"]):
+        if "default" in spec and not possible_value(spec, spec["default"]):
             raise ConfigError(
                 f"The 'default' of {where} must be among {_describe(spec)}. Got {spec['default']!r} instead."
             )
@@ -197,7 +197,7 @@ def holds(spec: dict[str, Any], config: dict[str, Any], active: set[str]) -> boo
     )
 
 
-def _possible(spec: dict[str, Any], value: Any) -> bool:
+def possible_value(spec: dict[str, Any], value: Any) -> bool:
     """Whether `value` is one the spec can take (bounds given as expressions are not checked here)."""
     if spec["type"] == "choice":
         return any(same_value(value, v) for v in spec["values"])

@@ -17,7 +17,9 @@ configurations and pays for expensive ones only when they promise more, for the 
    measured; then to TPE's own proposal when it is an unproven expensive value. Outside the slot, TPE's
    unproven expensive proposals get a cheap value instead. A value that earned it is proposed as
    freely as TPE likes. So each expensive technique is tried, but not again and again before the
-   cheap ones are explored.
+   cheap ones are explored. The slot's trial runs at low cost: a parameter the space marks
+   `low_cost: v` (a synthesizer's epochs) takes v there, as FLAML starts from low-cost settings; TPE
+   sets it freely in trials of a value that earned its cost.
 3. **A third of the budget, unless earned.** An expensive value whose trials have together taken more
    than `share` of the study's budget is no longer proposed while it has not earned it. Its cost is
    the trials' own wall time as measured during the study, shared fits included.
@@ -98,10 +100,13 @@ class FrugalSampler(BaseSampler):
         cheap_trials: int,
         seed: int = 0,
         spacing: int | None = None,
+        low_cost: Mapping[str, Any] | None = None,
     ) -> None:
         self.base, self.ledger, self.cheap_trials, self.seed = base, ledger, cheap_trials, seed
         self.spacing = max(1, cheap_trials if spacing is None else spacing)
+        self.low_cost = dict(low_cost or {})  # parameter -> its cheapest value, for unproven trials
         self.last_unproven: int | None = None  # number of the last trial given an unproven expensive value
+        self.unproven: set[int] = set()  # numbers of the trials given one (they run at low cost)
         self.tried: set[tuple[str, Any]] = set()  # (parameter, expensive value) proposed so far
 
     def infer_relative_search_space(self, study, trial):
@@ -114,10 +119,15 @@ class FrugalSampler(BaseSampler):
             distribution = search_space.get(name)
             if name in self.ledger.gated and isinstance(distribution, CategoricalDistribution):
                 params[name] = self._admit(trial.number, name, distribution, value)
+        for name in params:
+            if name in self.low_cost and trial.number in self.unproven:
+                params[name] = self.low_cost[name]
         return params
 
     def sample_independent(self, study, trial, param_name: str, param_distribution) -> Any:
         value = self.base.sample_independent(study, trial, param_name, param_distribution)
+        if param_name in self.low_cost and trial.number in self.unproven:
+            return self.low_cost[param_name]
         if param_name not in self.ledger.gated or not isinstance(param_distribution, CategoricalDistribution):
             return value
         return self._admit(trial.number, param_name, param_distribution, value)
@@ -141,6 +151,7 @@ class FrugalSampler(BaseSampler):
                 pick = untried[0] if untried else value if value in usable else None
                 if pick is not None:  # the unproven slot: a technique never tried first, in the space's order
                     self.last_unproven = number
+                    self.unproven.add(number)
                     self.tried.add((name, pick))
                     return pick
         if value not in expensive:

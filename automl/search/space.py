@@ -24,6 +24,7 @@ from automl.search.conditions import (
     holds,
     inactive_value,
     parameter_order,
+    possible_value,
     same_value,
     validate_conditions,
 )
@@ -130,6 +131,13 @@ class SearchSpace:
                     f"The 'task' of {where} must be classification or regression. Got {spec['task']!r} instead."
                 )
         validate_conditions(self.parameters, self.source)
+        for name, spec in self.parameters.items():
+            if "low_cost" in spec and not possible_value(spec, spec["low_cost"]):
+                own = spec["values"] if spec["type"] == "choice" else f"{spec['low']} to {spec['high']}"
+                raise ConfigError(
+                    f"The 'low_cost' of parameter {name!r} in {self.source} must be one of its own values "
+                    f"({own}). Got {spec['low_cost']!r} instead: change it, or remove it."
+                )
         for name, (what, known) in MODALITIES[self.modality].registered_choices().items():
             unknown = [v for v in self.parameters.get(name, {}).get("values", []) if v not in known]
             if unknown:
@@ -185,6 +193,15 @@ class SearchSpace:
                 spec["default"] = spec["values"][0] if default is None else default
             out[name] = spec
         return out
+
+    def low_cost(self, task: str, sizes: dict[str, float]) -> dict[str, Any]:
+        """{parameter: value} of the parameters marked `low_cost:`: the value that makes a trial cheapest
+        (a synthesizer's epochs). An expensive technique is first tried at it (search/frugal.py)."""
+        return {
+            name: _inside(spec, spec["low_cost"])
+            for name, spec in self.resolved(task, sizes).items()
+            if "low_cost" in spec and _inside(spec, spec["low_cost"]) is not None
+        }
 
     def to_tune(self, task: str, sizes: dict[str, float]) -> TuneSpace:
         """Ray Tune domains of every parameter, for this dataset (a `TuneSpace`: also its conditional,

@@ -20,6 +20,7 @@ import numpy as np
 import ray
 from ray import tune
 from ray.tune import Callback
+from ray.tune.logger import JsonLoggerCallback
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
@@ -135,9 +136,11 @@ def build_searcher(
     start_points: list[dict[str, Any]],
     in_flight: int,
     expensive: dict[str, list[Any]] | None = None,
+    low_cost: dict[str, Any] | None = None,
 ) -> tuple[OrderedConcurrency, dict[str, Any]]:
-    """Optuna TPE (cost-frugal where `expensive` names values, search/frugal.py) under
-    OrderedConcurrency, and the param_space Tune itself gets (none for a define-by-run space)."""
+    """Optuna TPE (cost-frugal where `expensive` names values, search/frugal.py; `low_cost`: the
+    cheapest value of the parameters the space marks) under OrderedConcurrency, and the param_space
+    Tune itself gets (none for a define-by-run space)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -148,7 +151,7 @@ def build_searcher(
     gated = {name: frozenset(values) for name, values in (expensive or {}).items() if values}
     ledger = CostLedger(gated, budget_s=config.budget_s)
     if gated:
-        sampler = FrugalSampler(sampler, ledger, cheap_trials=n_startup, seed=config.seed)
+        sampler = FrugalSampler(sampler, ledger, cheap_trials=n_startup, seed=config.seed, low_cost=low_cost)
     if isinstance(param_space, TuneSpace):
         # Define-by-run: only the parameters active in a trial are sampled (`when:` in the space),
         # the others come as constants; Tune gets no domains of its own then.
@@ -182,12 +185,14 @@ def build_tuner(
     callbacks: list[Callback] | None = None,
     deadline: float | None = None,
     expensive: dict[str, list[Any]] | None = None,
+    low_cost: dict[str, Any] | None = None,
 ) -> tune.Tuner:
     """The study's Tuner. `deadline` (a time.time()) ends the search in time for the finish; without
     it the search has the whole budget. `expensive` names, per choice parameter, the values that cost
-    much more than the others (search/frugal.py: cheap ones first, a third of the budget unless earned)."""
+    much more than the others (search/frugal.py: cheap ones first, a third of the budget unless earned),
+    `low_cost` the values their first trials take (the space's `low_cost:`)."""
     in_flight = concurrency(config)
-    limiter, param_space = build_searcher(config, param_space, start_points, in_flight, expensive)
+    limiter, param_space = build_searcher(config, param_space, start_points, in_flight, expensive, low_cost)
     scheduler = ReproducibleASHA(
         OBJECTIVE,
         "max",
@@ -215,7 +220,7 @@ def build_tuner(
             storage_filesystem=storage[1],
             verbose=0,
             stop=None if deadline is None else Deadline(deadline),
-            callbacks=callbacks or [],
+            callbacks=[JsonLoggerCallback(), *(callbacks or [])],
             failure_config=tune.FailureConfig(max_failures=config.max_trial_retries, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
@@ -230,8 +235,14 @@ def fit(tuner: tune.Tuner, config: StudyConfig) -> tune.ResultGrid:
     trials then finish first and reuse the one actor, and the study runs one trial at a time.
     OrderedConcurrency never has more than `concurrency` trials unfinished, so this many is exact.
     """
-    key, previous = "TUNE_MAX_PENDING_TRIALS_PG", os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
-    os.environ[key] = str(concurrency(config))
+    settings = {
+        "TUNE_MAX_PENDING_TRIALS_PG": str(concurrency(config)),
+        # Tune's CSV and TensorBoard loggers write every report a second and third time, and nobody
+        # reads them; the JSON log (result.json: the dashboard's live view) is in the tuner's callbacks.
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    }
+    previous = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
     # A crashing trial is recorded, with its error, in the leaderboard; Tune's traceback per attempt
     # (and its "Trials did not complete" line for trials the deadline stopped) would only bury the
     # progress lines.
@@ -244,10 +255,11 @@ def fit(tuner: tune.Tuner, config: StudyConfig) -> tune.ResultGrid:
     finally:
         for log, level in zip(quiet, levels, strict=True):
             log.setLevel(level)
-        if previous is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _trainable(config: StudyConfig, data: SearchData):

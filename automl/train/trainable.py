@@ -468,6 +468,7 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
     import ray
     from ray import tune
 
+    started_at = time.time()  # with time_total_s: when the trial ran (benchmarks/lean.py's timeline)
     torch.set_num_threads(max(1, int(data.extra.get("cpus_per_trial", 1))))
     node_id = ray.get_runtime_context().get_node_id()
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
@@ -482,7 +483,7 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
 
     def report(metrics: dict[str, Any]) -> None:
         payload = metrics.pop("payload", None)
-        metrics = {**metrics, "node_id": node_id, "device": device}
+        metrics = {**metrics, "node_id": node_id, "device": device, "started_at": started_at}
         if payload is None:
             tune.report(metrics)
             return

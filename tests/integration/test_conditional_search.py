@@ -76,7 +76,7 @@ def image_space(path: Path) -> Path:
     for spec in params.values():
         if "backbone" in spec.get("when", {}):
             spec["when"]["backbone"] = [b for b in spec["when"]["backbone"] if b in IMAGE_BACKBONES]
-    params["synth_epochs"]["values"] = [5, 10]
+    params["synth_epochs"].update(values=[5, 10], low_cost=5)
     params["patience"] = {"type": "int", "low": 2, "high": 3}
     path.write_text(yaml.safe_dump(doc))
     return path

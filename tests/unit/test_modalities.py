@@ -213,7 +213,7 @@ def test_the_modality_named_in_model_json_says_its_files(model_json, expected):
 def test_model_json_of_an_unknown_modality():
     message = (
         "somewhere/model is a model of the modality 'audio', which this automl does not know "
-        "(tabular, image); upgrade automl to load it."
+        "(image, tabular); upgrade automl to load it."
     )
     with pytest.raises(ModelError, match=re.escape(message)):
         model_files_for(b'{"modality": "audio"}', "somewhere/model")

@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 from automl.config import StudyConfig
+from automl.errors import ConfigError
 from automl.modalities import modality
 from automl.search.frugal import CostLedger, FrugalSampler
 from automl.search.space import SearchSpace
@@ -167,3 +168,45 @@ def test_the_study_searcher_proposes_only_cheap_values_in_its_startup_trials(mod
     assert any(costly(c) for c in plain[starts:n_startup])  # what it replaces: uniform start-up draws
     assert frugal[:starts] == plain[:starts]  # the start points run as given
     assert frugal == _proposals(modality_name, trials, expensive=True)  # same seed, same proposals
+
+
+def test_an_unproven_expensive_trial_runs_at_low_cost_and_an_earned_one_as_tpe_likes() -> None:
+    # TVAE is the best value, and better with more epochs: its first trial (the unproven slot) must still
+    # take the space's low-cost epochs; once TVAE has earned its cost, TPE may set the epochs freely.
+    ledger = CostLedger({"synth_method": EXPENSIVE})
+    base = optuna.samplers.TPESampler(seed=0, n_startup_trials=6)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=FrugalSampler(base, ledger, cheap_trials=6, seed=0, low_cost={"synth_epochs": 50}),
+    )
+    drawn = []
+    for _ in range(60):
+        trial = study.ask()
+        method = trial.suggest_categorical("synth_method", METHODS)
+        epochs = trial.suggest_categorical("synth_epochs", [50, 150]) if method in EXPENSIVE else None
+        value = {"tvae": 0.9 + 0.05 * (epochs == 150), "ctgan": 0.5}.get(method, 0.7)
+        study.tell(trial, value)
+        ledger.record(
+            {"synth_method": method, "synth_epochs": epochs},
+            {"objective": value, "val_score_std": 0.02, "n_folds": 5, "time_total_s": 1.0},
+        )
+        drawn.append((trial.number, method, epochs))
+    slots = study.sampler.unproven
+    assert slots and all(epochs == 50 for number, method, epochs in drawn if number in slots)
+    earned_tvae = [epochs for number, method, epochs in drawn if method == "tvae" and number not in slots]
+    assert 150 in earned_tvae  # TPE's own choice once TVAE earned its cost
+    assert all(epochs is None for _, method, epochs in drawn if method not in EXPENSIVE)
+
+
+def test_the_default_spaces_first_try_their_synthesizers_at_low_cost() -> None:
+    for modality_name in ("tabular", "image"):
+        space = SearchSpace.load(None, modality_name)
+        low = space.low_cost("classification", SIZES)
+        assert low["synth_epochs"] == min(space.choices("synth_epochs"))
+
+
+def test_a_low_cost_value_outside_the_parameter_is_a_clear_error(tmp_path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("parameters:\n  epochs: {type: choice, values: [50, 150], low_cost: 10}\n")
+    with pytest.raises(ConfigError, match="'low_cost' of parameter 'epochs'.*must be one of its own values"):
+        SearchSpace.load(path)

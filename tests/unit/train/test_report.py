@@ -11,7 +11,7 @@ from automl.train.report import TrialReport
 from automl.train.trainable import SearchData, run_trial
 
 # What Tune adds to every report, and what the trainable's Tune wrapper adds (node, device).
-TUNE_FIELDS = {"time_total_s", "node_id", "device"}
+TUNE_FIELDS = {"time_total_s", "node_id", "device", "started_at"}
 # Numbers a modality adds per fold (image/trainable.py's `extra`), absent from a table's reports.
 MODALITY_EXTRAS = {"synth_recon_loss", "feature_seconds"}
 
