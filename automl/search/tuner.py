@@ -303,20 +303,20 @@ def ensure_ray(
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     if ray.is_initialized():
         return lambda: None
-    undo: Callable[[], None] = ray.shutdown
-    if keep:
-        atexit.register(ray.shutdown)
-        undo = lambda: None  # noqa: E731
     if os.environ.get("RAY_ADDRESS"):  # inside a Ray Job or pointed at a cluster: connect, configure nothing
         ray.init(log_to_driver=False, logging_level="ERROR")
-        return undo
-    # address="local": a Ray of our own, even when `ray start` left a cluster running on this machine
-    ray.init(
-        address="local",
-        num_cpus=num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level="ERROR",
-        _system_config={"preload_python_modules": list(preload)} if preload else None,
-    )
-    return undo
+    else:  # address="local": a Ray of our own, even when `ray start` left a cluster running on this machine
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+            _system_config={"preload_python_modules": list(preload)} if preload else None,
+        )
+    if not keep:
+        return ray.shutdown
+    # Registered after ray.init, so it runs before Ray's own exit handler, which first waits 0.5 s for
+    # its workers' last log lines (log_to_driver=False: there are none) and then finds nothing to do.
+    atexit.register(ray.shutdown)
+    return lambda: None
