@@ -21,6 +21,7 @@ RESULTS_DIR = HERE / "results"
 ORDER = (
     "quality",
     "speed",
+    "lean",
     "image_speed",
     "batched",
     "notes_faults_and_abuse",
