@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -307,13 +308,17 @@ def entry() -> None:
     them is skipped, which with torch and Ray loaded takes 1-2 s once the work is done."""
     status = [1]  # an uncaught exception exits with 1, as Python's own exit would
     atexit.register(_exit_now, status)  # registered first, so it runs after every other handler
-    status[0] = main()
+    try:
+        status[0] = main()
+    except BrokenPipeError:  # the reader went away (`automl studies | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush there
     sys.exit(status[0])
 
 
 def _exit_now(status: list[int]) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`automl studies | head`)
+            stream.flush()
     os._exit(status[0])
 
 
