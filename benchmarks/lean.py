@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.report import RESULTS_DIR, machine, machine_line, write_results
+from benchmarks.report import RESULTS_DIR, machine, machine_line, save_section
 
 TARGET_S = 15.0
 TARGET = "a 20-trial study on a 100-row table spends less than 15 s outside its trials (2 CPU cores)"
@@ -249,13 +249,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["total_seconds"] = time.perf_counter() - started
     text = markdown(results)
     print("\n" + text.replace("## ", ""))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "lean.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (args.out / "lean.md").write_text(text + "\n")
-    if args.out.resolve() == RESULTS_DIR.resolve():
-        written = write_results()
-    else:
-        written = write_results(args.out, args.out / "RESULTS.md")
+    written = save_section(args.out, "lean", results, text)
     print(f"\ntotal {results['total_seconds']:.0f} s; written to {args.out / 'lean.json'}, {written}")
     return results
 

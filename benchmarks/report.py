@@ -9,11 +9,13 @@ RESULTS.md itself nor in a file a harness rewrites.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -61,6 +63,17 @@ def machine_line(facts: dict) -> str:
         f"Machine: {facts['cpus']} CPUs, GPU {facts['gpu']}, {facts['platform']}, Python {facts['python']}, "
         f"torch {facts['torch']}; commit {facts['commit']}, {facts['date']}."
     )
+
+
+def save_section(out: Path, name: str, results: dict[str, Any], text: str) -> Path:
+    """A harness's figures as <out>/<name>.json, its section as <out>/<name>.md, then RESULTS.md: the
+    benchmarks' own for the default out (benchmarks/results), else one beside them in <out>."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / f"{name}.md").write_text(text + "\n")
+    if out.resolve() == RESULTS_DIR.resolve():
+        return write_results()
+    return write_results(out, out / "RESULTS.md")
 
 
 def write_results(results_dir: Path = RESULTS_DIR, out: Path | None = None) -> Path:

@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import RESULTS_DIR, machine, machine_line, write_results
+from benchmarks.report import RESULTS_DIR, machine, machine_line, save_section
 from benchmarks.speed_scaling import section_gpu, section_scaling
 from benchmarks.speed_studies import DEFAULT, QUICK, LocalRay, Settings, section_asha, section_fixed
 
@@ -284,13 +284,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["total_seconds"] = time.perf_counter() - started
     text = printed(results)
     print("\n" + text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "speed.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (args.out / "speed.md").write_text(markdown(results) + "\n")
-    if args.out.resolve() == RESULTS_DIR.resolve():
-        written = write_results()
-    else:
-        written = write_results(args.out, args.out / "RESULTS.md")
+    written = save_section(args.out, "speed", results, markdown(results))
     print(f"\ntotal {results['total_seconds']:.0f} s; written to {args.out / 'speed.json'}, {written}")
     return results
 

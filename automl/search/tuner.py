@@ -312,7 +312,13 @@ def ensure_ray(
             include_dashboard=False,
             log_to_driver=False,
             logging_level="ERROR",
-            _system_config={"preload_python_modules": list(preload)} if preload else None,
+            _system_config={
+                "preload_python_modules": list(preload),
+                # The raylet already starts a worker per CPU; a second set for the first driver (Ray's
+                # default) only adds processes importing torch on the same cores while the first trials
+                # wait (1-1.5 s later first trials on 2 CPUs, benchmarks/lean.py).
+                "prestart_worker_first_driver": False,
+            },
         )
     if not keep:
         return ray.shutdown
