@@ -10,6 +10,8 @@ set is the same on every run and a seeded study gives the same leaderboard on CP
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
+
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
@@ -38,7 +40,7 @@ class ReproducibleASHA(FIFOScheduler):
         reduction_factor: float = 3,
         min_reference: int = 3,
         lag: int = 1,
-        known: dict[str, frozenset[str]] | None = None,
+        known: Mapping[str, Container[str]] | None = None,
     ) -> None:
         super().__init__()
         self._metric, self._sign = metric, (1.0 if mode == "max" else -1.0)
@@ -48,7 +50,7 @@ class ReproducibleASHA(FIFOScheduler):
         self._min_reference = min_reference
         self._rung_values: dict[int, dict[str, float]] = {r: {} for r in self.rungs}
         self._finished: set[str] = set()
-        self._reference: dict[str, frozenset[str]] = {}
+        self._reference: dict[str, Container[str]] = {}
         self._added: list[str] = []
         self._lag = lag
         self._known = known if known is not None else {}  # shared with OrderedConcurrency, which fills it

@@ -105,3 +105,35 @@ def test_with_slow_trials_completion_order_still_does_not_change_what_is_propose
         return [p for p in proposals if p is not None], limiter.known
 
     assert run(["t1", "t0", "t2", "t3"]) == run(["t0", "t1", "t3", "t2"])
+
+
+def _limiter_after(n: int) -> OrderedConcurrency:
+    limiter = OrderedConcurrency(Recorder(), max_concurrent=1)
+    for k in range(n):
+        assert limiter.suggest(f"t{k}") is not None
+        limiter.on_trial_complete(f"t{k}", {"objective": float(k)})
+    return limiter
+
+
+def test_the_known_trials_of_each_proposal_survive_the_saved_state() -> None:
+    import pickle
+
+    limiter = _limiter_after(6)
+    assert limiter.known["t4"] == frozenset({"t0", "t1", "t2", "t3"})
+    assert "t4" not in limiter.known["t4"] and "t9" not in limiter.known["t4"]
+    restored = OrderedConcurrency(Recorder(), max_concurrent=1)
+    restored.set_state(pickle.loads(pickle.dumps(limiter.get_state())))
+    assert restored.known == limiter.known
+    assert restored.suggest("t6") is not None and restored.known["t6"] == frozenset(f"t{k}" for k in range(6))
+    assert restored.known["t4"] == frozenset({"t0", "t1", "t2", "t3"})  # later trials do not leak in
+
+
+def test_a_state_saved_with_a_set_of_told_trials_still_loads() -> None:
+    old = _limiter_after(3).get_state()
+    old["told"] = set(old["told"])  # as saved before the told order was kept
+    old["known"] = {trial: frozenset(known) for trial, known in old["known"].items()}
+    restored = OrderedConcurrency(Recorder(), max_concurrent=1)
+    restored.set_state(old)
+    assert restored.suggest("t3") is not None
+    assert restored.known["t3"] == frozenset({"t0", "t1", "t2"})
+    assert restored.known["t1"] == frozenset({"t0"})
