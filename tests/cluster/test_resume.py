@@ -76,6 +76,7 @@ def test_resume_after_sigkill(penguins_csv, fast_space, tmp_path, capsys):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
     proc.wait(timeout=60)
+    unfinished_at_kill = len(list(tune_dir.glob("tune_trainable_*"))) - len(_finished(tune_dir))
     finished = _finished(tune_dir)
     assert len(finished) >= 2
     assert json.loads((storage / "killed" / "study.json").read_text())["status"] == "running"
@@ -83,7 +84,10 @@ def test_resume_after_sigkill(penguins_csv, fast_space, tmp_path, capsys):
     assert main(["resume", "killed", "--storage", str(storage)]) == 0
     assert "study killed: completed" in capsys.readouterr().out
     after = sorted(tune_dir.glob("tune_trainable_*"))
-    assert len(after) == 6, [d.name for d in after]
+    # Tune saves its experiment state every 10 s or so: a trial the dead driver had started since the
+    # last save is unknown to the resumed run, which proposes one more under a new id, and the started
+    # trial's folder stays behind. Only such folders may be extra.
+    assert 6 <= len(after) <= 6 + max(0, unfinished_at_kill), [d.name for d in after]
     for name, content in finished.items():  # finished trials were not run again
         after_resume = (tune_dir / name / "result.json").read_bytes()
         assert after_resume.startswith(content), name
