@@ -30,17 +30,13 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.report import RESULTS_DIR, machine, machine_line, save_section
+from benchmarks.report import RESULTS_DIR, load_average, machine, machine_line, save_section
 
 TARGET_S = 15.0
 TARGET = "a 20-trial study on a 100-row table spends less than 15 s outside its trials (2 CPU cores)"
 PHASES = ("before_study", "to_first_trial", "idle_in_search", "search_end", "finish", "exit")
 FIGURES = ("wall_s", "trial_union_s", "outside_s", *PHASES)
 QUICK_OPTIONS = ["--max-epochs", "5", "--grace-period", "2"]
-
-
-def load_average() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def _read(stream: IO[str], lines: list[tuple[float, str]]) -> None:
@@ -82,8 +78,9 @@ def stamp(lines: list[tuple[float, str]], prefix: str) -> float:
     raise RuntimeError(f"no line starting with {prefix!r} in the study's output")
 
 
-def trial_intervals(store: Path) -> list[tuple[float, float]]:
-    """[started_at, started_at + largest time_total_s] of each trial (of each run of a retried trial)."""
+def trial_intervals(store: Path) -> dict[tuple[str, float], float]:
+    """{(trial folder, started_at): started_at + largest time_total_s} for each trial (each run of a
+    retried trial)."""
     studies = [p for p in store.iterdir() if p.is_dir()]
     if len(studies) != 1:
         raise RuntimeError(f"expected one study folder in {store}, found {[p.name for p in studies]}")
@@ -96,7 +93,7 @@ def trial_intervals(store: Path) -> list[tuple[float, float]]:
                 ends[key] = max(ends.get(key, key[1]), key[1] + float(row["time_total_s"]))
     if not ends:
         raise RuntimeError(f"no trial reports under {studies[0] / 'tune'}")
-    return sorted((start, end) for (_, start), end in ends.items())
+    return ends
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:
@@ -111,7 +108,8 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
 
 def repeat_figures(run: dict[str, Any], store: Path) -> dict[str, Any]:
     """One repeat's wall time, trial union, outside time and its phases (they add up to outside_s)."""
-    intervals = trial_intervals(store)
+    runs = trial_intervals(store)
+    intervals = sorted((start, end) for (_, start), end in runs.items())
     first, last = intervals[0][0], max(end for _, end in intervals)
     union = union_length(intervals)
     study = stamp(run["stderr"], "[automl] study ")
@@ -134,7 +132,7 @@ def repeat_figures(run: dict[str, Any], store: Path) -> dict[str, Any]:
         raise RuntimeError(f"the phases add up to {gap:+.6f} s more than the time outside the trials")
     return {
         **{k: round(v, 3) for k, v in figures.items()},
-        "n_trials": len({path.parent.name for path in store.glob("*/tune/*/result.json")}),
+        "n_trials": len({folder for folder, _ in runs}),
         "trial_runs": len(intervals),
         "search_seconds_logged": round(finished - study, 3),
     }

@@ -58,6 +58,11 @@ def machine() -> dict[str, str | int]:
     }
 
 
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was around a figure."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def machine_line(facts: dict) -> str:
     return (
         f"Machine: {facts['cpus']} CPUs, GPU {facts['gpu']}, {facts['platform']}, Python {facts['python']}, "

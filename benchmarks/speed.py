@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -33,17 +32,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import RESULTS_DIR, machine, machine_line, save_section
+from benchmarks.report import RESULTS_DIR, load_average, machine, machine_line, save_section
 from benchmarks.speed_scaling import section_gpu, section_scaling
 from benchmarks.speed_studies import DEFAULT, QUICK, LocalRay, Settings, section_asha, section_fixed
 
 SECTIONS = ("fixed", "asha", "cache", "scaling", "gpu")  # as reported
 # As run: the in-process studies first, on one Ray (scaling stops it: each of its studies starts its own).
 RUN_ORDER = ("fixed", "asha", "gpu", "cache", "scaling")
-
-
-def load_average() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def _num(value: Any, digits: int = 3) -> str:

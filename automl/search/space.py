@@ -197,11 +197,9 @@ class SearchSpace:
     def low_cost(self, task: str, sizes: dict[str, float]) -> dict[str, Any]:
         """{parameter: value} of the parameters marked `low_cost:`: the value that makes a trial cheapest
         (a synthesizer's epochs). An expensive technique is first tried at it (search/frugal.py)."""
-        return {
-            name: _inside(spec, spec["low_cost"])
-            for name, spec in self.resolved(task, sizes).items()
-            if "low_cost" in spec and _inside(spec, spec["low_cost"]) is not None
-        }
+        specs = self.resolved(task, sizes)
+        low = {name: _inside(spec, spec["low_cost"]) for name, spec in specs.items() if "low_cost" in spec}
+        return {name: value for name, value in low.items() if value is not None}
 
     def to_tune(self, task: str, sizes: dict[str, float]) -> TuneSpace:
         """Ray Tune domains of every parameter, for this dataset (a `TuneSpace`: also its conditional,
