@@ -199,7 +199,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
 
     prep.data.extra.update(
-        report_epochs=asha_rungs(config.max_epochs, config.grace_period),
+        rungs=asha_rungs(config.max_epochs, config.grace_period),  # the trials halve themselves there
         trial_cap_s=trial_cap_s(config.budget_s),
     )
     warm_up_finish_imports()

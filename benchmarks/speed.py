@@ -4,7 +4,7 @@
 
 1. fixed: a tabular study (penguins, default space). Per trial, the share of its wall time spent outside
    its training epochs, trials per hour, time to the best configuration, and the driver's overhead.
-2. asha: the same study with early stopping by ASHA off (grace_period = max_epochs: ReproducibleASHA then
+2. asha: the same study with early stopping by ASHA off (grace_period = max_epochs: successive halving then
    has no rung below max_t, so it never stops a trial). Wall time to reach the same best validation score.
 3. cache: the linear-probe feature cache, measured by `benchmarks.image_speed` (cold, warm, uncached).
 4. scaling: study time and peak memory with 4x the rows and with 4x the trials, each study a separate

@@ -23,7 +23,7 @@ FIXED_COUNTS = (
     "the epoch loop (Tune's time_total_s minus the trial's setup_seconds). It counts the trial's setup inside "
     "the actor (setup_seconds: per fold, preprocessing fit + synthesizer fit or pool fetch = synth_seconds, "
     "network build) and Ray's share (span - time_total_s: starting the trial on its new or reused actor, "
-    "per-epoch result round trips to the driver, stopping). Waiting for a free slot and actor creation before "
+    "result round trips to the driver (every 2 s and at the end), stopping). Waiting for a free slot and actor creation before "
     "on_trial_start are not in the span: they are in the driver overhead (slot idle time)."
 )
 
@@ -223,7 +223,7 @@ def section_asha(settings: Settings, work: Path, ray: LocalRay, cache: dict) -> 
 
     a, b = run_figures(asha, off), run_figures(off, asha)
     return {
-        "how": "early stopping off = the same StudyConfig with grace_period = max_epochs: ReproducibleASHA's "
+        "how": "early stopping off = the same StudyConfig with grace_period = max_epochs: successive halving's "
         "rungs are grace_period * 3^k below max_t, so it has none and never stops a trial (the trials' own "
         "patience-based early stopping, a searched parameter, stays on in both runs). Same seed: the start "
         "points and TPE's random start-up trials are identical; later proposals differ where ASHA cut trials.",

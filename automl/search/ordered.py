@@ -10,8 +10,9 @@ A trial known at its proposal to be slow (`slow(config)`: an expensive synthesiz
 a longer lag instead: trial k waits for it only from k = j + `slow_lag` on, so the other slots keep
 proposing and running cheap trials while it runs (otherwise a 20 s TVAE trial idles every other slot
 after one cheap trial). Which trials each proposal has heard of still depends only on trial numbers
-and configurations, never on timing: `known[trial_id]` records it, and ReproducibleASHA compares a
-trial with exactly those trials (`ToldBefore`: a count into the told order, not a set per trial).
+and configurations, never on timing: `known[trial_id]` records it (`ToldBefore`: a count into the told
+order, not a set per trial), and with `halving` each proposal carries the successive-halving cutoffs set
+by exactly those trials (search/scheduler.py), under `RUNG_CUTOFFS`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from typing import Any
 
 from ray.tune.search import Searcher
 from ray.tune.search.util import _set_search_properties_backwards_compatible
+
+from automl.search.scheduler import SuccessiveHalving
+from automl.train.report import RUNG_CUTOFFS
 
 
 class ToldBefore(Set):
@@ -64,10 +68,12 @@ class OrderedConcurrency(Searcher):
         listener: Callable[[dict | None, dict | None], None] | None = None,
         slow: Callable[[dict], bool] | None = None,
         slow_lag: int | None = None,
+        halving: SuccessiveHalving | None = None,
     ) -> None:
         """`listener(config, result)` hears every finished trial, in the order the searcher does, just
         before it (search/frugal.py's cost ledger). `slow(config)` marks trials whose lag is
-        `slow_lag` (at least `max_concurrent`) instead of `max_concurrent`."""
+        `slow_lag` (at least `max_concurrent`) instead of `max_concurrent`. `halving` hears every
+        finished trial too, and sets the rung cutoffs each proposal carries."""
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be a positive integer, got {max_concurrent!r}")
         self.searcher = searcher
@@ -82,6 +88,7 @@ class OrderedConcurrency(Searcher):
         self.untold: list[int] = []  # indices into `order` of the others
         self.known: dict[str, ToldBefore] = {}  # per trial: the trials told before its proposal
         self.configs: dict[str, dict] = {}  # what each trial was proposed
+        self.halving = halving  # part of the saved state: a resumed study keeps its rung values
         super().__init__(metric=searcher.metric, mode=searcher.mode)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
@@ -106,6 +113,8 @@ class OrderedConcurrency(Searcher):
             if self.listener is not None:
                 self.listener(self.configs.get(done_id), result)
             self.searcher.on_trial_complete(done_id, result=result, error=error)
+            if self.halving is not None:
+                self.halving.tell(result)
             self.told[done_id] = len(self.told)
         if due:
             self.untold = [j for j in self.untold if j + self.lags[j] > k]
@@ -117,6 +126,8 @@ class OrderedConcurrency(Searcher):
             self.lags.append(self.slow_lag if slow else self.max_concurrent)
             self.configs[trial_id] = suggestion
             self.known[trial_id] = ToldBefore(self.told, len(self.told))
+            if self.halving is not None:
+                return {**suggestion, RUNG_CUTOFFS: self.halving.cutoffs()}
         return suggestion
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:

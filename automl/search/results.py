@@ -19,7 +19,8 @@ import pandas as pd
 
 from automl.metrics import Metric
 from automl.search.selection import TrialSummary
-from automl.train.trainable import PAYLOAD_FILE, RUNG_CURVE
+from automl.train.report import RUNG_CUTOFFS
+from automl.train.trainable import CURVE_SO_FAR, PAYLOAD_FILE
 
 CURVE_COLUMNS = ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
 
@@ -127,7 +128,7 @@ def _curve(
         return pd.DataFrame(
             {c: payload[c if c.startswith("curve_") else f"curve_{c}"] for c in CURVE_COLUMNS}
         )
-    so_far = (metrics or {}).get(RUNG_CURVE)
+    so_far = (metrics or {}).get(CURVE_SO_FAR)
     if isinstance(so_far, str):
         with contextlib.suppress(ValueError, KeyError, TypeError):
             curve = json.loads(so_far)
@@ -153,7 +154,7 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
             time_capped=bool(row["time_capped"]),
             error=None if result.error is None else str(result.error).strip().splitlines()[-1][:500],
         )
-        row.update({f"param_{k}": v for k, v in (result.config or {}).items()})
+        row.update({f"param_{k}": v for k, v in (result.config or {}).items() if k != RUNG_CUTOFFS})
         rows.append(row)
         payload = read_payload(result) if status != "failed" else None
         if payload is not None and "oof" in payload:

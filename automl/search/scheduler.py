@@ -1,24 +1,32 @@
-"""Asynchronous successive halving whose decisions do not depend on timing.
+"""Asynchronous successive halving whose decisions do not depend on timing, taken inside the trial.
 
 Ray's ASHA compares a trial at a rung with whichever trials happen to have reported there already,
 so two runs of the same study stop different trials. Here trial k is compared only with the trials
-its proposal was based on: `known[trial_id]` (OrderedConcurrency's record: the trials that had
-finished and been told to the searcher), else trials 0..k-lag that had finished before it started.
-Under OrderedConcurrency(max_concurrent=lag) those have always finished when trial k starts, so the
-set is the same on every run and a seeded study gives the same leaderboard on CPU.
+its proposal was based on: those OrderedConcurrency had told the searcher when it proposed k, which had
+all finished by then. Their values at every rung are known at that moment, so the cutoffs are too:
+`SuccessiveHalving.cutoffs()` travels with the trial's configuration (`train.report.RUNG_CUTOFFS`),
+and the trial stops itself at a rung where its objective is below the cutoff. A trial then needs no
+report at its rungs: each report is a round trip to the driver (a few ms, which on a table is a
+large part of a 30 ms trial), and most trials now report once, at their end, with their value at each
+rung reached (`RUNG_OBJECTIVES`), which the next proposals' cutoffs take in.
+
+A seeded study gives the same leaderboard on CPU: the cutoffs depend on trial numbers and results
+only, never on which trial reached a rung first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler
+
+from automl.train.report import RUNG_OBJECTIVES
 
 
 def asha_rungs(max_t: int, grace_period: int, reduction_factor: float = 3) -> list[int]:
-    """The epochs at which successive halving compares trials: grace, grace*rf, ... below max_t.
-    Trials report to Tune at these epochs (and every few epochs between), never only in between."""
+    """The epochs at which successive halving compares trials: grace, grace*rf, ... below max_t."""
     rungs, t = [], grace_period
     while t < max_t:
         rungs.append(int(t))
@@ -26,83 +34,46 @@ def asha_rungs(max_t: int, grace_period: int, reduction_factor: float = 3) -> li
     return rungs
 
 
-class ReproducibleASHA(FIFOScheduler):
-    """Stops a trial at rung r when its metric is below the top 1/`reduction_factor` of earlier trials at r."""
+class SuccessiveHalving:
+    """The rung values of the trials told so far (in the order told) and the cutoffs they set: a trial
+    stops at rung r when its objective (larger = better) is below the top 1/`reduction_factor` of
+    at least `min_reference` earlier values at r."""
 
-    def __init__(
-        self,
-        metric: str,
-        mode: str = "max",
-        *,
-        time_attr: str = "epoch",
-        max_t: int = 100,
-        grace_period: int = 5,
-        reduction_factor: float = 3,
-        min_reference: int = 3,
-        lag: int = 1,
-        known: Mapping[str, Container[str]] | None = None,
-    ) -> None:
+    def __init__(self, rungs: Iterable[int], reduction_factor: float = 3, min_reference: int = 3) -> None:
+        self.rungs = [int(r) for r in rungs]
+        self.keep = 1.0 / reduction_factor
+        self.min_reference = min_reference
+        self.values: dict[int, list[float]] = {r: [] for r in self.rungs}
+
+    def tell(self, result: Mapping[str, Any] | None) -> None:
+        """Take in a finished trial's value at each rung it reached (none from a trial that failed
+        before its end, which has no final report)."""
+        for rung, value in zip(self.rungs, (result or {}).get(RUNG_OBJECTIVES) or (), strict=False):
+            self.values[rung].append(float(value))
+
+    def cutoffs(self) -> dict[str, float]:
+        """{rung (as text: configurations are stored as JSON): cutoff} for a trial proposed now; rungs
+        with fewer than `min_reference` values have none (the trial goes on there)."""
+        return {
+            str(rung): float(np.quantile(values, 1.0 - self.keep))
+            for rung, values in self.values.items()
+            if len(values) >= self.min_reference
+        }
+
+
+class KeptActors(FIFOScheduler):
+    """Tune's first-in-first-out scheduling (the trials stop themselves at rungs), keeping one idle
+    actor per trial slot for reuse."""
+
+    def __init__(self, slots: int = 1) -> None:
         super().__init__()
-        self._metric, self._sign = metric, (1.0 if mode == "max" else -1.0)
-        self._time_attr = time_attr
-        self.rungs = asha_rungs(max_t, grace_period, reduction_factor)
-        self._keep = 1.0 / reduction_factor
-        self._min_reference = min_reference
-        self._rung_values: dict[int, dict[str, float]] = {r: {} for r in self.rungs}
-        self._finished: set[str] = set()
-        self._reference: dict[str, Container[str]] = {}
-        self._added: list[str] = []
-        self._lag = lag
-        self._known = known if known is not None else {}  # shared with OrderedConcurrency, which fills it
-        self.stopped: set[str] = set()
-
-    def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
-        if metric:
-            self._metric = metric
-        if mode:
-            self._sign = 1.0 if mode == "max" else -1.0
-        return True
+        self._slots = slots
+        self._added = False
 
     def on_trial_add(self, tune_controller, trial) -> None:
         if not self._added:
-            _keep_actors(tune_controller, trial, self._lag)
-        if trial.trial_id in self._known:
-            self._reference[trial.trial_id] = self._known[trial.trial_id]
-        else:
-            earlier = self._added[: max(0, len(self._added) - self._lag + 1)]  # trials 0 .. k-lag
-            self._reference[trial.trial_id] = frozenset(t for t in earlier if t in self._finished)
-        self._added.append(trial.trial_id)
-
-    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
-        t = result.get(self._time_attr)
-        if t not in self._rung_values or self._metric not in result:
-            return TrialScheduler.CONTINUE
-        value = self._sign * float(result[self._metric])
-        self._rung_values[t][trial.trial_id] = value
-        reference = self._reference.get(trial.trial_id, frozenset())
-        earlier = [v for tid, v in self._rung_values[t].items() if tid in reference]
-        if len(earlier) < self._min_reference:
-            return TrialScheduler.CONTINUE
-        cutoff = float(np.quantile(earlier, 1.0 - self._keep))
-        if value < cutoff:
-            self.stopped.add(trial.trial_id)
-            return TrialScheduler.STOP
-        return TrialScheduler.CONTINUE
-
-    def _finish(self, trial) -> None:
-        self._finished.add(trial.trial_id)
-
-    def on_trial_complete(self, tune_controller, trial, result) -> None:
-        self._finish(trial)
-
-    def on_trial_error(self, tune_controller, trial) -> None:
-        self._finish(trial)
-
-    def on_trial_remove(self, tune_controller, trial) -> None:
-        self._finish(trial)
-
-    def debug_string(self) -> str:
-        return f"ReproducibleASHA: rungs {self.rungs}, keep top {self._keep:.2f}"
+            _keep_actors(tune_controller, trial, self._slots)
+            self._added = True
 
 
 def _keep_actors(tune_controller, trial, count: int) -> None:

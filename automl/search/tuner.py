@@ -1,10 +1,10 @@
 """Builds the Ray Tune run of a study: searcher, scheduler, resources, storage and progress.
 
 Optuna TPE proposes (seeded, told results in trial order so a seeded study is reproducible; only the
-parameters active in a trial, see search/conditions.py), ReproducibleASHA stops
-poor trials early, the dataset travels once through the object store (`tune.with_parameters`),
-actors are reused between trials, and a crashing trial is recorded as failed while the study
-goes on.
+parameters active in a trial, see search/conditions.py), successive halving stops poor trials early
+(each trial at its rungs, with the cutoffs of its proposal: search/scheduler.py), the dataset travels
+once through the object store (`tune.with_parameters`), actors are reused between trials, and a
+crashing trial is recorded as failed while the study goes on.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from automl.config import StudyConfig
 from automl.search.frugal import CostLedger, FrugalSampler
 from automl.search.ordered import OrderedConcurrency
 from automl.search.results import trial_status
-from automl.search.scheduler import ReproducibleASHA
+from automl.search.scheduler import KeptActors, SuccessiveHalving, asha_rungs
 from automl.search.space import TuneSpace
 from automl.train.trainable import SearchData, tune_trainable
 
@@ -172,6 +172,8 @@ def build_searcher(
         # Waiting for a slow trial later only pays where another slot can run cheap trials meanwhile.
         slow=ledger.uses_expensive if gated and in_flight > 1 else None,
         slow_lag=max(in_flight, n_startup),
+        # The trials stop themselves at these rungs (the study gives them the same list: study._search).
+        halving=SuccessiveHalving(asha_rungs(config.max_epochs, config.grace_period), reduction_factor=3),
     )
     return limiter, param_space
 
@@ -193,15 +195,7 @@ def build_tuner(
     `low_cost` the values their first trials take (the space's `low_cost:`)."""
     in_flight = concurrency(config)
     limiter, param_space = build_searcher(config, param_space, start_points, in_flight, expensive, low_cost)
-    scheduler = ReproducibleASHA(
-        OBJECTIVE,
-        "max",
-        max_t=config.max_epochs,
-        grace_period=config.grace_period,
-        reduction_factor=3,
-        lag=in_flight,
-        known=limiter.known,
-    )
+    scheduler = KeptActors(slots=in_flight)
     return tune.Tuner(
         _trainable(config, data),
         param_space=param_space,

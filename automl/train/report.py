@@ -1,7 +1,7 @@
-"""The trial report: what a trial tells Tune at a rung, every few seconds and at its end.
+"""The trial report: what a trial tells Tune every few seconds and at its end.
 
-One typed contract between the trainable (`train/trainable.py` `run_trial`) and its readers: the scheduler
-and the searcher read `objective`, the leaderboard reads the fields its columns name
+One typed contract between the trainable (`train/trainable.py` `run_trial`) and its readers: the searcher
+reads `objective`, the successive halving `rung_objectives` (search/scheduler.py), the leaderboard reads the fields its columns name
 (`search/results.py` `COLUMNS`, checked against this model by tests/unit/train/test_report.py), and the
 dashboard reads the leaderboard. A report that breaks it fails inside the trial, where the bug is, not
 later in a reader. Numbers a modality adds per fold (`extra`: an image probe's `feature_seconds`, the
@@ -13,6 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# In a trial's configuration: the successive-halving cutoff at each rung, {str(epoch): objective} (set
+# at its proposal, search/scheduler.py; the trainable takes it out before training).
+RUNG_CUTOFFS = "rung_cutoffs"
+# In its reports: its objective at each rung reached so far, in rung order (the next proposals' cutoffs).
+RUNG_OBJECTIVES = "rung_objectives"
 
 
 class TrialReport(BaseModel):
@@ -40,6 +46,8 @@ class TrialReport(BaseModel):
     done_early: bool = Field(description="every fold stopped early")
     time_capped: bool = Field(description="ended at the per-trial time cap")
     max_epochs: int = Field(ge=1, description="the study's epoch limit")
+    rung_objectives: list[float] = Field(description="the objective at each successive-halving rung reached")
+    done: bool = Field(description="the trial's last report (Tune then stops it without asking again)")
 
     @classmethod
     def checked(cls, metrics: dict[str, Any]) -> dict[str, Any]:

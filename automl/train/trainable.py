@@ -5,9 +5,11 @@ the train metric is measured on the real training rows (never the synthetic ones
 registered network family train as one batched network (train/batched.py); others (image
 fine-tuning) fold by fold. The trial reports, over folds, the mean and std of the validation and
 train scores of each fold's best epoch so far and the gap = train - validation (larger is better,
-so a positive gap is overfitting): to Tune at ASHA's rungs (with the curve so far), every few seconds,
-and at its end with every epoch's curve and the out-of-fold predictions of every row (a checkpoint
-file). The encoded folds are kept by the actor for later trials (`encoded_fold`).
+so a positive gap is overfitting): to Tune every few seconds (with the curve so far) and at its end,
+with every epoch's curve and the out-of-fold predictions of every row (a checkpoint file). It stops
+itself at a successive-halving rung where it falls below the cutoff its proposal carried
+(search/scheduler.py), so a short trial makes one round trip to the driver, not one per rung.
+The encoded folds are kept by the actor for later trials (`encoded_fold`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,16 @@ from automl.synth.pool import fetch_shared, fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
 from automl.train.batched import BatchedFit, FoldArrays, supports_batching
 from automl.train.loop import EarlyStopping, NetworkFit, validation_loss
-from automl.train.report import TrialReport
+from automl.train.report import RUNG_CUTOFFS, RUNG_OBJECTIVES, TrialReport
 
 NO_SYNTHESIS = "none"
 MAX_SYNTH_RATIO = 2.0  # synthetic rows per training row when the space does not bound synth_ratio
 FINAL_FILE = "final.json"  # beside it: the trial's last reported metrics, for a resumed study
 PAYLOAD_FILE = "trial.npz"  # in the trial's final checkpoint: out-of-fold predictions and curves (no pickle)
-# In a rung report, as JSON text (a string, which Tune's loggers store as is): the curve so far. A
-# checkpoint there instead would let a resumed study restore the trial from it and run it twice.
-RUNG_CURVE = "curve_so_far"
+# In a report before the last and in the last of a trial stopped at a rung, as JSON text (a string,
+# which Tune's loggers store as is): the curve so far. A checkpoint there instead would let a resumed
+# study restore the trial from it and run it twice.
+CURVE_SO_FAR = "curve_so_far"
 
 
 @dataclass
@@ -62,6 +65,8 @@ class SearchData:
     extra: dict = field(default_factory=dict)
     modality: str = "tabular"
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this study's rows in caches
+    # (fold, scaler): the fold's preprocessor and encoded rows, made once for the study (`encode_folds`)
+    encoded: dict[tuple[int, str], tuple[Preprocessor, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
         return _fold_setup(self, fold_index, config, device)
@@ -120,7 +125,7 @@ def synthesize(
     config: dict[str, Any],
     n_rows: int,
     *,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | None,
     X: np.ndarray,
     y: np.ndarray,
     task: str,
@@ -130,8 +135,9 @@ def synthesize(
     max_ratio: float = MAX_SYNTH_RATIO,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """`n_rows` synthetic rows in the network's input space, from synthesizers fitted on the given
-    training rows only: (X, y, seconds spent). `pooled` fetches a shared pre-sampled pool instead
-    of fitting an expensive synthesizer here (None from it: fit here after all)."""
+    training rows only: (X, y, seconds spent). `frame`: those rows as a frame (only read when there is
+    synthesis). `pooled` fetches a shared pre-sampled pool instead of fitting an expensive synthesizer
+    here (None from it: fit here after all)."""
     method = config.get("synth_method", NO_SYNTHESIS)
     if method == NO_SYNTHESIS or n_rows == 0:
         return np.zeros((0, X.shape[1]), np.float32), np.zeros(0, y.dtype), 0.0
@@ -156,28 +162,55 @@ _ENCODED_FOLDS: OrderedDict[tuple, tuple[Preprocessor, np.ndarray, np.ndarray]] 
 ENCODED_FOLDS_KEPT = 64  # (study, fold, scaler) entries an actor keeps: a few per fold and scaler
 
 
-def encoded_fold(
+ENCODED_FOLDS_MAX_VALUES = 2**24  # encode_folds makes them ahead up to this many floats (64 MB) in all
+
+
+def _encode_fold(
     data: SearchData, fold_index: int, scaler: str
 ) -> tuple[Preprocessor, np.ndarray, np.ndarray]:
-    """The fold's preprocessor, fitted on its training part only, and its encoded training and
-    validation rows. A pure function of (rows, fold, scaler), so a reused actor keeps the last few:
-    on a small table encoding the folds was most of a trial's setup, and it is the same for every
-    trial with that scaler."""
-    key = (data.token, fold_index, scaler)
-    hit = _ENCODED_FOLDS.get(key)
-    if hit is not None:
-        _ENCODED_FOLDS.move_to_end(key)
-        return hit
     train_rows, val_rows = data.folds[fold_index]
     pre = Preprocessor(data.schema, scaler)
     X_train = pre.fit_transform(data.features.iloc[train_rows])  # fitted on the fold's training part only
     X_val = pre.transform(data.features.iloc[val_rows])
     X_train.setflags(write=False)  # shared by later trials: nobody may change them in place
     X_val.setflags(write=False)
-    _ENCODED_FOLDS[key] = (pre, X_train, X_val)
+    return pre, X_train, X_val
+
+
+def encode_folds(data: SearchData, scalers: list[str]) -> None:
+    """Encode every fold with each of `scalers` once for the whole study, before the search (where the
+    result is small enough to travel with `data`), instead of in every actor at its first trial with a
+    scaler: on a small table that first encoding was most of the trial's setup."""
+    if not scalers or not data.folds:
+        return
+    first = _encode_fold(data, 0, scalers[0])
+    values = len(data.folds) * len(scalers) * (len(first[1]) + len(first[2])) * max(1, first[1].shape[1])
+    if values > ENCODED_FOLDS_MAX_VALUES:
+        return  # a large table: each actor encodes the folds it needs (`encoded_fold`)
+    for scaler in scalers:
+        for fold_index in range(len(data.folds)):
+            key = (fold_index, scaler)
+            data.encoded[key] = first if key == (0, scalers[0]) else _encode_fold(data, fold_index, scaler)
+
+
+def encoded_fold(
+    data: SearchData, fold_index: int, scaler: str
+) -> tuple[Preprocessor, np.ndarray, np.ndarray]:
+    """The fold's preprocessor, fitted on its training part only, and its encoded training and
+    validation rows: made before the search (`encode_folds`), or here, where a reused actor keeps the
+    last few (a pure function of rows, fold and scaler, the same for every trial with that scaler)."""
+    made = data.encoded.get((fold_index, scaler))
+    if made is not None:
+        return made
+    key = (data.token, fold_index, scaler)
+    hit = _ENCODED_FOLDS.get(key)
+    if hit is not None:
+        _ENCODED_FOLDS.move_to_end(key)
+        return hit
+    _ENCODED_FOLDS[key] = made = _encode_fold(data, fold_index, scaler)
     while len(_ENCODED_FOLDS) > ENCODED_FOLDS_KEPT:
         _ENCODED_FOLDS.popitem(last=False)
-    return pre, X_train, X_val
+    return made
 
 
 def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
@@ -191,10 +224,11 @@ def _fold_setup(data: SearchData, fold_index: int, config: dict[str, Any], devic
         return None if shared is None else shared[:2]  # None: no pool, or lost with a node: fit here
 
     n_rows = int(round(float(config.get("synth_ratio", 0.0)) * len(train_rows)))
+    synthesizing = config.get("synth_method", NO_SYNTHESIS) != NO_SYNTHESIS and n_rows > 0
     X_syn, y_syn, synth_seconds = synthesize(
         config,
         n_rows,
-        frame=data.features.iloc[train_rows].reset_index(drop=True),
+        frame=data.features.iloc[train_rows].reset_index(drop=True) if synthesizing else None,
         X=X_train,
         y=y_train,
         task=data.task,
@@ -312,14 +346,12 @@ class _Batched:
 REPORT_SECONDS = 2.0  # a slow trial (images) still reports this often, so a budget cut leaves it a score
 
 
-def should_report(
-    epoch: int, finished: bool, report_epochs: frozenset[int], seconds_since: float = 0.0
-) -> bool:
-    """Tune hears from a trial at the scheduler's rungs (the only reports that feed a decision), at its
-    end, and at least every REPORT_SECONDS (a slow trial's live progress); the curves of every epoch
-    travel once, in the final payload. A report is a round trip to the driver (about 5 ms): on a table,
-    where a whole trial can take 50 ms, reporting every few epochs would be most of its fixed cost."""
-    return finished or epoch in report_epochs or seconds_since >= REPORT_SECONDS
+def should_report(finished: bool, seconds_since: float = 0.0) -> bool:
+    """Tune hears from a trial at its end and at least every REPORT_SECONDS (a slow trial's live
+    progress); the curves of every epoch travel once, in the final payload. A report is a round trip
+    to the driver (about 5 ms): on a table, where a whole trial can take 30 ms, a report at every rung
+    was most of its fixed cost, so the rung decisions are taken in the trial (search/scheduler.py)."""
+    return finished or seconds_since >= REPORT_SECONDS
 
 
 def fold_repeats(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[int]:
@@ -364,14 +396,17 @@ def run_trial(
     report: Callable[[dict[str, Any]], None],
     device: str = "cpu",
     fold_setup: Callable[..., dict[str, Any]] | None = None,
+    cutoffs: Mapping[str, float] | None = None,
 ) -> None:
     """Train `config` on every fold, reporting fold-averaged metrics as the epochs go.
 
     `data.setup_fold(fold_index, config, device)` gives each fold's fit, early stopping and rows
     (`fold_setup(data, fold_index, config, device)` replaces it, for benchmarks). A fold's optional
     `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported.
-    The last report carries `payload`: the out-of-fold predictions and every epoch's curve; a report
-    at one of the scheduler's rungs carries the curve so far (the scheduler may stop the trial there).
+    The last report (`done`) carries `payload`: the out-of-fold predictions and every epoch's curve;
+    the others carry the curve so far. At each rung (`data.extra["rungs"]`) the trial records its
+    objective and stops, as ASHA would, where it is below `cutoffs[str(rung)]` (then its last report
+    has the curve so far and no payload, like any trial stopped early).
     `data.extra["trial_cap_s"]` (set from the study's budget) ends a trial whose training outlasts
     it after the epoch in progress, as if every fold had stopped early there (`time_capped` in its
     report); shared synthesizer fits and features have their own cap (synth/pool.py)."""
@@ -384,7 +419,9 @@ def run_trial(
     engine = _Batched(folds, data, device) if _Batched.fits(folds) else _PerFold(folds, data, device)
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
-    report_epochs = frozenset(data.extra.get("report_epochs", ()))
+    rungs = frozenset(data.extra.get("rungs", ()))
+    cutoffs = {int(epoch): float(value) for epoch, value in (cutoffs or {}).items()}
+    rung_objectives: list[float] = []
     sign = metric.sign()
     val_outputs: list[list[np.ndarray]] = [[] for _ in folds]
     last_report = time.perf_counter()
@@ -413,7 +450,12 @@ def run_trial(
         best = np.array([fold["stop"].best_scores for fold in folds])  # (folds, [train, val])
         gaps = sign * (best[:, 0] - best[:, 1])
         capped = time.perf_counter() - trained_from >= cap_s  # the study's per-trial share of its budget
-        finished = all(fold["stop"].stopped for fold in folds) or epoch == data.max_epochs or capped
+        completed = all(fold["stop"].stopped for fold in folds) or epoch == data.max_epochs
+        objective = float(sign * best[:, 1].mean())
+        if epoch in rungs:
+            rung_objectives.append(objective)
+        halted = not completed and objective < cutoffs.get(epoch, -np.inf)  # successive halving
+        finished = completed or capped or halted
         row = {
             "epoch": epoch,
             "curve_train": float(np.mean([c[0] for c in current])),
@@ -424,14 +466,14 @@ def run_trial(
         }
         for key, value in row.items():
             curves[key].append(value)
-        if not should_report(epoch, finished, report_epochs, time.perf_counter() - last_report):
+        if not should_report(finished, time.perf_counter() - last_report):
             continue
         last_report = time.perf_counter()
         metrics: dict[str, Any] = {
             **row,
             "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
             "gap_std": float(gaps.std(ddof=1)) if len(folds) > 1 else 0.0,
-            "objective": float(sign * best[:, 1].mean()),
+            "objective": objective,
             "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
             "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
             "n_folds": len(folds),
@@ -442,10 +484,12 @@ def run_trial(
             "done_early": all(fold["stop"].stopped for fold in folds),
             "time_capped": bool(capped and not all(fold["stop"].stopped for fold in folds)),
             "max_epochs": data.max_epochs,
+            RUNG_OBJECTIVES: list(rung_objectives),
+            "done": finished,  # Tune stops a trial on its `done` report, without another round trip
             **extra,
         }
         metrics = TrialReport.checked(metrics)  # the contract its readers rely on (train/report.py)
-        if finished:
+        if finished and not halted:
             best_epochs = [fold["stop"].best_epoch for fold in folds]
             oof_epochs = out_of_fold_epochs(best_epochs, [len(v) for v in val_outputs])
             metrics["payload"] = {
@@ -456,8 +500,8 @@ def run_trial(
                     for k, v in curves.items()
                 },
             }
-        elif epoch in report_epochs:  # ASHA may stop the trial here: its curve so far travels with it
-            metrics[RUNG_CURVE] = json.dumps({k: [float(x) for x in v] for k, v in curves.items()})
+        else:  # the last report if Tune stops the trial here (the study's deadline) or it halted
+            metrics[CURVE_SO_FAR] = json.dumps({k: [float(x) for x in v] for k, v in curves.items()})
         report(metrics)
         if finished:
             break
@@ -481,6 +525,9 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
                 tune.report(json.loads(final.read_text()), checkpoint=finished)
                 return
 
+    config = dict(config)
+    cutoffs = config.pop(RUNG_CUTOFFS, None)  # set at the proposal (search/ordered.py), not a setting
+
     def report(metrics: dict[str, Any]) -> None:
         payload = metrics.pop("payload", None)
         metrics = {**metrics, "node_id": node_id, "device": device, "started_at": started_at}
@@ -492,4 +539,4 @@ def tune_trainable(config: dict[str, Any], data: SearchData) -> None:
             (Path(folder) / FINAL_FILE).write_text(json.dumps(metrics, default=float))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    run_trial(config, data, report, device)
+    run_trial(config, data, report, device, cutoffs=cutoffs)

@@ -15,6 +15,7 @@ import yaml
 from automl.search.conditions import active_parameters
 from automl.search.space import default_space_path
 from automl.study import run_study
+from automl.train.report import RUNG_CUTOFFS
 from tests.helpers import small_config, small_image_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -23,11 +24,14 @@ IMAGE_BACKBONES = ["tf_efficientnet_lite0", "small_cnn", "pixels_8"]
 
 
 def proposed(study_dir: Path) -> list[dict[str, Any]]:
-    """Each trial's configuration as Tune gave it (params.json), in the order the trials were created."""
+    """Each trial's configuration as Tune gave it (params.json), in the order the trials were created,
+    without the successive-halving cutoffs every proposal carries (not a setting)."""
     numbered = []
     for path in (study_dir / "tune").glob("*/params.json"):
         number = re.search(r"_[0-9a-f]{5,}_(\d+)_", path.parent.name)
-        numbered.append((int(number.group(1)), json.loads(path.read_text())))
+        config = json.loads(path.read_text())
+        assert isinstance(config.pop(RUNG_CUTOFFS), dict)
+        numbered.append((int(number.group(1)), config))
     return [config for _, config in sorted(numbered, key=lambda item: item[0])]
 
 

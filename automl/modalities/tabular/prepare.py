@@ -4,13 +4,14 @@ the trials receive: a `prepared.Prepared` of `train.trainable.SearchData`."""
 from __future__ import annotations
 
 from automl.config import StudyConfig
+from automl.data.preprocess import SCALERS
 from automl.data.splits import make_splits, resolve_test_size
 from automl.data.tabular import coerce_features, load_table
 from automl.errors import DataError
 from automl.metrics import default_metric, get_metric
 from automl.prepared import Prepared
 from automl.search.space import SearchSpace
-from automl.train.trainable import MAX_SYNTH_RATIO, SearchData
+from automl.train.trainable import MAX_SYNTH_RATIO, SearchData, encode_folds
 
 MB = 1024 * 1024
 
@@ -57,4 +58,5 @@ def prepare_table(config: StudyConfig, log=print) -> Prepared:
             "sizes": {"n_rows": fold_rows, "n_features": dataset.n_features, "n_classes": n_classes},
         },
     )
+    encode_folds(data, [s for s in space.choices("scaler") if s in SCALERS] or ["standard"])
     return Prepared(dataset, metric, space, splits, features, data)

@@ -115,16 +115,8 @@ def _best_epochs(outputs, data) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    ("epoch", "finished", "seconds", "expected"),
-    [
-        (1, False, 0, False),
-        (2, False, 0, False),
-        (3, False, 0, True),
-        (4, False, 0, False),
-        (4, False, 2.5, True),
-        (5, False, 0, False),
-        (7, True, 0, True),
-    ],
+    ("finished", "seconds", "expected"),
+    [(False, 0, False), (False, 1.9, False), (False, 2.5, True), (True, 0, True)],
 )
-def test_reports_at_rungs_every_few_seconds_and_the_end(epoch, finished, seconds, expected):
-    assert should_report(epoch, finished, frozenset({3, 9}), seconds) is expected
+def test_reports_every_few_seconds_and_at_the_end(finished, seconds, expected):
+    assert should_report(finished, seconds) is expected

@@ -56,17 +56,44 @@ def test_a_broken_report_names_its_field(field: str, value: object) -> None:
         TrialReport.checked({**metrics, field: value})
 
 
-def test_a_rung_report_carries_the_curve_so_far_for_a_trial_asha_stops_there() -> None:
-    from automl.search.results import _curve
-    from automl.train.trainable import RUNG_CURVE
-
+def _halving_run(cutoffs: dict[str, float] | None, patience: int = 50, lr: float = 0.01) -> list[dict]:
     data = _tiny_data()
-    data.extra["report_epochs"] = [2]
+    data.extra["rungs"] = [2, 4]
     reports: list[dict] = []
-    run_trial({"depth": 0, "lr": 0.01, "batch_size": 8, "patience": 50}, data, reports.append)
-    rung = next(r for r in reports if r["epoch"] == 2)
+    run_trial(
+        {"depth": 0, "lr": lr, "batch_size": 8, "patience": patience}, data, reports.append, cutoffs=cutoffs
+    )
+    return reports
+
+
+def test_a_trial_below_a_rung_cutoff_stops_there_with_its_curve_so_far() -> None:
+    from automl.search.results import _curve, trial_status
+    from automl.train.report import RUNG_OBJECTIVES
+    from automl.train.trainable import CURVE_SO_FAR
+
+    free = _halving_run(None)
+    assert len(free) == 1 and free[0]["epoch"] == 6 and free[0]["done"]  # one report: its end
+    at_rungs = free[0][RUNG_OBJECTIVES]
+    assert len(at_rungs) == 2  # its objective at epochs 2 and 4
+    halted = _halving_run({"2": at_rungs[0] - 1e-9, "4": at_rungs[1] + 1e-9})  # passes 2, fails 4
+    assert len(halted) == 1
+    last = halted[0]
+    assert last["epoch"] == 4 and last["done"] and last[RUNG_OBJECTIVES] == at_rungs
+    assert trial_status(last, None) == "stopped_early"
     assert (
-        "payload" not in rung and RUNG_CURVE in rung
+        "payload" not in last and CURVE_SO_FAR in last
     )  # no checkpoint: a resumed study could restore from it
-    curve = _curve(None, None, rung)
-    assert curve["epoch"].tolist() == [1, 2] and curve["val_score"].iloc[-1] == rung["curve_val"]
+    curve = _curve(None, None, last)
+    assert curve["epoch"].tolist() == [1, 2, 3, 4] and curve["val_score"].iloc[-1] == last["curve_val"]
+    assert _halving_run({"2": at_rungs[0] + 1e-9})[0]["epoch"] == 2  # below at the first rung
+    assert _halving_run({"2": at_rungs[0], "4": at_rungs[1]})[0]["epoch"] == 6  # at the cutoff: goes on
+
+
+def test_a_trial_that_finishes_at_a_rung_is_not_halted_there() -> None:
+    from automl.search.results import trial_status
+
+    done = _halving_run(None, patience=1, lr=3.0)  # diverges: every fold stops at epoch 2, a rung
+    assert done[-1]["done_early"] and done[-1]["epoch"] == 2
+    again = _halving_run({"2": 1e9}, patience=1, lr=3.0)
+    assert again[-1]["epoch"] == 2 and "payload" in again[-1]
+    assert trial_status(again[-1], None) == "completed"
