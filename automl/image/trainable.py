@@ -33,7 +33,7 @@ from automl.image.weights import WeightsSource
 from automl.models import build_model, count_parameters
 from automl.synth.pool import fetch_shared
 from automl.train.loop import EarlyStopping
-from automl.train.trainable import NO_SYNTHESIS, network_fold
+from automl.train.table_folds import NO_SYNTHESIS, network_fold
 
 BASELINE_PIXELS = 16  # side of the pixel grid of the logistic-regression baseline
 MAX_SYNTH_RATIO = 1.0  # synthetic images per training image when the space does not bound synth_ratio

@@ -14,7 +14,7 @@ import pandas as pd
 from automl.artifact import ARCH_KEYS, TabularModel
 from automl.data.preprocess import Preprocessor
 from automl.train.loop import NetworkFit, fit_fixed_epochs
-from automl.train.trainable import synthesize
+from automl.train.table_folds import synthesize
 
 # The network a practitioner would write without any small-data technique: no dropout, no L1/L2,
 # no synthetic rows, no class weights, no early stopping (a fixed 100 epochs).

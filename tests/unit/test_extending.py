@@ -101,7 +101,7 @@ def test_a_new_augmentation_policy_is_one_decorated_builder(tmp_path):
 
 def test_a_new_tabular_synthesizer_is_one_decorated_class(tmp_path):
     from automl.modalities.tabular import Tabular
-    from automl.train.trainable import synth_settings
+    from automl.train.table_folds import synth_settings
 
     with SYNTHESIZERS.trial():
 

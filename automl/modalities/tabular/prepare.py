@@ -11,7 +11,8 @@ from automl.errors import DataError
 from automl.metrics import default_metric, get_metric
 from automl.prepared import Prepared
 from automl.search.space import SearchSpace
-from automl.train.trainable import MAX_SYNTH_RATIO, SearchData, encode_folds
+from automl.train.table_folds import MAX_SYNTH_RATIO, encode_folds
+from automl.train.trainable import SearchData
 
 MB = 1024 * 1024
 
