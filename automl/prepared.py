@@ -7,6 +7,7 @@ for every modality, and ask the modality named by its search data when the kind 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,9 @@ class Prepared:
     splits: Splits
     features: pd.DataFrame | None  # all rows, coerced to the schema (None for images)
     data: Any  # SearchData or ImageSearchData: the search rows only, what the trials receive
+    # Work on `data` that the search runs while Ray starts and waits for before shipping it (a table:
+    # its folds encoded for every scaler of the space, `train.table_folds.encode_folds`).
+    before_search: Callable[[], None] | None = None
 
     @property
     def sizes(self) -> dict[str, float]:

@@ -203,9 +203,18 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         trial_cap_s=trial_cap_s(config.budget_s),
     )
     warm_up_finish_imports()
+    ready = (
+        threading.Thread(target=prep.before_search, name="automl-before-search")
+        if prep.before_search
+        else None
+    )
+    if ready is not None:  # overlaps Ray's start, which mostly waits for its processes
+        ready.start()
     # Started once per process and reused by the next study; its workers import what trials need.
     shutdown = tuning.ensure_ray(keep=True, preload=modality(prep.modality).trial_modules)
     try:
+        if ready is not None:
+            ready.join()
         data_ref = ray.put(prep.data)  # held here for the whole search: the pool borrows it
         # On the head node, so losing a worker node does not lose the pool (a driver can share a
         # host, and so an IP, with a worker's raylet: its own node is not necessarily the head).

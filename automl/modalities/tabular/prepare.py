@@ -59,5 +59,5 @@ def prepare_table(config: StudyConfig, log=print) -> Prepared:
             "sizes": {"n_rows": fold_rows, "n_features": dataset.n_features, "n_classes": n_classes},
         },
     )
-    encode_folds(data, [s for s in space.choices("scaler") if s in SCALERS] or ["standard"])
-    return Prepared(dataset, metric, space, splits, features, data)
+    scalers = [s for s in space.choices("scaler") if s in SCALERS] or ["standard"]
+    return Prepared(dataset, metric, space, splits, features, data, lambda: encode_folds(data, scalers))
