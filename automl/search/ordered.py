@@ -61,6 +61,8 @@ class OrderedConcurrency(Searcher):
     results of the trials waited for, which the searcher hears as they fall due (in trial order
     among those falling due together)."""
 
+    halving: SuccessiveHalving | None = None  # also for one saved before it existed
+
     def __init__(
         self,
         searcher: Searcher,

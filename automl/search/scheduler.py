@@ -76,6 +76,16 @@ class KeptActors(FIFOScheduler):
             self._added = True
 
 
+class ReproducibleASHA(KeptActors):
+    """How a study saved before the trials halved themselves loads its scheduler (Tune stores it with the
+    experiment, under this name): it keeps the actors and stops nothing. That study's searcher was saved
+    without `SuccessiveHalving` either, so its proposals carry no cutoffs: resumed, it runs without
+    successive halving, each trial to its own early stopping."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        KeptActors.__init__(self, slots=int(state.get("_lag", 1)))
+
+
 def _keep_actors(tune_controller, trial, count: int) -> None:
     """Let Tune keep `count` idle trial actors for reuse (they all have the trial's resources).
 

@@ -4,6 +4,7 @@ OrderedConcurrency), and KeptActors (no Ray cluster)."""
 from __future__ import annotations
 
 import itertools
+import pickle
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from ray.tune.search import Searcher
 
 from automl.search.ordered import OrderedConcurrency
-from automl.search.scheduler import KeptActors, SuccessiveHalving, asha_rungs
+from automl.search.scheduler import KeptActors, ReproducibleASHA, SuccessiveHalving, asha_rungs
 from automl.train.report import RUNG_CUTOFFS, RUNG_OBJECTIVES
 
 
@@ -153,9 +154,9 @@ def test_the_study_keeps_its_trial_actors_cached_while_the_searcher_waits() -> N
         def __init__(self) -> None:
             self._actor_cache = _ObjectCache(may_keep_one=True)
 
-    def cached_after_flush(slots: int) -> int:
+    def cached_after_flush(slots: int, scheduler: KeptActors | None = None) -> int:
         controller = Controller()
-        scheduler = KeptActors(slots=slots)
+        scheduler = scheduler or KeptActors(slots=slots)
         scheduler.on_trial_add(controller, Resourced("t0"))
         scheduler.on_trial_add(controller, Resourced("t1"))  # raised once, not per trial
         for actor in ("actor_a", "actor_b", "actor_c"):
@@ -165,3 +166,13 @@ def test_the_study_keeps_its_trial_actors_cached_while_the_searcher_waits() -> N
 
     assert cached_after_flush(slots=1) == 1  # Tune's own behaviour: one kept
     assert cached_after_flush(slots=2) == 2
+
+    # A study saved by an earlier version stored its ReproducibleASHA (Tune pickles the scheduler with
+    # the experiment): it loads with that state, keeps the actors and decides nothing.
+    saved = ReproducibleASHA.__new__(ReproducibleASHA)
+    saved.__dict__.update({"_lag": 2, "_added": ["t0"], "_rung_values": {5: {"t0": 0.5}}, "stopped": set()})
+    loaded = pickle.loads(pickle.dumps(saved))
+    assert cached_after_flush(slots=2, scheduler=loaded) == 2
+    assert loaded.on_trial_result(None, Resourced("t1"), {"epoch": 5, "objective": -1.0}) == "CONTINUE"
+    restored = OrderedConcurrency.__new__(OrderedConcurrency)  # its searcher, saved without halving
+    assert restored.halving is None
