@@ -122,8 +122,9 @@ def read_payload(result) -> dict[str, np.ndarray] | None:
 def _curve(
     payload: dict[str, np.ndarray] | None, frame: pd.DataFrame | None, metrics: dict[str, Any] | None = None
 ) -> pd.DataFrame | None:
-    """Every epoch's curve from the payload (a finished trial) or from the curve so far of its last rung
-    report (a trial ASHA stopped); else the epochs that were reported to Tune."""
+    """Every epoch's curve from the payload (a finished trial) or from the curve so far of its last
+    report (a trial stopped early: at a rung, or by the study's deadline); else the epochs that were
+    reported to Tune."""
     if payload is not None and "curve_epoch" in payload:
         return pd.DataFrame(
             {c: payload[c if c.startswith("curve_") else f"curve_{c}"] for c in CURVE_COLUMNS}

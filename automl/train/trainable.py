@@ -9,7 +9,7 @@ so a positive gap is overfitting): to Tune every few seconds (with the curve so 
 with every epoch's curve and the out-of-fold predictions of every row (a checkpoint file). It stops
 itself at a successive-halving rung where it falls below the cutoff its proposal carried
 (search/scheduler.py), so a short trial makes one round trip to the driver, not one per rung.
-The encoded folds are kept by the actor for later trials (`encoded_fold`).
+A table's folds are encoded once per study (train/table_folds.py).
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ def run_trial(
         objective = float(sign * best[:, 1].mean())
         if epoch in rungs:
             rung_objectives.append(objective)
-        halted = not completed and objective < cutoffs.get(epoch, -np.inf)  # successive halving
+        halted = not (completed or capped) and objective < cutoffs.get(epoch, -np.inf)  # successive halving
         finished = completed or capped or halted
         row = {
             "epoch": epoch,
