@@ -72,8 +72,6 @@ def synthesize(
 
 _ENCODED_FOLDS: OrderedDict[tuple, tuple[Preprocessor, np.ndarray, np.ndarray]] = OrderedDict()
 ENCODED_FOLDS_KEPT = 64  # (study, fold, scaler) entries an actor keeps: a few per fold and scaler
-
-
 ENCODED_FOLDS_MAX_VALUES = 2**24  # encode_folds makes them ahead up to this many floats (64 MB) in all
 
 
@@ -88,7 +86,7 @@ def _encode_fold(data: Any, fold_index: int, scaler: str) -> tuple[Preprocessor,
 
 
 def encode_folds(data: Any, scalers: list[str]) -> None:
-    """Encode every fold with each of `scalers` once for the whole study, before the search (where the
+    """Encode every fold with each of `scalers` once for the whole study, before its trials (where the
     result is small enough to travel with `data`), instead of in every actor at its first trial with a
     scaler: on a small table that first encoding was most of the trial's setup."""
     if not scalers or not data.folds:
