@@ -4,8 +4,9 @@ One typed contract between the trainable (`train/trainable.py` `run_trial`) and 
 reads `objective`, the successive halving `rung_objectives` (search/scheduler.py), the leaderboard
 reads the fields its columns name (`search/results.py` `COLUMNS`, checked against this model by
 tests/unit/train/test_report.py), and the dashboard reads the leaderboard. A report that breaks it
-fails inside the trial, where the bug is, not later in a reader. Numbers a modality adds per fold (`extra`: an image probe's `feature_seconds`, the
-VAE's `synth_recon_loss`, the exported network's `model_params`) pass as extra float fields.
+fails inside the trial, where the bug is, not later in a reader. Numbers a modality adds per fold
+(`extra`: an image probe's `feature_seconds`, the VAE's `synth_recon_loss`, the exported network's
+`model_params`) pass as extra float fields.
 """
 
 from __future__ import annotations
