@@ -32,8 +32,7 @@ from automl.image.vae import create_image_synthesizer, image_synth_settings
 from automl.image.weights import WeightsSource
 from automl.models import build_model, count_parameters
 from automl.synth.pool import fetch_shared
-from automl.train.loop import EarlyStopping
-from automl.train.table_folds import NO_SYNTHESIS, network_fold
+from automl.train.table_folds import NO_SYNTHESIS, network_fold, scored_fold
 
 BASELINE_PIXELS = 16  # side of the pixel grid of the logistic-regression baseline
 MAX_SYNTH_RATIO = 1.0  # synthetic images per training image when the space does not bound synth_ratio
@@ -256,13 +255,9 @@ def image_fold_setup(
         extra["model_params"] = count_parameters(fit.model)  # the exported network
     return {
         **(network or {"fit": fit}),
-        "stop": EarlyStopping(int(config.get("patience", 5)), keep_state=False),
-        "X_train": X_train,
-        "y_train": y_train,
-        "X_val": X_val,
-        "y_val": y_val,
-        "n_synthetic": len(syn_images),
-        "synth_seconds": synth_seconds,
+        **scored_fold(
+            int(config.get("patience", 5)), X_train, y_train, X_val, y_val, len(syn_images), synth_seconds
+        ),
         "n_params": n_params,
         "extra": extra,
     }

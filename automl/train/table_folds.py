@@ -1,5 +1,6 @@
 """A table trial's folds: the encoded rows (made once per study and scaler, `encode_folds`), the
-synthetic rows of the trial's synthesizer, and what the trial trains on each fold (`table_fold_setup`).
+synthetic rows of the trial's synthesizer, and what the trial trains on each fold (`table_fold_setup`;
+`network_fold` and `scored_fold` are the parts of a fold the image modality builds the same way).
 Everything fitted here is fitted on the fold's training part only. `data` is the study's
 `train.trainable.SearchData` (not imported: that module builds on this one)."""
 
@@ -95,10 +96,11 @@ def encode_folds(data: Any, scalers: list[str]) -> None:
     values = len(data.folds) * len(scalers) * (len(first[1]) + len(first[2])) * max(1, first[1].shape[1])
     if values > ENCODED_FOLDS_MAX_VALUES:
         return  # a large table: each actor encodes the folds it needs (`encoded_fold`)
+    data.encoded[(0, scalers[0])] = first
     for scaler in scalers:
         for fold_index in range(len(data.folds)):
-            key = (fold_index, scaler)
-            data.encoded[key] = first if key == (0, scalers[0]) else _encode_fold(data, fold_index, scaler)
+            if (fold_index, scaler) not in data.encoded:
+                data.encoded[(fold_index, scaler)] = _encode_fold(data, fold_index, scaler)
 
 
 def encoded_fold(data: Any, fold_index: int, scaler: str) -> tuple[Preprocessor, np.ndarray, np.ndarray]:
@@ -147,13 +149,9 @@ def table_fold_setup(data: Any, fold_index: int, config: dict[str, Any], device:
     y_fit = np.concatenate([y_train, y_syn.astype(y_train.dtype)]) if len(y_syn) else y_train
     return {
         **network_fold(config, "mlp", data.seed * 1000 + fold_index, X_fit, y_fit),
-        "stop": EarlyStopping(int(config.get("patience", 10)), keep_state=False),
-        "X_train": X_train,
-        "y_train": y_train,
-        "X_val": X_val,
-        "y_val": y_val,
-        "n_synthetic": len(X_syn),
-        "synth_seconds": synth_seconds,
+        **scored_fold(
+            int(config.get("patience", 10)), X_train, y_train, X_val, y_val, len(X_syn), synth_seconds
+        ),
     }
 
 
@@ -163,3 +161,25 @@ def network_fold(
     """A fold whose network is a registered model family trained on feature rows: the trial trains
     all such folds as one batched network (train/batched.py), or builds a NetworkFit per fold."""
     return {"params": params, "family": family, "seed": seed, "X_fit": X_fit, "y_fit": y_fit}
+
+
+def scored_fold(
+    patience: int,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    n_synthetic: int,
+    synth_seconds: float,
+) -> dict:
+    """What `run_trial` reads of every fold besides its network (any modality): its early stopping, the
+    real training and validation inputs it scores each epoch, and its synthetic rows' count and cost."""
+    return {
+        "stop": EarlyStopping(patience, keep_state=False),
+        "X_train": X_train,
+        "y_train": y_train,
+        "X_val": X_val,
+        "y_val": y_val,
+        "n_synthetic": n_synthetic,
+        "synth_seconds": synth_seconds,
+    }
