@@ -215,6 +215,9 @@ class StudyConfig:
     select: Annotated[str, AfterValidator(_selection_rule), Must("a selection rule's name")] = (
         "one_se_min_gap"
     )
+    # the exported model: "bag" (the chosen candidate's fresh fold networks, averaged: what the estimate
+    # measured) or "refit" (the chosen configuration trained again on every search row)
+    export: Annotated[Literal["bag", "refit"], Must("'bag' or 'refit'")] = "bag"
     # YAML file; None: the default space for the modality
     space: Annotated[str | None, Must("a YAML file (a string) or None")] = None
     storage: Annotated[str, Must("a folder or a bucket URI (a string)")] = "studies"

@@ -87,6 +87,20 @@ class Baseline(Estimate):
     test: Estimate | None = None  # on the held-out test, when there is one
 
 
+class Comparison(_Part):
+    """The paired comparison of the rule's choice with the simpler model on the same rows
+    (evaluation/paired.py): `advantage` > 0 means the chosen one's out-of-fold loss is lower."""
+
+    chosen: str
+    simpler: str
+    advantage: float | None = None
+    std_error: float | None = None
+    n_rows: int = 0
+    loss: str = ""
+    z: float = 1.0
+    keeps_simpler: bool = False
+
+
 class Selection(_Part):
     rule: str
     trial: str | None = None
@@ -95,6 +109,31 @@ class Selection(_Part):
     band_log_loss: float | None = None
     candidates: list[str] = Field(default_factory=list)
     members: dict[str, float] = Field(default_factory=dict)
+    comparison: Comparison | None = None
+    on: str | None = None  # "fresh folds" (the re-evaluation's) or "search folds" (studies before it)
+
+
+class Candidate(_Part):
+    """A configuration re-run on the fresh folds."""
+
+    trial: str
+    why: str = ""
+    epochs: int | None = None
+    simple: bool = False
+    search_objective: float | None = None
+    seconds: float | None = None
+
+
+class Reevaluation(_Part):
+    """The best candidates of the search re-run on fresh folds (automl/reevaluate.py): what the choice,
+    the estimate and the exported bag come from."""
+
+    n_folds: int = 0
+    n_repeats: int = 0
+    seconds: float = 0.0
+    budget_share: float | None = None
+    candidates: list[Candidate] = Field(default_factory=list)
+    skipped: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Best(_Part):
@@ -110,7 +149,8 @@ class Best(_Part):
 
 class ModelRef(_Part):
     uri: str
-    kind: Literal["single", "ensemble"] = "single"
+    # single (one network), bag (the chosen candidate's fresh fold networks, averaged), ensemble (of trials)
+    kind: Literal["single", "bag", "ensemble"] = "single"
 
 
 class Manifest(_Part):
@@ -135,6 +175,7 @@ class Manifest(_Part):
     splits: Splits = Field(default_factory=Splits)
     space: dict[str, Any] = Field(default_factory=dict)
     selection: Selection | None = None
+    reevaluation: Reevaluation | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     best: Best | None = None
     trials: dict[str, int] = Field(default_factory=dict)

@@ -74,6 +74,13 @@ def add_study_options(run: argparse.ArgumentParser) -> None:
         help="selection rule (default %(default)s): "
         + "; ".join(f"{e.name}: {e.description.rstrip('.')}" for e in RULES.entries()).replace("%", "%%"),
     )
+    run.add_argument(
+        "--export",
+        choices=("bag", "refit"),
+        default="bag",
+        help="the exported model (default %(default)s): bag = the chosen candidate's networks of the fresh "
+        "folds, averaged (the predictor its estimate measured); refit = trained again on every row",
+    )
     run.add_argument("--space", help="search space YAML (default: search_spaces/tabular.yaml)")
     run.add_argument("--name", help="study id (default: derived from the file name and time)")
     run.add_argument("--max-file-mb", type=float, default=200.0)
@@ -123,6 +130,7 @@ def study_config(args: argparse.Namespace) -> StudyConfig:
         max_epochs=args.max_epochs,
         grace_period=grace,
         select=args.select,
+        export=getattr(args, "export", "bag"),
         space=args.space,
         storage=args.storage,
         name=args.name,
@@ -164,6 +172,7 @@ def study_options(config: StudyConfig) -> list[str]:
         ("--max-epochs", _integer("max_epochs", config.max_epochs)),
         ("--grace-period", _integer("grace_period", config.grace_period)),
         ("--select", config.select),
+        ("--export", config.export),
         ("--space", config.space),
         ("--storage", config.storage),
         ("--name", config.name),

@@ -1,7 +1,8 @@
-"""One study, end to end: validate -> search -> select and estimate on out-of-fold predictions -> refit -> export.
+"""One study, end to end: validate -> search -> re-evaluate the best candidates on fresh folds -> select and
+estimate on their out-of-fold predictions -> export (automl/finish.py).
 
 Below 2,000 rows nothing is held out (data/splits.py): every row trains the model and, out of
-fold, tests it. With a held-out test set (large data or --test-size) the refitted model is also
+fold, tests it. With a held-out test set (large data or --test-size) the exported model is also
 scored once on it.
 
 `run_study` writes everything to the store as it goes; a study that crashes ends with status
@@ -157,10 +158,23 @@ def resume_study(study_id: str, storage: str = "studies", log=print) -> Study:
 
 
 def _execute(config, prep, store, study_id, manifest, log, *, restore: bool, deadline=None) -> Study:
-    """Search, then select, refit, test and export; on any error the manifest says "failed"."""
+    """Search, then re-evaluate, select, test and export; on any error the manifest says "failed"."""
     try:
-        grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore, deadline=deadline)
-        model = finish(config, prep, store, study_id, manifest, grid, search_seconds, log)
+        with _search_session(config, prep) as session:
+            grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore, deadline=deadline)
+            model = finish(
+                config,
+                prep,
+                store,
+                study_id,
+                manifest,
+                grid,
+                search_seconds,
+                log,
+                deadline=deadline,
+                resources=session["resources"],
+                slots=session["slots"],
+            )
     except BaseException as exc:
         manifest.update(
             status="failed",
@@ -192,7 +206,11 @@ def warm_up_finish_imports() -> None:
     ).start()
 
 
-def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool, deadline=None):
+@contextlib.contextmanager
+def _search_session(config, prep: Prepared):
+    """Ray (local, or the cluster's), the study's data ready to ship and its shared pool, for the search and
+    the re-evaluation after it; the pool is killed at the end (its shared rows and features with it, in a
+    shared Ray too). Yields what one trial asks Ray for and how many run at once."""
     import ray
 
     from automl.search import tuner as tuning
@@ -224,38 +242,45 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
             max(MIN_SHARED_FIT_CAP_S, SHARED_FIT_SHARE * config.budget_s),
             config.resources.feature_gpus(ray.cluster_resources().get("GPU", 0)),
         )
-        stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
-
-        def progress_log(message: str) -> None:
-            with contextlib.redirect_stdout(stdout):
-                log(message)
-
-        progress = tuning.ProgressLine(
-            config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), progress_log
-        )
-        if restore:
-            tuner = tuning.restore_tuner(config, prep.data, store.tune_storage(study_id))
-        else:
-            tuner = tuning.build_tuner(
-                config,
-                prep.data,
-                prep.space.to_tune(prep.dataset.task, prep.sizes),
-                prep.space.start_points(prep.dataset.task, prep.sizes),
-                store.tune_storage(study_id),
-                callbacks=[progress],
-                deadline=deadline,
-                expensive=modality(prep.modality).expensive_choices(),
-                low_cost=prep.space.low_cost(prep.dataset.task, prep.sizes),
-            )
-        started = time.time()
-        with contextlib.redirect_stdout(io.StringIO()):  # Tune's own banner; progress goes to `log`
-            grid = tuning.fit(tuner, config)
-        search_seconds = time.time() - started
-        log(f"search finished: {len(grid)} trials in {search_seconds:.0f}s")
+        yield {"resources": tuning.trial_resources(config), "slots": tuning.concurrency(config)}
         del data_ref
-        return grid, search_seconds
     finally:
         if prep.data.shared_pool is not None:  # its shared rows and features die with it, in a shared Ray too
             ray.kill(prep.data.shared_pool)
             prep.data.shared_pool = None
         shutdown()
+
+
+def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore: bool, deadline=None):
+    """The Ray Tune search, inside `_search_session`: its ResultGrid and how long it took."""
+    from automl.search import tuner as tuning
+
+    stdout = sys.stdout  # Tune's banner is silenced below; a `log=print` must still reach the caller
+
+    def progress_log(message: str) -> None:
+        with contextlib.redirect_stdout(stdout):
+            log(message)
+
+    progress = tuning.ProgressLine(
+        config.trials, config.budget_s, prep.metric.name, prep.metric.sign(), progress_log
+    )
+    if restore:
+        tuner = tuning.restore_tuner(config, prep.data, store.tune_storage(study_id))
+    else:
+        tuner = tuning.build_tuner(
+            config,
+            prep.data,
+            prep.space.to_tune(prep.dataset.task, prep.sizes),
+            prep.space.start_points(prep.dataset.task, prep.sizes),
+            store.tune_storage(study_id),
+            callbacks=[progress],
+            deadline=deadline,
+            expensive=modality(prep.modality).expensive_choices(),
+            low_cost=prep.space.low_cost(prep.dataset.task, prep.sizes),
+        )
+    started = time.time()
+    with contextlib.redirect_stdout(io.StringIO()):  # Tune's own banner; progress goes to `log`
+        grid = tuning.fit(tuner, config)
+    search_seconds = time.time() - started
+    log(f"search finished: {len(grid)} trials in {search_seconds:.0f}s")
+    return grid, search_seconds

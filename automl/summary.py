@@ -24,6 +24,8 @@ MAIN_PARAMS = (
     "synth_ratio",
 )
 PROTOCOLS = {
+    "out_of_fold_fresh": "out of fold on fresh folds the search never saw, bias-corrected for the choice "
+    "among the re-evaluated candidates (BBC-CV)",
     "out_of_fold": "out of fold, bias-corrected for the choice among the trials (BBC-CV)",
     "held_out_test": "one-shot held-out test",
     "cv_mean_uncorrected": "mean over the folds, NOT corrected for the choice (no trial finished)",
@@ -38,13 +40,26 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 def format_leaderboard(board, limit: int = 15) -> str:
     main = [f"param_{p}" for p in MAIN_PARAMS if f"param_{p}" in board.columns]
-    cols = ["trial", "status", "val_score", "val_std", "gap", "n_params", *main]
+    fresh = "fresh_val_score" in board.columns and board["fresh_val_score"].notna().any()
+    scores = ["fresh_val_score", "fresh_gap", "val_score"] if fresh else ["val_score", "val_std", "gap"]
+    cols = ["trial", "status", *scores, "n_params", *main]
     shown = board.head(limit)[cols].copy()
-    shown.columns = [c.removeprefix("param_") for c in cols]
+    shown.columns = [
+        {"fresh_val_score": "fresh", "fresh_gap": "gap", "val_score": "search" if fresh else "val_score"}.get(
+            c, c.removeprefix("param_")
+        )
+        for c in cols
+    ]
     shown.insert(0, "", ["*" if chosen else "" for chosen in board.head(limit)["chosen"]])
-    text = shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+    text = shown.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="-")
     more = f"\n... {len(board) - limit} more trial(s)" if len(board) > limit else ""
-    return text + more + "\n(* = chosen)  val_score: out of fold, at the epoch count the refit uses"
+    legend = (
+        "(* = chosen)  fresh: out of fold on the fresh folds of the re-evaluation (what the choice and the "
+        "estimate read), gap: its train minus validation; search: out of fold on the search's folds"
+        if fresh
+        else "(* = chosen)  val_score: out of fold, at the epoch count the refit uses"
+    )
+    return text + more + "\n" + legend
 
 
 def _interval(entry: Estimate) -> str:
@@ -116,6 +131,41 @@ def format_choice(manifest: Manifest | dict[str, Any]) -> list[str]:
     return lines
 
 
+def format_reevaluation(manifest: Manifest | dict[str, Any]) -> list[str]:
+    """How the choice was made: the candidates re-run on fresh folds, their share of the budget, and the
+    paired comparison with the simpler model."""
+    manifest = _typed(manifest)
+    reev = manifest.reevaluation
+    if reev is None:
+        return []
+    share = f", {reev.budget_share:.0%} of the budget" if reev.budget_share is not None else ""
+    lines = [
+        "",
+        f"re-evaluation: {len(reev.candidates)} candidate(s) of the search re-run on fresh "
+        f"{reev.n_folds}x{reev.n_repeats} folds in {reev.seconds:.0f} s{share}; the choice and the estimate "
+        "read only these runs",
+    ]
+    if reev.skipped:
+        left = ", ".join(f"{entry.get('trial')} ({entry.get('reason')})" for entry in reev.skipped[:3])
+        lines.append(f"  left out: {left}")
+    comparison = manifest.selection.comparison if manifest.selection else None
+    if comparison is not None:
+        verdict = "kept the simpler model" if comparison.keeps_simpler else "kept the chosen model"
+        lines.append(
+            f"  against the simpler model {comparison.simpler}: {comparison.chosen}'s out-of-fold {comparison.loss} "
+            f"lower by {fmt(comparison.advantage)} per row (paired standard error {fmt(comparison.std_error)}): "
+            f"{verdict}"
+        )
+    kind = manifest.model.kind if manifest.model else None
+    if kind == "bag" and manifest.best:
+        refit = manifest.best.refit
+        lines.append(
+            f"  exported: the bag of {manifest.best.trial}'s {refit.get('members', '?')} fresh fold networks "
+            f"({refit.get('epochs', '?')} epochs each), their outputs averaged: the predictor the estimate measured"
+        )
+    return lines
+
+
 def _effective(manifest: Manifest, config: dict[str, Any]) -> dict[str, Any]:
     """The settings of `config` that had an effect: those whose `when:` holds in the study's space."""
     specs = manifest.space.get("parameters") or {}
@@ -145,7 +195,7 @@ def format_study(manifest: Manifest | dict[str, Any], board=None) -> str:
         lines.append("  trials: " + ", ".join(f"{v} {k}" for k, v in manifest.trials.items()))
     if board is not None:
         lines += ["", format_leaderboard(board), ""]
-    lines += format_choice(manifest)
+    lines += format_choice(manifest) + format_reevaluation(manifest)
     if board is not None and "seconds" in board.columns:
         band = manifest.selection.band_floor if manifest.selection else None
         lines += format_costs(technique_costs(board, band))

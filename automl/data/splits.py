@@ -149,3 +149,24 @@ def _inner_folds(y, task, search, test, n_folds, n_repeats, seed, classes) -> Sp
         pairs = splitter.split(np.zeros(len(search)))
     folds = [(np.sort(train), np.sort(val)) for train, val in pairs]
     return Splits(search=search, test=test, folds=folds, n_folds=n_folds, n_repeats=n_repeats, notes=notes)
+
+
+FRESH_SPLITS = 1  # the key that separates the fresh folds' seed from the search's
+
+
+def fresh_folds(
+    y: np.ndarray,
+    task: str,
+    *,
+    n_folds: int,
+    n_repeats: int,
+    seed: int,
+    classes: list[str] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(Repeated) stratified k-fold over the same search rows with a split seed the search never used:
+    the folds on which the best candidates of a search are re-run, selected and estimated (Nagler et
+    al., NeurIPS 2024: reshuffled splits). Hundreds of trials steered by one split find configurations
+    that are lucky on its folds; new folds do not share that luck."""
+    fresh_seed = int(np.random.SeedSequence([int(seed), FRESH_SPLITS]).generate_state(1)[0] % (2**31))
+    rows = np.arange(len(y))
+    return _inner_folds(y, task, rows, np.zeros(0, dtype=int), n_folds, n_repeats, fresh_seed, classes).folds

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from automl.evaluation.bbc import fixed_model_estimate
 from automl.evaluation.oof import OutOfFold
 from automl.metrics import Metric
-from automl.train.trainable import fold_repeats
+from automl.train.engines import fold_repeats
 
 
 @dataclass(frozen=True)

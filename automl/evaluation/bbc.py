@@ -18,12 +18,13 @@ band's signal, search/selection.py), so the estimate prices in the real selectio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from automl.evaluation.oof import OutOfFold
+from automl.evaluation.paired import Comparison, compare, row_losses
 from automl.metrics import PROPORTIONS, wilson_interval
 from automl.search.selection import (
     LOG_LOSS_SIGNAL,
@@ -94,9 +95,42 @@ def _evidence(oof: OutOfFold, weights: np.ndarray) -> Evidence:
     )
 
 
-def choose(oof: OutOfFold, base: list[TrialSummary], rule: str) -> Selection:
-    """The rule applied to every row's out-of-fold scores: the study's choice."""
-    return select(rescored(oof, base), rule, _evidence(oof, np.ones(oof.n_rows)))
+def choose(
+    oof: OutOfFold, base: list[TrialSummary], rule: str, simple: frozenset[str] = frozenset()
+) -> Selection:
+    """The rule applied to every row's out-of-fold scores: the study's choice. Where `simple` names the
+    simpler models (the linear ones), a chosen model that is not one must beat the best of them beyond
+    the noise of a paired comparison on the same rows (evaluation/paired.py), or that one is chosen."""
+    summaries = rescored(oof, base)
+    selection = select(summaries, rule, _evidence(oof, np.ones(oof.n_rows)))
+    losses = row_losses(oof) if simple else None
+    return prefer_simpler(selection, summaries, simple, oof, losses, None)
+
+
+def prefer_simpler(
+    selection: Selection,
+    summaries: list[TrialSummary],
+    simple: frozenset[str],
+    oof: OutOfFold,
+    losses: tuple[np.ndarray, str] | None,
+    weights: np.ndarray | None,
+) -> Selection:
+    """`selection`, or the best simple model where the chosen one's paired advantage over it is within
+    the noise; the comparison is recorded in `selection.comparison` and its reason."""
+    if selection.is_ensemble or losses is None or selection.trial_id in simple:
+        return selection
+    pool = [t for t in summaries if t.trial_id in simple and np.isfinite(t.objective)]
+    if not pool:
+        return selection
+    signal = band_signal(summaries)
+    simpler = max(pool, key=lambda t: (signal.value(t), -t.n_params, t.trial_id))
+    values, name = losses
+    advantage, se = compare(values, oof.index(selection.trial_id), oof.index(simpler.trial_id), weights)
+    comparison = Comparison(selection.trial_id, simpler.trial_id, advantage, se, oof.n_rows, name)
+    reason = f"{selection.reason} {comparison.reason()}"
+    if comparison.keeps_simpler:
+        return replace(selection, trial_id=simpler.trial_id, reason=reason, comparison=comparison.to_dict())
+    return replace(selection, reason=reason, comparison=comparison.to_dict())
 
 
 def rescored(oof: OutOfFold, base: list[TrialSummary]) -> list[TrialSummary]:
@@ -145,13 +179,15 @@ def fixed_model_estimate(
     )
 
 
-def contenders(base: list[TrialSummary], chosen: Selection) -> list[TrialSummary]:
+def contenders(
+    base: list[TrialSummary], chosen: Selection, simple: frozenset[str] = frozenset()
+) -> list[TrialSummary]:
     """The trials a resample's rule could plausibly pick: within CONTENDER_SE standard errors of
     the best (at least the MIN_CONTENDERS best) on the user's metric or on the log loss (the band's
-    signal for classification), and the study's own choice. Scoring the others in every resample
-    would only cost time (on 200 trials, most of it)."""
+    signal for classification), the simpler models, and the study's own choice. Scoring the others in
+    every resample would only cost time (on 200 trials, most of it)."""
     signals = [METRIC_SIGNAL] + ([LOG_LOSS_SIGNAL] if band_signal(base) is LOG_LOSS_SIGNAL else [])
-    kept = set(chosen.weights)
+    kept = set(chosen.weights) | set(simple)
     for signal in signals:
         ranked = sorted(base, key=lambda t: (-signal.value(t), t.trial_id))
         floor = signal.value(ranked[0]) - CONTENDER_SE * max(signal.std_error(ranked[0]), 1e-9)
@@ -175,11 +211,13 @@ def bias_corrected_estimate(
     n_resamples: int | None = None,
     level: float = 0.95,
     protocol: str = "out_of_fold",
+    simple: frozenset[str] = frozenset(),
 ) -> Estimate:
     """BBC-CV of `rule` over the trials in `oof` (`base`: their summaries; `chosen`: the rule's pick on
-    all rows)."""
-    base = contenders(rescored(oof, base), chosen)
+    all rows; `simple`: the simpler models the pick is compared with, as `choose` does)."""
+    base = contenders(rescored(oof, base), chosen, simple)
     oof = oof.subset([t.trial_id for t in base])
+    losses = row_losses(oof) if simple else None
     metric, n = oof.metric, oof.n_rows
     ensemble_rule = rule == "ensemble"
     B = n_resamples or (N_BOOTSTRAP_ENSEMBLE if ensemble_rule else N_BOOTSTRAP)
@@ -192,6 +230,7 @@ def bias_corrected_estimate(
     for b in range(B):
         summaries = oof.summaries(base, mean, std, column=b, loss=loss)
         selection = select(summaries, rule, _evidence(oof, W[b]))
+        selection = prefer_simpler(selection, summaries, simple, oof, losses, W[b])
         if selection.is_ensemble:
             picked_scores[b] = oof.pooled_scores(out_of_bag[b : b + 1], _model_predictions(oof, selection))[
                 0, 0

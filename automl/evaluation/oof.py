@@ -20,7 +20,7 @@ import pandas as pd
 from automl.evaluation.weighted import weighted_scores
 from automl.metrics import Metric, get_metric
 from automl.search.selection import TrialSummary
-from automl.train.trainable import fold_repeats
+from automl.train.engines import fold_repeats
 
 
 @dataclass

@@ -91,23 +91,53 @@ def fit_final_image(
             fit.epoch()
         network = fit.model
     network = network.cpu().eval()
+    details = {"epochs": int(epochs), "n_synthetic": int(len(syn_images)), "synth_seconds": synth_seconds}
+    return ImageModel(network, image_model_info(data, config, network, info, epochs)), details
+
+
+def image_model_info(
+    data: ImageSearchData, config: dict[str, Any], network: Any, info: dict[str, Any], epochs: int
+) -> dict[str, Any]:
+    """What an exported image network's model.json says of it."""
     cfg = data_config(config["backbone"])
-    model_info = dict(
+    return dict(
         info,
         modality="image",
         task="classification",
         classes=data.classes,
         backbone=config["backbone"],
         config=config,
-        image_size=int(images.shape[1]),
+        image_size=int(data.images.shape[1]),
         input_size=int(network.normalize.size),
         mean=list(cfg["mean"]),
         std=list(cfg["std"]),
         weights=data.weights.get(config["backbone"]),
         epochs=int(epochs),
     )
-    details = {"epochs": int(epochs), "n_synthetic": int(len(syn_images)), "synth_seconds": synth_seconds}
-    return ImageModel(network, model_info), details
+
+
+def image_fold_model(
+    data: ImageSearchData,
+    fold_index: int,
+    config: dict[str, Any],
+    state: dict[str, np.ndarray],
+    info: dict[str, Any],
+    epochs: int,
+) -> ImageModel:
+    """One fold's network of a fixed-epoch run (train/fixed.py): a member of the exported bag. A probe on
+    cached features trained only its head: the head goes on the frozen pretrained backbone."""
+    import torch
+
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+    if uses_feature_cache(config):
+        weights = data.weights_for(config["backbone"])
+        network = build_network(config, data.n_classes, image_size=data.image_size, weights=weights)
+        network.head.load_state_dict(tensors)
+    else:
+        network = build_network(config, data.n_classes, image_size=data.image_size, pretrained=False)
+        network.load_state_dict(tensors)
+    network = network.cpu().eval()
+    return ImageModel(network, image_model_info(data, config, network, info, epochs))
 
 
 def probe_backbone(chosen: str, data: ImageSearchData) -> str | None:

@@ -14,7 +14,7 @@ The fold loop, early stopping and the reported metrics are the tabular ones (tra
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,20 @@ class ImageSearchData:
 
     def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
         return image_fold_setup(self, fold_index, config, device)
+
+    def with_folds(self, folds: list[tuple[np.ndarray, np.ndarray]]) -> ImageSearchData:
+        """The same images on other folds (the fresh folds of the re-evaluation), without the old shared
+        pool (its synthesizers were fitted on the old folds)."""
+        return replace(self, folds=folds, shared_pool=None)
+
+    def fold_model(
+        self, fold_index: int, config: dict[str, Any], network: Any, info: dict, epochs: int
+    ) -> Any:
+        """Fold `fold_index`'s network of a fixed-epoch run (train/fixed.py `FoldNetwork`): an exported
+        ImageModel (a member of the bag)."""
+        from automl.image.final import image_fold_model
+
+        return image_fold_model(self, fold_index, config, network.state, info, epochs)
 
     def fit_fold_synthesizer(
         self, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int

@@ -21,6 +21,9 @@ not in the middle of a study. Each one declares:
   values the searcher tries only after cheap ones (search/frugal.py);
 - `save_extras(store, study_id, prep)`: what it stores beside the manifest before the search (the
   image augmentation previews; nothing for tables);
+- `is_simple(config)`: whether a configuration is the simpler (linear) model others must beat beyond
+  noise, and `prepare_fresh(fresh, configs, search)`: what the re-evaluation on fresh folds needs
+  made before its data is shipped (automl/reevaluate.py);
 - `refit(prep, config, epochs, seed, info)`: one configuration trained on every search row, and
   `test_inputs(prep)`: the held-out test rows as that model takes them;
 - `model_files()` and `load_model(files, where)`: its exported model directory's files and the model
@@ -93,7 +96,18 @@ class Modality(abc.ABC):
         took a third of the budget without reaching the top band (search/frugal.py)."""
         return {}
 
+    def is_simple(self, config: dict[str, Any]) -> bool:
+        """Whether a configuration is the simpler model (a linear one) that a chosen model must beat
+        beyond the noise of a paired comparison (evaluation/paired.py); none by default."""
+        return False
+
     # ---- the study ---------------------------------------------------------------------------
+    def prepare_fresh(self, fresh: Any, configs: list[dict[str, Any]], search: Any) -> None:
+        """Ready the search data on fresh folds (`fresh`, from `search.with_folds`) for the re-evaluation of
+        `configs` (automl/reevaluate.py), before it is shipped; a shared pool it sets as
+        `fresh.shared_pool` is killed when the re-evaluation ends. Nothing by default."""
+        return None
+
     def save_extras(self, store: Any, study_id: str, prep: Any) -> None:
         """Anything it stores for the dashboard before the search starts (nothing by default)."""
         return None

@@ -62,7 +62,8 @@ class CostLedger:
             return
         objective = _finite(result.get("objective"))
         if objective is not None and objective > self.top:
-            std = _finite(result.get("val_score_std")) or 0.0
+            # the objective's own spread (a result from before it was reported: the score's)
+            std = _finite(result.get("objective_std", result.get("val_score_std"))) or 0.0
             self.top, self.top_se = objective, std / math.sqrt(max(1, int(result.get("n_folds") or 1)))
         spent = _finite(result.get("time_total_s")) or 0.0
         for name, expensive in self.gated.items():

@@ -84,6 +84,9 @@ class Selection:
     candidates: list[str]
     members: dict[str, float] | None = None  # trial -> weight; None: the one trial `trial_id`
     band_log_loss: float | None = None  # the band's log loss ceiling, where it was drawn on the log loss
+    # The paired comparison with the simpler model that confirmed or overturned the rule's choice
+    # (evaluation/paired.py `Comparison.to_dict()`); None where none was made.
+    comparison: dict[str, Any] | None = None
 
     @property
     def weights(self) -> dict[str, float]:

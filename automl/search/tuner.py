@@ -25,6 +25,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 from automl.config import StudyConfig
+from automl.reevaluate import REEVALUATION_SHARE
 from automl.search.frugal import CostLedger, FrugalSampler
 from automl.search.ordered import OrderedConcurrency
 from automl.search.results import trial_status
@@ -32,7 +33,7 @@ from automl.search.scheduler import KeptActors, SuccessiveHalving, asha_rungs
 from automl.search.space import TuneSpace
 from automl.train.trainable import SearchData, tune_trainable
 
-OBJECTIVE = "objective"  # the validation score with larger = better (see train/trainable.py)
+OBJECTIVE = "objective"  # the out-of-fold signal with larger = better (see train/trainable.py)
 # The finish besides the refit: estimate, baselines, export (~1 s), Tune's teardown, Ray's stop at exit.
 FINISH_FIXED_S = 5.0
 
@@ -47,13 +48,15 @@ class ProgressLine(Callback):
         self.log = log
         self.start = time.monotonic()
         self.done = self.failed = 0
-        self.best: float | None = None
+        self.best: float | None = None  # the best objective so far
+        self.best_score: float | None = None  # the study's metric of that trial, out of fold
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.done += 1
         result = trial.last_result or {}
         if OBJECTIVE in result and (self.best is None or result[OBJECTIVE] > self.best):
             self.best = result[OBJECTIVE]
+            self.best_score = result.get("oof_score", self.sign * result[OBJECTIVE])
         self._print(trials, trial)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
@@ -66,11 +69,11 @@ class ProgressLine(Callback):
             t.status == "TERMINATED" and trial_status(t.last_result or {}, None) == "stopped_early"
             for t in trials
         )
-        best = "-" if self.best is None else f"{self.sign * self.best:.4f}"
+        best = "-" if self.best_score is None else f"{self.best_score:.4f}"
         used = time.monotonic() - self.start
         (self.log or _to_stderr)(
             f"trials {self.done + self.failed}/{self.total} done ({running} running, "
-            f"{stopped} stopped early, {self.failed} failed) | best val {self.metric} {best} | "
+            f"{stopped} stopped early, {self.failed} failed) | best out-of-fold {self.metric} {best} | "
             f"{used:.0f}s of {self.budget_s:.0f}s budget"
         )
 
@@ -87,20 +90,27 @@ class Deadline(Stopper):
     """Ends the search early enough for the study to finish within its budget.
 
     `--budget` bounds the whole study, so the search stops at the study's deadline minus what the
-    finish needs: a few seconds for the estimate, baselines and export, plus the refit, which
-    trains one configuration on every row and so costs about one trial. The reserve is the 90th
-    percentile of the trials' durations seen so far (every report carries `time_total_s`).
-    A stored experiment is resumed without a deadline (a new process has its own clock).
+    finish needs: a few seconds for the estimate, baselines and export, plus the re-evaluation of the
+    best candidates on fresh folds (`reevaluation_s`: its share of the budget, and at least one trial's
+    time: the 90th percentile of the trials' durations seen so far, every report carries
+    `time_total_s`), plus, for a refitted export, one more such trial. A stored experiment is resumed
+    without a deadline (a new process has its own clock).
     """
 
-    def __init__(self, deadline: float, fixed_s: float = FINISH_FIXED_S) -> None:
+    def __init__(
+        self,
+        deadline: float,
+        fixed_s: float = FINISH_FIXED_S,
+        reevaluation_s: float = 0.0,
+        refit: bool = False,
+    ) -> None:
         self.deadline, self.fixed_s = deadline, fixed_s
+        self.reevaluation_s, self.refit = reevaluation_s, refit
         self.durations: dict[str, float] = {}
 
     def reserve_s(self) -> float:
-        if not self.durations:
-            return self.fixed_s
-        return self.fixed_s + float(np.quantile(list(self.durations.values()), 0.9))
+        trial = float(np.quantile(list(self.durations.values()), 0.9)) if self.durations else 0.0
+        return self.fixed_s + max(self.reevaluation_s, trial) + (trial if self.refit else 0.0)
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         if "time_total_s" in result:
@@ -213,7 +223,13 @@ def build_tuner(
             storage_path=storage[0],
             storage_filesystem=storage[1],
             verbose=0,
-            stop=None if deadline is None else Deadline(deadline),
+            stop=None
+            if deadline is None
+            else Deadline(
+                deadline,
+                reevaluation_s=REEVALUATION_SHARE * config.budget_s,
+                refit=config.export == "refit",
+            ),
             callbacks=[JsonLoggerCallback(), *(callbacks or [])],
             failure_config=tune.FailureConfig(max_failures=config.max_trial_retries, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),

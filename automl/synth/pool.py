@@ -101,13 +101,21 @@ class SharedPool:
     GPUs from a task that asks for none."""
 
     def __init__(
-        self, data_ref: list, max_ratio: float, cap_s: float | None = None, feature_gpus: float = 0.0
+        self,
+        data_ref: list,
+        max_ratio: float,
+        cap_s: float | None = None,
+        feature_gpus: float = 0.0,
+        features: list | None = None,
     ) -> None:
         self._data_ref = data_ref[0]  # wrapped in a list so that Ray passes the reference, not the data
         self._max_ratio = max_ratio
         self._cap_s = cap_s
         self._feature_gpus = feature_gpus  # > 0: extraction asks Ray for this much of a GPU, and uses it
         self._refs: dict[tuple, ray.ObjectRef] = {}
+        # Features another pool computed for the same images (`feature_refs`): they depend on no fold.
+        for key, ref in features or []:
+            self._refs[("features", *key)] = ref
         self._started: dict[tuple, float] = {}  # setting -> when its first fit started
         self._abandoned: dict[tuple, str] = {}  # setting -> why
 
@@ -153,6 +161,11 @@ class SharedPool:
                     ray.cancel(ref, force=True)
                     del self._refs[k]
         return self._abandoned[setting]
+
+    def feature_refs(self) -> list:
+        """[(backbone, kept stages), reference] of every feature extraction started: another pool over the
+        same images on other folds (the re-evaluation's) takes them instead of extracting again."""
+        return [[list(key[1:]), ref] for key, ref in self._refs.items() if key[0] == "features"]
 
     def size(self) -> int:
         """Fits started and not abandoned."""

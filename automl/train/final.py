@@ -13,7 +13,7 @@ import pandas as pd
 
 from automl.artifact import ARCH_KEYS, TabularModel
 from automl.data.preprocess import Preprocessor
-from automl.train.loop import NetworkFit, fit_fixed_epochs
+from automl.train.loop import NetworkFit, TargetScale, fit_fixed_epochs
 from automl.train.table_folds import synthesize
 
 # The network a practitioner would write without any small-data technique: no dropout, no L1/L2,
@@ -62,19 +62,61 @@ def fit_final(
         config, X_fit, y_fit, task=task, n_classes=n_classes, epochs=epochs, seed=seed
     )
     fit.model.eval()
-    model_info = dict(
+    model_info = table_model_info(info, config, schema, task, classes, int(X.shape[1]), epochs)
+    details = {"epochs": int(epochs), "n_synthetic": int(len(X_syn)), "synth_seconds": synth_seconds}
+    return TabularModel(pre, fit.model, fit.scale, model_info), details
+
+
+def table_model_info(
+    info: dict[str, Any],
+    config: dict[str, Any],
+    schema: dict[str, str],
+    task: str,
+    classes: list[str] | None,
+    n_inputs: int,
+    epochs: int,
+) -> dict[str, Any]:
+    """What an exported table network's model.json says of it."""
+    return dict(
         info,
         task=task,
         classes=classes,
         schema=schema,
         family="mlp",
         architecture={k: config[k] for k in ARCH_KEYS if k in config},
-        n_inputs=int(X.shape[1]),
+        n_inputs=int(n_inputs),
         config=config,
         epochs=int(epochs),
     )
-    details = {"epochs": int(epochs), "n_synthetic": int(len(X_syn)), "synth_seconds": synth_seconds}
-    return TabularModel(pre, fit.model, fit.scale, model_info), details
+
+
+def fold_model(
+    data: Any,
+    fold_index: int,
+    config: dict[str, Any],
+    state: dict[str, np.ndarray],
+    scale: TargetScale,
+    info: dict[str, Any],
+    epochs: int,
+) -> TabularModel:
+    """One fold's network of a fixed-epoch run (train/fixed.py) with the fold's own preprocessor (fitted
+    on the fold's training part only): a member of the exported bag. `data` is a table's SearchData."""
+    import torch
+
+    from automl.models import build_model
+    from automl.train.table_folds import encoded_fold
+
+    pre = encoded_fold(data, fold_index, config.get("scaler", "standard"))[0]
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+    n_inputs = len(pre.feature_names)
+    n_outputs = data.n_classes if data.task == "classification" else 1
+    network = build_model("mlp", n_inputs, n_outputs, config)
+    network.load_state_dict(tensors)
+    network.eval()
+    model_info = table_model_info(
+        info, config, data.schema, data.task, info.get("classes"), n_inputs, epochs
+    )
+    return TabularModel(pre, network, scale, model_info)
 
 
 def majority_output(y_train: np.ndarray, n_rows: int, task: str, n_classes: int) -> np.ndarray:

@@ -36,7 +36,12 @@ class TrialReport(BaseModel):
     gap: float = Field(description="train minus validation, larger = more overfitting")
     val_score_std: float = Field(ge=0, description="spread of val_score over the folds")
     gap_std: float = Field(ge=0, description="spread of the gap over the folds")
-    objective: float = Field(description="val_score with larger = better: what the search maximizes")
+    objective: float = Field(
+        description="the out-of-fold signal with larger = better (minus the log loss for classification, "
+        "the study's metric for regression): what the search maximizes"
+    )
+    objective_std: float = Field(ge=0, description="spread of the objective over the folds")
+    oof_score: float = Field(description="the study's metric of the same out-of-fold predictions")
     best_epoch_mean: float = Field(ge=0, description="mean best epoch over the folds (the refit's length)")
     folds_active: int = Field(ge=0, description="folds still training")
     n_folds: int = Field(ge=1, description="folds x repeats")

@@ -3,9 +3,12 @@
 In each fold the preprocessor and the synthesizer are fitted on the fold's training part only;
 the train metric is measured on the real training rows (never the synthetic ones). The folds of a
 registered network family train as one batched network (train/batched.py); others (image
-fine-tuning) fold by fold. The trial reports, over folds, the mean and std of the validation and
-train scores of each fold's best epoch so far and the gap = train - validation (larger is better,
-so a positive gap is overfitting): to Tune every few seconds (with the curve so far) and at its end,
+fine-tuning) fold by fold (train/engines.py). The search is steered by the trial's out-of-fold
+signal (`objective`: the log loss for classification, the study's metric for regression, of each
+fold's predictions at the other folds' mean best epoch). The trial also reports, over folds, the mean
+and std of the validation and train scores of each fold's best epoch so far and the gap = train -
+validation (larger is better, so a positive gap is overfitting): to Tune every few seconds (with the
+curve so far) and at its end,
 with every epoch's curve and the out-of-fold predictions of every row (a checkpoint file). It stops
 itself at a successive-halving rung where it falls below the cutoff its proposal carried
 (search/scheduler.py), so a short trial makes one round trip to the driver, not one per rung.
@@ -19,7 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +32,11 @@ import torch
 
 from automl.data.preprocess import Preprocessor
 from automl.metrics import get_metric
-from automl.models import count_parameters
 from automl.synth.base import setting_names
 from automl.synth.pool import fit_and_sample
 from automl.synth.registry import synthesizer_class
-from automl.train.batched import BatchedFit, FoldArrays, supports_batching
-from automl.train.loop import NetworkFit, validation_loss
+from automl.train.engines import engine_for, oof_signal, out_of_fold, out_of_fold_epochs
+from automl.train.fixed import FoldNetwork
 from automl.train.report import RUNG_CUTOFFS, RUNG_OBJECTIVES, TrialReport
 from automl.train.table_folds import NO_SYNTHESIS, table_fold_setup
 
@@ -68,6 +70,22 @@ class SearchData:
 
     def setup_fold(self, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
         return table_fold_setup(self, fold_index, config, device)
+
+    def with_folds(self, folds: list[tuple[np.ndarray, np.ndarray]]) -> SearchData:
+        """The same rows on other folds (the fresh folds of the re-evaluation), with nothing made for the
+        old ones: no encoded folds, no shared pool, a new token for the caches."""
+        return replace(self, folds=folds, encoded={}, shared_pool=None, token=uuid.uuid4().hex)
+
+    def fold_model(
+        self, fold_index: int, config: dict[str, Any], network: FoldNetwork, info: dict, epochs: int
+    ) -> Any:
+        """Fold `fold_index`'s network of a fixed-epoch run with the fold's own preprocessor: an exported
+        TabularModel (a member of the bag)."""
+        from automl.train.final import fold_model
+        from automl.train.loop import TargetScale
+
+        scale = TargetScale(network.scale_mean, network.scale_std)
+        return fold_model(self, fold_index, config, network.state, scale, info, epochs)
 
     linear_description = "standardized, one-hot encoded features"
 
@@ -109,90 +127,6 @@ class SearchData:
         )
 
 
-class _PerFold:
-    """One fit per fold, each in its own loop (image fine-tuning; any family BatchedFit lacks)."""
-
-    def __init__(self, folds: list[dict[str, Any]], data: Any, device: str) -> None:
-        for fold in folds:
-            if fold.get("fit") is None:
-                fold["fit"] = NetworkFit(
-                    fold["params"],
-                    fold["X_fit"],
-                    fold["y_fit"],
-                    task=data.task,
-                    n_classes=data.n_classes,
-                    seed=fold["seed"],
-                    model_family=fold["family"],
-                    device=device,
-                )
-        self.folds, self.task = folds, data.task
-        self.n_params = folds[0].get("n_params") or count_parameters(folds[0]["fit"].model)
-
-    def step(self, active: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, float, int]]:
-        done = {}
-        for f in np.flatnonzero(active):
-            fold = self.folds[f]
-            fit = fold["fit"]
-            fit.epoch()
-            out_train, out_val = fit.output(fold["X_train"]), fit.output(fold["X_val"])
-            done[f] = (
-                out_train,
-                out_val,
-                validation_loss(out_val, fold["y_val"], self.task, fit.scale),
-                fit.epochs_done,
-            )
-        return done
-
-
-class _Batched:
-    """All folds as one stacked network: one optimizer step for every fold at once."""
-
-    def __init__(self, folds: list[dict[str, Any]], data: Any, device: str) -> None:
-        # Folds may encode to different widths (a category missing from one fold's training part):
-        # zero columns pad them to one width, which changes no output of a fold's network.
-        width = max(f["X_fit"].shape[1] for f in folds)
-
-        def padded(X: np.ndarray) -> np.ndarray:
-            return X if X.shape[1] == width else np.pad(X, ((0, 0), (0, width - X.shape[1])))
-
-        arrays = [
-            FoldArrays(
-                padded(f["X_fit"]),
-                f["y_fit"],
-                padded(f["X_train"]),
-                f["y_train"],
-                padded(f["X_val"]),
-                f["y_val"],
-            )
-            for f in folds
-        ]
-        self.fit = BatchedFit(
-            folds[0]["params"],
-            arrays,
-            task=data.task,
-            n_classes=data.n_classes,
-            seeds=[f["seed"] for f in folds],
-            model_family=folds[0]["family"],
-            device=device,
-        )
-        self.n_params = folds[0].get("n_params") or self.fit.n_params
-
-    @staticmethod
-    def fits(folds: list[dict[str, Any]]) -> bool:
-        return all("X_fit" in f and f.get("fit") is None for f in folds) and supports_batching(
-            folds[0]["params"], folds[0]["family"]
-        )
-
-    def step(self, active: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, float, int]]:
-        self.fit.epoch(active)
-        out_train, out_val = self.fit.outputs()
-        losses = self.fit.val_losses(out_val)
-        return {
-            int(f): (out_train[f], out_val[f], float(losses[f]), int(self.fit.epochs_done[f]))
-            for f in np.flatnonzero(active)
-        }
-
-
 REPORT_SECONDS = 2.0  # a slow trial (images) still reports this often, so a budget cut leaves it a score
 
 
@@ -202,42 +136,6 @@ def should_report(finished: bool, seconds_since: float = 0.0) -> bool:
     to the driver (about 5 ms): on a table, where a whole trial can take 30 ms, a report at every rung
     was most of its fixed cost, so the rung decisions are taken in the trial (search/scheduler.py)."""
     return finished or seconds_since >= REPORT_SECONDS
-
-
-def fold_repeats(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[int]:
-    """The CV repeat of each fold: every row is validated once per repeat, folds in repeat order."""
-    seen, repeats = 0, []
-    for _, val in folds:
-        repeats.append(seen // max(n_rows, 1))
-        seen += len(val)
-    return repeats
-
-
-def out_of_fold_epochs(best_epochs: list[int], epochs_run: list[int]) -> list[int]:
-    """For each fold, the epoch whose validation predictions become its out-of-fold predictions: the
-    rounded mean best epoch of the OTHER folds (the refit trains for the mean of all of them), so no
-    fold's predictions are taken at an epoch chosen on its own validation rows."""
-    picked = []
-    for f, run in enumerate(epochs_run):
-        others = [b for j, b in enumerate(best_epochs) if j != f] or best_epochs
-        picked.append(int(min(max(1, round(float(np.mean(others)))), max(run, 1))))
-    return picked
-
-
-def out_of_fold(
-    val_outputs: list[list[np.ndarray]],
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    epochs: list[int],
-    n_rows: int,
-    n_classes: int,
-) -> np.ndarray:
-    """Out-of-fold predictions (repeats, rows, classes) or (repeats, rows) at each fold's `epochs`."""
-    repeats = fold_repeats(folds, n_rows)
-    shape = (max(repeats) + 1, n_rows) + ((n_classes,) if n_classes else ())
-    oof = np.full(shape, np.nan, dtype=np.float32)
-    for f, (_, val) in enumerate(folds):
-        oof[repeats[f], val] = val_outputs[f][epochs[f] - 1]
-    return oof
 
 
 def run_trial(
@@ -253,6 +151,10 @@ def run_trial(
     `data.setup_fold(fold_index, config, device)` gives each fold's fit, early stopping and rows
     (`fold_setup(data, fold_index, config, device)` replaces it, for benchmarks). A fold's optional
     `n_params` and `extra` (numbers averaged over folds into the report) add to what is reported.
+    The trial's `objective` (what the searcher and the successive halving compare) is the out-of-fold
+    signal (train/engines.py `oof_signal`: each fold's validation outputs at the mean best epoch of
+    the other folds, scored by the log loss for classification, the study's metric for regression),
+    never a score at an epoch a fold chose on its own validation rows.
     The last report (`done`) carries `payload`: the out-of-fold predictions and every epoch's curve;
     the others carry the curve so far. At each rung (`data.extra["rungs"]`) the trial records its
     objective and stops, as ASHA would, where it is below `cutoffs[str(rung)]` (then its last report
@@ -266,7 +168,7 @@ def run_trial(
         fold_setup(data, i, config, device) if fold_setup else data.setup_fold(i, config, device)
         for i in range(len(data.folds))
     ]
-    engine = _Batched(folds, data, device) if _Batched.fits(folds) else _PerFold(folds, data, device)
+    engine = engine_for(folds, data, device)
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     rungs = frozenset(data.extra.get("rungs", ()))
@@ -274,6 +176,7 @@ def run_trial(
     rung_objectives: list[float] = []
     sign = metric.sign()
     val_outputs: list[list[np.ndarray]] = [[] for _ in folds]
+    y_val = [fold["y_val"] for fold in folds]
     last_report = time.perf_counter()
     curves: dict[str, list[float]] = {
         k: [] for k in ("epoch", "curve_train", "curve_val", "train_score", "val_score", "gap")
@@ -281,6 +184,11 @@ def run_trial(
     cap_s = data.extra.get("trial_cap_s")
     cap_s = np.inf if cap_s is None else float(cap_s)
     trained_from = time.perf_counter()  # the cap counts training only: shared fits have their own
+
+    def signal() -> tuple[float, float, float]:
+        best_epochs = [fold["stop"].best_epoch for fold in folds]
+        return oof_signal(val_outputs, y_val, best_epochs, metric, data.n_classes)
+
     for epoch in range(1, data.max_epochs + 1):
         current = []
         stepped = engine.step(np.array([not fold["stop"].stopped for fold in folds]))
@@ -301,10 +209,12 @@ def run_trial(
         gaps = sign * (best[:, 0] - best[:, 1])
         capped = time.perf_counter() - trained_from >= cap_s  # the study's per-trial share of its budget
         completed = all(fold["stop"].stopped for fold in folds) or epoch == data.max_epochs
-        objective = float(sign * best[:, 1].mean())
-        if epoch in rungs:
-            rung_objectives.append(objective)
-        halted = not (completed or capped) and objective < cutoffs.get(epoch, -np.inf)  # successive halving
+        steered = signal() if epoch in rungs else None
+        if steered is not None:
+            rung_objectives.append(steered[0])
+        halted = (  # successive halving
+            steered is not None and not (completed or capped) and steered[0] < cutoffs.get(epoch, -np.inf)
+        )
         finished = completed or capped or halted
         row = {
             "epoch": epoch,
@@ -319,11 +229,14 @@ def run_trial(
         if not should_report(finished, time.perf_counter() - last_report):
             continue
         last_report = time.perf_counter()
+        objective, objective_std, oof_score = steered or signal()
         metrics: dict[str, Any] = {
             **row,
             "val_score_std": float(best[:, 1].std(ddof=1)) if len(folds) > 1 else 0.0,
             "gap_std": float(gaps.std(ddof=1)) if len(folds) > 1 else 0.0,
             "objective": objective,
+            "objective_std": objective_std,
+            "oof_score": oof_score,
             "best_epoch_mean": float(np.mean([fold["stop"].best_epoch for fold in folds])),
             "folds_active": int(sum(not fold["stop"].stopped for fold in folds)),
             "n_folds": len(folds),

@@ -83,6 +83,25 @@ class Image(Modality):
                 preview_grid(data.images[firsts], policy, seed=data.seed),
             )
 
+    def is_simple(self, config: dict[str, Any]) -> bool:
+        """A linear classifier on frozen features (pretrained or raw pixels), without augmentation."""
+        from automl.image.network import uses_feature_cache  # torch, timm
+
+        return uses_feature_cache(config) and int(config.get("head_depth", 0)) == 0
+
+    def prepare_fresh(self, fresh: Any, configs: list[dict[str, Any]], search: Any) -> None:
+        """A pool of the fresh folds' own (for their synthetic images), holding the frozen features the
+        search's pool already extracted (they depend on no fold)."""
+        import ray
+
+        from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
+
+        inherited = [] if search.shared_pool is None else ray.get(search.shared_pool.feature_refs.remote())
+        ref = ray.put(fresh)  # without the pool, which it is for
+        fresh.shared_pool = SharedPool.options(resources={HEAD_NODE_RESOURCE: 0.001}).remote(
+            [ref], fresh.extra.get("max_synth_ratio", 1.0), None, 0.0, inherited
+        )
+
     def refit(
         self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:

@@ -51,6 +51,16 @@ class Tabular(Modality):
         """The synthesizers that train a network per fold (CTGAN, TVAE)."""
         return {"synth_method": [e.name for e in SYNTHESIZERS.entries() if e.cost == "expensive"]}
 
+    def is_simple(self, config: dict[str, Any]) -> bool:
+        """The linear model: a network without hidden layers."""
+        return int(config.get("depth", 0)) == 0
+
+    def prepare_fresh(self, fresh: Any, configs: list[dict[str, Any]], search: Any) -> None:
+        """The fresh folds encoded once for every scaler the candidates use."""
+        from automl.train.table_folds import encode_folds
+
+        encode_folds(fresh, sorted({str(c.get("scaler", "standard")) for c in configs}))
+
     def refit(
         self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:

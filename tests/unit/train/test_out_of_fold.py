@@ -9,15 +9,10 @@ import pytest
 
 from automl.data.splits import make_splits
 from automl.data.tabular import coerce_features, infer_schema
-from automl.train import trainable
-from automl.train.trainable import (
-    SearchData,
-    fold_repeats,
-    out_of_fold,
-    out_of_fold_epochs,
-    run_trial,
-    should_report,
-)
+from automl.metrics import get_metric
+from automl.train import engines
+from automl.train.engines import fold_repeats, out_of_fold, out_of_fold_epochs
+from automl.train.trainable import SearchData, run_trial, should_report
 
 CONFIG = dict(depth=0, lr=0.05, batch_size=16, patience=3, l1=0.0, l2=0.0, scaler="standard")
 
@@ -81,7 +76,7 @@ def test_no_fold_predicts_at_the_epoch_it_chose_itself(monkeypatch) -> None:
     from the others' would give other predictions. The payload matches the other folds' choice."""
     data = _data(repeats=1, max_epochs=20)
     outputs: list[list[np.ndarray]] = [[] for _ in data.folds]
-    real_step = trainable._Batched.step  # tabular folds train as one batched network
+    real_step = engines.Batched.step  # tabular folds train as one batched network
 
     def recording_step(self, active):
         stepped = real_step(self, active)
@@ -89,7 +84,7 @@ def test_no_fold_predicts_at_the_epoch_it_chose_itself(monkeypatch) -> None:
             outputs[f].append(out_val)
         return stepped
 
-    monkeypatch.setattr(trainable._Batched, "step", recording_step)
+    monkeypatch.setattr(engines.Batched, "step", recording_step)
     reports: list[dict] = []
     run_trial(dict(CONFIG, lr=0.2, patience=4), data, reports.append)
     payload = reports[-1]["payload"]
@@ -98,6 +93,24 @@ def test_no_fold_predicts_at_the_epoch_it_chose_itself(monkeypatch) -> None:
     assert payload["oof_epochs"].tolist() == expected
     for f, (_, val) in enumerate(data.folds):
         np.testing.assert_allclose(payload["oof"][0, val], outputs[f][expected[f] - 1], rtol=1e-6)
+
+
+def test_the_search_is_steered_by_the_out_of_fold_log_loss() -> None:
+    """The objective the searcher and the successive halving compare is minus the mean over folds of the
+    log loss of the out-of-fold predictions (the band's signal), not the best-epoch score of each fold;
+    `oof_score` is the study's metric of the same predictions."""
+    data = _data(repeats=1, max_epochs=20)
+    reports: list[dict] = []
+    run_trial(dict(CONFIG, lr=0.2, patience=4), data, reports.append)
+    final = reports[-1]
+    oof = final["payload"]["oof"][0]
+    log_loss, accuracy = get_metric("log_loss"), get_metric("accuracy")
+    losses = [log_loss(data.y[val], oof[val], 2) for _, val in data.folds]
+    scores = [accuracy(data.y[val], oof[val], 2) for _, val in data.folds]
+    assert final["objective"] == pytest.approx(-np.mean(losses), rel=1e-5)
+    assert final["objective_std"] == pytest.approx(np.std(losses, ddof=1), rel=1e-4)
+    assert final["oof_score"] == pytest.approx(np.mean(scores))
+    assert final["objective"] != pytest.approx(final["val_score"])  # not the best-epoch accuracy
 
 
 def _best_epochs(outputs, data) -> list[int]:
