@@ -39,7 +39,6 @@ from automl.report import chance_level, scored, test_report
 from automl.search.results import collect_trials, summaries, trial_config
 from automl.search.selection import Selection, eligible, select
 
-FRESH_PROTOCOL = "out_of_fold_fresh"
 MIN_REEVALUATION_S = 10.0  # the re-evaluation's time when the search left less (its first run: always)
 
 
@@ -128,15 +127,19 @@ def _fresh_board(board: pd.DataFrame, reev: Reevaluation, oof: OutOfFold, metric
     return board.drop(columns=["_rank", "_fresh", "_search"]).reset_index(drop=True)
 
 
-def _bag(reev: Reevaluation, trial: str, info: dict[str, Any]) -> EnsembleModel:
+def _bag(kind, reev: Reevaluation, trial: str, info: dict[str, Any]) -> Any:
     """The chosen candidate's fresh fold networks, averaged with equal weights: the predictor its fresh
-    out-of-fold estimate measured."""
+    out-of-fold estimate measured (the modality's compact form where it has one, else an ensemble)."""
     result = reev.result(trial)
     config, run = result.candidate.config, result.run
-    members = [
-        reev.data.fold_model(f, config, network, info, run.epochs) for f, network in enumerate(run.networks)
-    ]
     bag = {"trial": trial, "n_folds": reev.n_folds, "n_repeats": reev.n_repeats, "epochs": run.epochs}
+    compact = kind.bag(reev.data, config, run.networks, info, run.epochs, bag)
+    if compact is not None:
+        return compact
+    members = [
+        kind.fold_model(reev.data, f, config, network, info, run.epochs)
+        for f, network in enumerate(run.networks)
+    ]
     return EnsembleModel.of(members, [1.0] * len(members), bag=bag)
 
 
@@ -203,8 +206,9 @@ def finish(
         base = reev.summaries(metric)
         selection = choose(oof, base, config.select, simple=reev.simple)
         estimate = bias_corrected_estimate(
-            oof, base, config.select, selection, seed=config.seed, protocol=FRESH_PROTOCOL, simple=reev.simple
+            oof, base, config.select, selection, seed=config.seed, simple=reev.simple
         )
+        estimate.folds = "fresh"
         board = _fresh_board(board, reev, oof, metric)
         baseline_data = reev.data
     else:  # not even the linear start point ran on the fresh folds: the search's own view, refitted
@@ -232,7 +236,7 @@ def finish(
     for trial, _ in sorted(weights.items(), key=lambda item: -item[1]):
         row = board.loc[board["trial"] == trial].iloc[0]
         if bagged:
-            members.append(_bag(reev, trial, info))
+            members.append(_bag(kind, reev, trial, info))
             run = reev.result(trial).run
             exported.append({"trial": trial, "kind": "bag", "members": len(run.networks), "epochs": run.epochs})
         else:

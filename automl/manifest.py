@@ -61,6 +61,8 @@ class Estimate(_Part):
     n_bootstrap: int | None = None  # out of fold: the resamples of the correction
     picked: dict[str, float] = Field(default_factory=dict)  # trial -> share of the resamples that chose it
     notes: list[str] = Field(default_factory=list)
+    # out of fold: "fresh" where the candidates were re-run on folds the search never saw, "search" before
+    folds: str | None = None
 
 
 class ConfusionMatrix(_Part):

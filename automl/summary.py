@@ -23,9 +23,8 @@ MAIN_PARAMS = (
     "synth_method",
     "synth_ratio",
 )
+FRESH = "out of fold on fresh folds the search never saw, bias-corrected for the choice among the candidates (BBC-CV)"
 PROTOCOLS = {
-    "out_of_fold_fresh": "out of fold on fresh folds the search never saw, bias-corrected for the choice "
-    "among the re-evaluated candidates (BBC-CV)",
     "out_of_fold": "out of fold, bias-corrected for the choice among the trials (BBC-CV)",
     "held_out_test": "one-shot held-out test",
     "cv_mean_uncorrected": "mean over the folds, NOT corrected for the choice (no trial finished)",
@@ -62,6 +61,13 @@ def format_leaderboard(board, limit: int = 15) -> str:
     return text + more + "\n" + legend
 
 
+def protocol_text(estimate: Estimate) -> str:
+    """How the estimate was made, in words."""
+    if estimate.protocol == "out_of_fold" and estimate.folds == "fresh":
+        return FRESH
+    return PROTOCOLS.get(estimate.protocol, estimate.protocol)
+
+
 def _interval(entry: Estimate) -> str:
     return f"{fmt(entry.value)}  (95% CI {fmt(entry.ci_low)} to {fmt(entry.ci_high)})"
 
@@ -78,7 +84,7 @@ def format_estimate(manifest: Manifest | dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        f"estimate on new data ({PROTOCOLS.get(estimate.protocol, estimate.protocol)}; "
+        f"estimate on new data ({protocol_text(estimate)}; "
         f"{estimate.n_rows} {manifest.unit}):",
         f"  {estimate.metric}: {_interval(estimate)}",
     ]

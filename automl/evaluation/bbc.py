@@ -55,6 +55,7 @@ class Estimate:
     n_bootstrap: int = 0
     picked: dict[str, float] = field(default_factory=dict)  # trial -> share of resamples that chose it
     notes: list[str] = field(default_factory=list)
+    folds: str = "search"  # "fresh": on the re-evaluation's folds, which the search never saw
 
     @property
     def bias(self) -> float:
@@ -74,6 +75,7 @@ class Estimate:
             "n_bootstrap": self.n_bootstrap,
             "picked": self.picked,
             "notes": self.notes,
+            "folds": self.folds,
         }
 
 

@@ -69,7 +69,11 @@ class ImageModel:
     def from_files(cls, files: dict[str, bytes], where: str = "model") -> ImageModel:
         info, state = read_model_files(files, IMAGE_MODEL_FILES, where, FORMAT_VERSION)
         network = build_network(
-            info["config"], len(info["classes"]), image_size=info.get("input_size"), pretrained=False
+            info["config"],
+            len(info["classes"]),
+            image_size=info.get("input_size"),
+            pretrained=False,
+            n_heads=int(info.get("n_heads", 1)),
         )
         try:
             network.load_state_dict(state)

@@ -116,6 +116,29 @@ def image_model_info(
     )
 
 
+def image_probe_bag(
+    data: ImageSearchData,
+    config: dict[str, Any],
+    states: list[dict[str, np.ndarray]],
+    info: dict[str, Any],
+    epochs: int,
+    bag: dict[str, Any],
+) -> ImageModel:
+    """The fold heads of a linear probe on cached features, on one frozen pretrained backbone: the bag as
+    one network (image/network.py `HeadBag`), its output the mean of the heads' probabilities."""
+    import torch
+
+    weights = data.weights_for(config["backbone"])
+    network = build_network(
+        config, data.n_classes, image_size=data.image_size, weights=weights, n_heads=len(states)
+    )
+    for head, state in zip(network.head.heads, states, strict=True):
+        head.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    network = network.cpu().eval()
+    info = dict(image_model_info(data, config, network, info, epochs), n_heads=len(states), bag=bag)
+    return ImageModel(network, info)
+
+
 def image_fold_model(
     data: ImageSearchData,
     fold_index: int,

@@ -115,6 +115,20 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+class HeadBag(nn.Module):
+    """Several heads on the same frozen features (the fold heads of a bag of linear probes): the mean of
+    their class probabilities, returned as log-probabilities, so that a softmax of the output is that
+    mean. One backbone serves every head, where a bag of whole networks would store it once per fold."""
+
+    def __init__(self, heads: list[nn.Module]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.stack([head(x).float().softmax(dim=-1) for head in self.heads]).mean(dim=0)
+        return mean.clamp_min(1e-30).log()
+
+
 class ImageClassifier(nn.Module):
     """normalize -> backbone -> pooled features -> head (class logits)."""
 
@@ -138,9 +152,11 @@ def build_network(
     image_size: int | InputSize | None = None,
     weights: WeightsSource | None = None,
     pretrained: bool = True,
+    n_heads: int = 1,
 ) -> ImageClassifier:
     """The trial's network (its `effective_config`); `pretrained=False` builds the architecture only (to
-    load exported weights). `image_size` as in `input_size`."""
+    load exported weights). `image_size` as in `input_size`. `n_heads` > 1: a `HeadBag` of that many
+    heads (an exported bag of linear probes)."""
     config = effective_config(config)
     name = config["backbone"]
     spec = backbone_spec(name)
@@ -153,8 +169,8 @@ def build_network(
     )
     cfg = data_config(name)
     normalize = Normalize(input_size(name, image_size), tuple(cfg["mean"]), tuple(cfg["std"]))
-    head = build_model(HEAD_FAMILY, backbone.out_dim, n_classes, head_params(config))
-    return ImageClassifier(normalize, backbone, head)
+    heads = [build_model(HEAD_FAMILY, backbone.out_dim, n_classes, head_params(config)) for _ in range(n_heads)]
+    return ImageClassifier(normalize, backbone, heads[0] if n_heads == 1 else HeadBag(heads))
 
 
 def trains_backbone(config: dict[str, Any]) -> bool:

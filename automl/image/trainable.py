@@ -94,15 +94,6 @@ class ImageSearchData:
         pool (its synthesizers were fitted on the old folds)."""
         return replace(self, folds=folds, shared_pool=None)
 
-    def fold_model(
-        self, fold_index: int, config: dict[str, Any], network: Any, info: dict, epochs: int
-    ) -> Any:
-        """Fold `fold_index`'s network of a fixed-epoch run (train/fixed.py `FoldNetwork`): an exported
-        ImageModel (a member of the bag)."""
-        from automl.image.final import image_fold_model
-
-        return image_fold_model(self, fold_index, config, network.state, info, epochs)
-
     def fit_fold_synthesizer(
         self, fold_index: int, method: str, settings: dict, max_ratio: float, seed: int
     ) -> tuple[np.ndarray, np.ndarray, float, float]:

@@ -23,7 +23,8 @@ not in the middle of a study. Each one declares:
   image augmentation previews; nothing for tables);
 - `is_simple(config)`: whether a configuration is the simpler (linear) model others must beat beyond
   noise, and `prepare_fresh(fresh, configs, search)`: what the re-evaluation on fresh folds needs
-  made before its data is shipped (automl/reevaluate.py);
+  made before its data is shipped (automl/reevaluate.py), and `fold_model(...)`: one fold network of
+  that re-evaluation as an exported model (a member of the exported bag);
 - `refit(prep, config, epochs, seed, info)`: one configuration trained on every search row, and
   `test_inputs(prep)`: the held-out test rows as that model takes them;
 - `model_files()` and `load_model(files, where)`: its exported model directory's files and the model
@@ -106,6 +107,20 @@ class Modality(abc.ABC):
         """Ready the search data on fresh folds (`fresh`, from `search.with_folds`) for the re-evaluation of
         `configs` (automl/reevaluate.py), before it is shipped; a shared pool it sets as
         `fresh.shared_pool` is killed when the re-evaluation ends. Nothing by default."""
+        return None
+
+    @abc.abstractmethod
+    def fold_model(
+        self, fresh: Any, fold_index: int, config: dict[str, Any], network: Any, info: dict, epochs: int
+    ) -> Any:
+        """One fold's network of a fixed-epoch run on the fresh folds (train/fixed.py `FoldNetwork`) as an
+        exported model of this modality: a member of the bag that a study exports."""
+
+    def bag(
+        self, fresh: Any, config: dict[str, Any], networks: list[Any], info: dict, epochs: int, bag: dict
+    ) -> Any | None:
+        """The fold networks of one configuration as one exported model, where the modality has a more
+        compact form than an ensemble of `fold_model`s (None: the ensemble)."""
         return None
 
     def save_extras(self, store: Any, study_id: str, prep: Any) -> None:

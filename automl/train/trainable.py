@@ -36,7 +36,6 @@ from automl.synth.base import setting_names
 from automl.synth.pool import fit_and_sample
 from automl.synth.registry import synthesizer_class
 from automl.train.engines import engine_for, oof_signal, out_of_fold, out_of_fold_epochs
-from automl.train.fixed import FoldNetwork
 from automl.train.report import RUNG_CUTOFFS, RUNG_OBJECTIVES, TrialReport
 from automl.train.table_folds import NO_SYNTHESIS, table_fold_setup
 
@@ -75,17 +74,6 @@ class SearchData:
         """The same rows on other folds (the fresh folds of the re-evaluation), with nothing made for the
         old ones: no encoded folds, no shared pool, a new token for the caches."""
         return replace(self, folds=folds, encoded={}, shared_pool=None, token=uuid.uuid4().hex)
-
-    def fold_model(
-        self, fold_index: int, config: dict[str, Any], network: FoldNetwork, info: dict, epochs: int
-    ) -> Any:
-        """Fold `fold_index`'s network of a fixed-epoch run with the fold's own preprocessor: an exported
-        TabularModel (a member of the bag)."""
-        from automl.train.final import fold_model
-        from automl.train.loop import TargetScale
-
-        scale = TargetScale(network.scale_mean, network.scale_std)
-        return fold_model(self, fold_index, config, network.state, scale, info, epochs)
 
     linear_description = "standardized, one-hot encoded features"
 

@@ -56,7 +56,10 @@ def test_run_prints_leaderboard_choice_estimate_and_model(cli_study):
         "(* = chosen)",
         "chosen configuration (rule one_se_min_gap)",
         "why: ",
-        "estimate on new data (out of fold, bias-corrected for the choice among the trials (BBC-CV); 120 rows)",
+        "estimate on new data (out of fold on fresh folds the search never saw, bias-corrected for the choice "
+        "among the candidates (BBC-CV); 120 rows)",
+        "re-evaluation: ",
+        "exported: the bag of ",
         "95% CI",
         "before the correction:",
         "baseline majority",

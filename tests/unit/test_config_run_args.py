@@ -52,6 +52,7 @@ STUDY = {
     "max_epochs": INTS,
     "grace_period": INTS,
     "select": TEXT,
+    "export": st.sampled_from(["bag", "refit"]),
     "space": MAYBE_TEXT,
     "storage": TEXT,
     "name": MAYBE_TEXT,

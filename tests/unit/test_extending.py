@@ -298,6 +298,11 @@ def _audio_modality() -> type[Modality]:
         ) -> Any:
             raise NotImplementedError
 
+        def fold_model(
+            self, fresh: Any, fold_index: int, config: dict[str, Any], network: Any, info: dict, epochs: int
+        ) -> Any:
+            raise NotImplementedError
+
         def test_inputs(self, prep: Any) -> tuple[Any, Any]:
             raise NotImplementedError
 

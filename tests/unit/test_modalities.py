@@ -29,6 +29,7 @@ ABSTRACT = {
     "describe",
     "data_line",
     "refit",
+    "fold_model",
     "test_inputs",
     "model_files",
     "load_model",

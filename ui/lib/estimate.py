@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from automl.manifest import Baseline, Estimate, Manifest, TestReport
-from automl.summary import PROTOCOLS
+from automl.summary import protocol_text
 from ui.lib import formatting as fmt
 from ui.lib.formatting import AnyManifest
 
@@ -79,8 +79,7 @@ def held_out_test(manifest: AnyManifest) -> TestReport | None:
 
 def protocol_words(entry: Estimate) -> str:
     """The protocol in words, as `automl show` says it."""
-    protocol = str(fmt.known(entry.protocol))
-    return PROTOCOLS.get(protocol, protocol)
+    return protocol_text(entry)
 
 
 def over(entry: Estimate, manifest: AnyManifest) -> str:
@@ -158,7 +157,7 @@ def comparison_rows(manifest: AnyManifest) -> list[dict[str, Any]]:
             "out-of-fold 95% CI": "" if legacy else _ci(cv),
             "held-out test": test.value if test else None,
             "test 95% CI": _ci(test),
-            "what": f"the search's choice, refitted on all search {m.unit}",
+            "what": exported_what(m),
         }
     ]
     for base in m.baselines:
@@ -176,6 +175,18 @@ def comparison_rows(manifest: AnyManifest) -> list[dict[str, Any]]:
     drop = ["held-out test", "test 95% CI"] if not test else []
     drop += ["out of fold", "out-of-fold 95% CI"] if legacy else []
     return [{k: v for k, v in row.items() if k not in drop} for row in rows]
+
+
+def exported_what(manifest: Manifest) -> str:
+    """What the exported model is, in words."""
+    kind = manifest.model.kind if manifest.model else None
+    if kind == "bag":
+        refit = manifest.best.refit if manifest.best else {}
+        return (
+            f"the choice's {refit.get('members', 'fold')} networks of the fresh folds, averaged: the predictor "
+            "the out-of-fold estimate measured"
+        )
+    return f"the search's choice, refitted on all search {manifest.unit}"
 
 
 def _trial(manifest: Manifest) -> str:

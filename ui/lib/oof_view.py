@@ -1,4 +1,6 @@
-"""The chosen model's out-of-fold predictions (report/oof.parquet), as data for a small figure.
+"""The chosen model's out-of-fold predictions, as data for a small figure: those of the re-evaluation on
+fresh folds (report/fresh_oof.parquet: what the choice and the estimate read), or, for a study from before
+it, the search's (report/oof.parquet).
 
 Every trial stores one prediction per search row and fold repeat: class probabilities (`pred_<k>`)
 or a value (`prediction`). The chosen model is the weighted mean of its members' predictions (one
@@ -19,15 +21,18 @@ from automl.manifest import Manifest
 from automl.store import Store
 
 OOF_FILE = "report/oof.parquet"
+FRESH_OOF_FILE = "report/fresh_oof.parquet"
 MAX_IMAGES = 3000  # decoding more images only to read their labels would not be quick
 RELIABILITY_BINS = 10
 
 
 def read_oof(store: Store, study_id: str) -> pd.DataFrame | None:
-    """The stored out-of-fold predictions, or None when the study has none (an older study)."""
-    if not store.exists(study_id, OOF_FILE):
-        return None
-    return store.read_table(study_id, OOF_FILE)
+    """The stored out-of-fold predictions the choice read (the fresh folds', else the search's), or None
+    when the study has none (an older study)."""
+    for name in (FRESH_OOF_FILE, OOF_FILE):
+        if store.exists(study_id, name):
+            return store.read_table(study_id, name)
+    return None
 
 
 def chosen_predictions(oof: pd.DataFrame, members: dict[str, float]) -> pd.DataFrame | None:

@@ -102,6 +102,25 @@ class Image(Modality):
             [ref], fresh.extra.get("max_synth_ratio", 1.0), None, 0.0, inherited
         )
 
+    def fold_model(
+        self, fresh: Any, fold_index: int, config: dict[str, Any], network: Any, info: dict, epochs: int
+    ) -> Any:
+        """The fold's network (a probe's head goes on the frozen pretrained backbone)."""
+        from automl.image.final import image_fold_model  # torch, timm
+
+        return image_fold_model(fresh, fold_index, config, network.state, info, epochs)
+
+    def bag(
+        self, fresh: Any, config: dict[str, Any], networks: list[Any], info: dict, epochs: int, bag: dict
+    ) -> Any | None:
+        """A bag of linear probes on cached features: one backbone under the fold heads."""
+        from automl.image.final import image_probe_bag  # torch, timm
+        from automl.image.network import uses_feature_cache
+
+        if not uses_feature_cache(config):
+            return None
+        return image_probe_bag(fresh, config, [n.state for n in networks], info, epochs, bag)
+
     def refit(
         self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:

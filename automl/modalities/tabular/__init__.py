@@ -61,6 +61,16 @@ class Tabular(Modality):
 
         encode_folds(fresh, sorted({str(c.get("scaler", "standard")) for c in configs}))
 
+    def fold_model(
+        self, fresh: Any, fold_index: int, config: dict[str, Any], network: Any, info: dict, epochs: int
+    ) -> Any:
+        """The fold's network with the fold's own preprocessor (fitted on its training part only)."""
+        from automl.train.final import fold_model  # torch
+        from automl.train.loop import TargetScale
+
+        scale = TargetScale(network.scale_mean, network.scale_std)
+        return fold_model(fresh, fold_index, config, network.state, scale, info, epochs)
+
     def refit(
         self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:
