@@ -164,8 +164,8 @@ def collect_trials(grid, metric: Metric) -> tuple[pd.DataFrame, pd.DataFrame, di
         if curve is not None:
             curve.insert(0, "trial", name)
             curves.append(curve)
-    board = pd.DataFrame(rows)
-    board["objective"] = metric.sign() * board["val_score"]
+    board = pd.DataFrame(rows, columns=None if rows else [c.name for c in COLUMNS])  # no trial: the columns
+    board["objective"] = metric.sign() * board["val_score"].astype(float)
     board = board.sort_values(["objective", "trial"], ascending=[False, True], na_position="last")
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["trial", "epoch"])
     return board.reset_index(drop=True), curve_frame, oof

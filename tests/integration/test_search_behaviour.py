@@ -17,16 +17,25 @@ from tests.helpers import small_config
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 COMPARED = ["trial", "status", "val_score", "val_std", "gap", "n_params", "epochs_run"]
+FRESH = ["reevaluated", "fresh_val_score", "fresh_val_std", "fresh_gap", "chosen"]
 
 
 def test_same_seed_gives_the_same_leaderboard(penguins_csv, fast_space, tmp_path):
+    """The same trials, the same fresh re-evaluation and choice, and the same exported predictions."""
     path, target = penguins_csv
-    boards = []
+    boards, predictions = [], []
+    rows = load_table(path, target).features
     for run in range(2):
         config = small_config(path, target, tmp_path / f"run{run}", fast_space, trials=6, seed=3)
-        boards.append(run_study(config, log=lambda m: None).leaderboard())
+        study = run_study(config, log=lambda m: None)
+        boards.append(study.leaderboard())
+        model = study.best_model
+        predictions.append(model.predict_output(coerce_features(rows, model.info["schema"])))
     params = [c for c in boards[0].columns if c.startswith("param_")]
-    pd.testing.assert_frame_equal(boards[0][COMPARED + params], boards[1][COMPARED + params])
+    columns = COMPARED + FRESH + params
+    pd.testing.assert_frame_equal(boards[0][columns], boards[1][columns])
+    assert boards[0]["reevaluated"].sum() >= 2
+    np.testing.assert_array_equal(predictions[0], predictions[1])
 
 
 def test_a_crashing_trial_is_recorded_as_failed_and_the_study_goes_on(penguins_csv, fast_space, tmp_path):

@@ -165,3 +165,25 @@ def test_a_finished_study_leaves_no_pool_actor_behind(ray_session, penguins_csv,
     while alive_pools() > before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert alive_pools() == before
+
+
+def test_a_study_whose_search_finished_nothing_still_ends_with_the_linear_model(
+    ray_session, penguins_csv, fast_space, tmp_path
+):
+    """A budget spent before any trial finished (here: one second, less than the search's start): the
+    linear start point is still trained on the fresh folds, chosen and exported, and the study says so."""
+    path, target = penguins_csv
+    study = run_study(
+        small_config(path, target, tmp_path, fast_space, trials=5, budget_s=1.0), log=lambda m: None
+    )
+    manifest = study.manifest
+    assert study.status == "completed" and manifest["model"]["kind"] == "bag"
+    candidates = manifest["reevaluation"]["candidates"]
+    assert candidates[0]["why"].startswith("the linear start point") and candidates[0]["simple"]
+    if manifest["trials"].get("completed", 0) == 0:  # nothing finished (the usual case at one second)
+        assert [c["trial"] for c in candidates] == ["s01"] and manifest["best"]["trial"] == "s01"
+        assert manifest["best"]["config"]["depth"] == 0
+    estimate = study.estimate
+    assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"] and estimate["folds"] == "fresh"
+    rows = coerce_features(read_frame(path), study.best_model.info["schema"])
+    assert np.isfinite(study.best_model.predict_output(rows)).all()

@@ -161,10 +161,16 @@ def limitations(manifest: fmt.AnyManifest) -> list[str]:
             if test
             else f"nothing was held out, so it was never checked on {unit} the study did not see at all"
         )
+        fresh = head is not None and head.folds == "fresh"
+        how = (
+            f"its best candidates were re-run on fresh folds the search never saw, and the estimate is "
+            f"corrected for choosing among them on those same {unit} (BBC-CV)"
+            if fresh
+            else f"corrected for choosing the best of many trials on those same {unit} (BBC-CV)"
+        )
         first = (
-            f"The estimate is out of fold over {n_rows} {unit}, corrected for choosing the "
-            f"best of many trials on those same {unit} (BBC-CV); {checked}. Its 95% interval shows how much "
-            "it could move."
+            f"The estimate is out of fold over {n_rows} {unit}; {how}; {checked}. Its 95% interval shows how "
+            "much it could move."
         )
     notes = [
         first,
@@ -215,7 +221,7 @@ def card_markdown(manifest: fmt.AnyManifest, model_info: dict[str, Any] | None =
         "",
         *(_image_lines(manifest, model_info) if image else _table_lines(manifest)),
         f"- **Created:** {fmt.timestamp(manifest.created_at)}",
-        f"- **Model:** {'ensemble of ' + str(len(members)) + ' trials' if len(members) > 1 else 'a single trial'}",
+        f"- **Model:** {_model_kind(manifest, len(members))}",
         "",
         "### Chosen configuration",
         "",
@@ -243,6 +249,14 @@ def card_markdown(manifest: fmt.AnyManifest, model_info: dict[str, Any] | None =
         "",
     ]
     return "\n".join(lines)
+
+
+def _model_kind(manifest: Manifest, n_members: int) -> str:
+    if n_members > 1:
+        return f"ensemble of {n_members} trials"
+    if manifest.model is not None and manifest.model.kind == "bag":
+        return f"a single trial, exported as a bag: {estimate.exported_what(manifest)}"
+    return "a single trial"
 
 
 def _performance_lines(manifest: Manifest) -> list[str]:
