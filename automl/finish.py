@@ -238,12 +238,12 @@ def finish(
         if bagged:
             members.append(_bag(kind, reev, trial, info))
             run = reev.result(trial).run
-            exported.append({"trial": trial, "kind": "bag", "members": len(run.networks), "epochs": run.epochs})
+            exported.append(
+                {"trial": trial, "kind": "bag", "members": len(run.networks), "epochs": run.epochs}
+            )
         else:
             epochs = (
-                reev.result(trial).run.epochs
-                if reev.results
-                else max(1, int(round(row["best_epoch_mean"])))
+                reev.result(trial).run.epochs if reev.results else max(1, int(round(row["best_epoch_mean"])))
             )
             model, refit = kind.refit(prep, trial_config(row), epochs, config.seed, info)
             members.append(model)
@@ -298,7 +298,7 @@ def finish(
 
     chosen = board.loc[board["trial"] == selection.trial_id].iloc[0]
     counts = board.loc[board["status"] != "reevaluated", "status"].value_counts().to_dict()
-    fresh = reev.results and bool(chosen.get("reevaluated"))
+    fresh = bool(reev.results) and bool(chosen.get("reevaluated"))
     manifest.update(
         status="completed",
         finished_at=time.time(),
@@ -319,7 +319,9 @@ def finish(
         },
         best={
             "trial": selection.trial_id,
-            "config": trial_config(chosen) if not reev.results else reev.result(selection.trial_id).candidate.config,
+            "config": trial_config(chosen)
+            if not reev.results
+            else reev.result(selection.trial_id).candidate.config,
             "val_score": float(chosen["fresh_val_score"] if fresh else chosen["val_score"]),
             "val_std": float(chosen["fresh_val_std"] if fresh else chosen["val_std"]),
             "gap": float(chosen["fresh_gap"] if fresh else chosen["gap"]),

@@ -167,8 +167,14 @@ def pick_candidates(
     elif start_point is not None:  # the search never finished it: it runs anyway, found afresh
         seen.add(start_key)
         picked.append(
-            Candidate(START, dict(start_point), None, "the linear start point (not finished in the search)",
-                      simple=bool(is_simple(start_point)), estimated_s=1.0)
+            Candidate(
+                START,
+                dict(start_point),
+                None,
+                "the linear start point (not finished in the search)",
+                simple=bool(is_simple(start_point)),
+                estimated_s=1.0,
+            )
         )
     for t in ranked[:TOP_BY_SIGNAL]:
         add(t, "among the best by the search's signal", signal.value(t))
@@ -192,7 +198,9 @@ def within_time(candidates: list[Candidate], seconds: float, slots: int) -> tupl
             kept.append(c)
             load += c.estimated_s
         else:
-            skipped.append((c, f"its fresh run would take about {c.estimated_s:.0f} s, more than the time left"))
+            skipped.append(
+                (c, f"its fresh run would take about {c.estimated_s:.0f} s, more than the time left")
+            )
     return kept, skipped
 
 

@@ -84,8 +84,7 @@ def format_estimate(manifest: Manifest | dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        f"estimate on new data ({protocol_text(estimate)}; "
-        f"{estimate.n_rows} {manifest.unit}):",
+        f"estimate on new data ({protocol_text(estimate)}; {estimate.n_rows} {manifest.unit}):",
         f"  {estimate.metric}: {_interval(estimate)}",
     ]
     if estimate.apparent is not None:

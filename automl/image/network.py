@@ -169,7 +169,9 @@ def build_network(
     )
     cfg = data_config(name)
     normalize = Normalize(input_size(name, image_size), tuple(cfg["mean"]), tuple(cfg["std"]))
-    heads = [build_model(HEAD_FAMILY, backbone.out_dim, n_classes, head_params(config)) for _ in range(n_heads)]
+    heads = [
+        build_model(HEAD_FAMILY, backbone.out_dim, n_classes, head_params(config)) for _ in range(n_heads)
+    ]
     return ImageClassifier(normalize, backbone, heads[0] if n_heads == 1 else HeadBag(heads))
 
 

@@ -1,4 +1,5 @@
-"""The reported number is honest: held-out test rows never reach the search or the refit, and shuffled
+"""The reported number is honest: held-out test rows never reach the search, the re-evaluation or the
+exported model, and shuffled
 labels report chance inside the estimate's interval."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import automl.finish as finish_module
 import automl.search.tuner as tuner_module
 import automl.train.final as final_module
 from automl.study import run_study
@@ -15,7 +17,10 @@ from tests.helpers import small_config
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
-def test_test_rows_never_reach_the_search_or_the_refit(penguins_csv, fast_space, tmp_path, monkeypatch):
+@pytest.mark.parametrize("export", ["bag", "refit"])
+def test_test_rows_never_reach_the_search_or_the_export(
+    penguins_csv, fast_space, tmp_path, monkeypatch, export
+):
     path, target = penguins_csv
     frame = pd.read_csv(path)
     frame.insert(0, "row_id", np.arange(len(frame), dtype=float))
@@ -24,24 +29,38 @@ def test_test_rows_never_reach_the_search_or_the_refit(penguins_csv, fast_space,
 
     seen: dict[str, set[float]] = {}
     real_build, real_fit_final = tuner_module.build_tuner, final_module.fit_final
+    real_reevaluate, real_fold_model = finish_module.reevaluate, final_module.fold_model
 
     def spy_build(config, data, *args, **kwargs):
         seen["search"] = set(data.features["row_id"])
         return real_build(config, data, *args, **kwargs)
 
+    def spy_reevaluate(candidates, data, *args, **kwargs):
+        seen["reevaluation"] = set(data.features["row_id"])
+        return real_reevaluate(candidates, data, *args, **kwargs)
+
     def spy_fit_final(config, features, *args, **kwargs):
-        seen.setdefault("refit", set()).update(features["row_id"])
+        seen.setdefault("export", set()).update(features["row_id"])
         return real_fit_final(config, features, *args, **kwargs)
 
+    def spy_fold_model(data, fold_index, *args, **kwargs):  # a bag member's preprocessor: its fold's rows
+        seen.setdefault("export", set()).update(data.features["row_id"].iloc[data.folds[fold_index][0]])
+        return real_fold_model(data, fold_index, *args, **kwargs)
+
     monkeypatch.setattr(tuner_module, "build_tuner", spy_build)
+    monkeypatch.setattr(finish_module, "reevaluate", spy_reevaluate)
     monkeypatch.setattr(final_module, "fit_final", spy_fit_final)
+    monkeypatch.setattr(final_module, "fold_model", spy_fold_model)
     study = run_study(
-        small_config(marked, target, tmp_path, fast_space, trials=2, test_size=0.2), log=lambda m: None
+        small_config(marked, target, tmp_path, fast_space, trials=2, test_size=0.2, export=export),
+        log=lambda m: None,
     )
+    assert study.manifest["model"]["kind"] == ("bag" if export == "bag" else "single")
     test_ids = {float(i) for i in study.manifest["splits"]["test_rows"]}
     assert len(test_ids) == 24
     assert not seen["search"] & test_ids
-    assert not seen["refit"] & test_ids
+    assert seen["reevaluation"] == seen["search"]
+    assert seen["export"] and not seen["export"] & test_ids
     assert seen["search"] | test_ids == set(frame["row_id"])
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl.artifact import TabularModel
+from automl.artifact import TabularModel, load_model
 from automl.data.tabular import coerce_features, read_frame
 from automl.predict import predict_file, resolve_model
 from automl.study import Study, run_study
@@ -32,11 +32,11 @@ def test_study_completes_with_the_store_layout(penguin_study):
         "tune",
         "model/weights.safetensors",
         "model/model.json",
-        "model/preprocessing.json",
         "report/trials.parquet",
         "report/curves.parquet",
         "report/test_report.json",
         "report/oof.parquet",
+        "report/fresh_oof.parquet",
         "report/baselines_oof.parquet",
     ]:
         assert (root / rel).exists(), rel
@@ -57,8 +57,12 @@ def test_leaderboard_has_every_trial_and_one_chosen(penguin_study):
     assert len(board) == 6
     assert board["chosen"].sum() == 1
     assert set(board["status"]) <= {"completed", "stopped_early", "failed"}
-    scored = board.dropna(subset=["objective"])
-    assert list(scored["objective"]) == sorted(scored["objective"], reverse=True)
+    fresh = board[board["reevaluated"]]  # the re-evaluated candidates first, by their fresh score
+    assert len(fresh) >= 1 and board["reevaluated"].iloc[: len(fresh)].all()
+    assert list(fresh["fresh_val_score"]) == sorted(fresh["fresh_val_score"], reverse=True)
+    rest = board[~board["reevaluated"]].dropna(subset=["objective"])  # then the others, by the search's
+    assert list(rest["objective"]) == sorted(rest["objective"], reverse=True)
+    assert board.loc[board["chosen"], "reevaluated"].all()
     curves = penguin_study.curves()
     assert set(curves["trial"]) == set(board["trial"])
     assert {"curve_train", "curve_val", "gap"} <= set(curves.columns)
@@ -75,7 +79,11 @@ def test_every_row_is_searched_and_the_estimate_is_out_of_fold(penguin_study):
     assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"]
     assert estimate["ci_high"] - estimate["ci_low"] > 0
     assert estimate["value"] <= estimate["apparent"] + 0.05  # the correction for choosing rarely adds
-    assert manifest["best"]["refit"]["epochs"] >= 1
+    assert manifest["best"]["refit"]["epochs"] >= 1 and manifest["best"]["refit"]["kind"] == "bag"
+    assert manifest["model"]["kind"] == "bag" and manifest["best"]["refit"]["members"] == 3 * 2
+    reevaluation = manifest["reevaluation"]
+    assert (reevaluation["n_folds"], reevaluation["n_repeats"]) == (3, 2)
+    assert reevaluation["candidates"][0]["simple"] and estimate["folds"] == "fresh"
     names = [b["name"] for b in manifest["baselines"]]
     assert names == ["majority", "logistic_regression"]
     assert all(b["ci_low"] <= b["value"] <= b["ci_high"] for b in manifest["baselines"])
@@ -116,7 +124,8 @@ def test_exported_model_predicts_like_the_in_memory_model(penguin_study, penguin
     expected = in_memory.predict_frame(coerce_features(frame, schema))
 
     model_dir = penguin_study.store.local_path(penguin_study.study_id, "model")
-    exported = TabularModel.load(model_dir)
+    exported = load_model(model_dir)
+    assert len(exported.members) == 6 and all(isinstance(m, TabularModel) for m in exported.members)
     pd.testing.assert_frame_equal(exported.predict_frame(coerce_features(frame, schema)), expected)
 
     # The same through every way of naming the model, and through the file-level API.

@@ -16,7 +16,9 @@ from automl.search.selection import TrialSummary
 
 def _study(proba: np.ndarray, y: np.ndarray, params: list[int]):
     """Trials t0.. with out-of-fold probabilities (T, n, 2); `params` their sizes (the rule's tie-break)."""
-    folds = [(np.sort(a), np.sort(b)) for a, b in StratifiedKFold(5, shuffle=True, random_state=0).split(y, y)]
+    folds = [
+        (np.sort(a), np.sort(b)) for a, b in StratifiedKFold(5, shuffle=True, random_state=0).split(y, y)
+    ]
     ids = [f"t{i}" for i in range(len(proba))]
     oof = OutOfFold(ids, proba[:, None].astype(np.float32), y, folds, get_metric("accuracy"), 2)
     raw = [TrialSummary(t, 0.0, 0.0, 0.0, 5, 0.0, p, "completed") for t, p in zip(ids, params, strict=True)]
@@ -86,7 +88,8 @@ def test_the_estimate_repeats_the_comparison_in_its_resamples() -> None:
     oof, base = _study(models, y, params=[1] + [50] * 7)
     simple = frozenset({"t0"})
     chosen = choose(oof, base, "best_validation", simple=simple)
-    estimate = bias_corrected_estimate(oof, base, "best_validation", chosen, seed=0, n_resamples=200,
-                                       simple=simple)
+    estimate = bias_corrected_estimate(
+        oof, base, "best_validation", chosen, seed=0, n_resamples=200, simple=simple
+    )
     assert estimate.picked.get("t0", 0.0) > 0.5
     assert estimate.ci_low <= estimate.value <= estimate.ci_high
