@@ -114,7 +114,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @v1.get("/studies/{study_id}", response_model=StudyView, tags=["studies"])
     def get_study(study_id: str) -> StudyView:
         """Status, progress, the estimate with its interval and baselines, the chosen configuration and why."""
-        return views.study_view(store, _checked(study_id))
+        view = views.study_view(store, _checked(study_id))
+        view.serving = pool.replicas(study_id) if view.status == "completed" else None
+        return view
 
     @v1.get("/studies/{study_id}/leaderboard", response_model=Leaderboard, tags=["studies"])
     def get_leaderboard(study_id: str) -> Leaderboard:

@@ -60,6 +60,9 @@ class StudyView(BaseModel):
     chosen: Chosen | None = None
     notes: list[str] = Field(default_factory=list)
     error: str | None = None
+    serving: dict[str, int] | None = Field(
+        None, description="the served model's replicas by state ({} once scaled to zero); None: not deployed"
+    )
 
 
 class StudyCreated(BaseModel):

@@ -135,16 +135,17 @@ class ModelPool:
             )
         return result["ok"]
 
-    def replicas(self, study_id: str) -> dict[str, int]:
-        """The replicas of the study's model by state ({} when it was never deployed)."""
-        if not self._started:
-            return {}
+    def replicas(self, study_id: str) -> dict[str, int] | None:
+        """The replicas of the study's model by state ({} when scaled to zero; None when not deployed)."""
+        if study_id not in self._handles:
+            return None
         from ray import serve
 
         status = serve.status().applications.get(app_name(study_id))
         if status is None:
-            return {}
-        return dict(next(iter(status.deployments.values())).replica_states)
+            return None
+        states = next(iter(status.deployments.values())).replica_states
+        return {str(state): int(n) for state, n in states.items() if n}
 
     def close(self) -> None:
         if self._started:

@@ -121,7 +121,7 @@ def wait_for(client: httpx.Client, study_id: str, states: tuple[str, ...], timeo
 def service(tmp_path_factory) -> Service:
     """One service for the tests that share it: token required, uploads up to 1 MB, one study at once."""
     folder = tmp_path_factory.mktemp("service")
-    running = start_service(folder / "store", folder, "--max-upload-mb", "1", "--idle", "60s")
+    running = start_service(folder / "store", folder, "--max-upload-mb", "1", "--idle", "3s")
     yield running
     running.kill()
     running.stop_runners()
