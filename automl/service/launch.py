@@ -13,6 +13,7 @@ The store's location travels in the runner's environment (AUTOML_STORAGE), never
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -158,6 +159,18 @@ class Launcher:
         child = self._children.pop(runner.pid, None)
         if child is not None:
             child.wait(timeout=30)
+        _wait_gone(runner.pid, entry.study_id)
+
+
+def _wait_gone(pid: int, study_id: str, timeout_s: float = 30.0) -> None:
+    """Wait until a killed runner is gone (reaped, when it is a child of this process)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not pid_runs(pid, study_id):
+            return
+        time.sleep(0.05)
 
 
 def pid_runs(pid: int | None, study_id: str) -> bool:
