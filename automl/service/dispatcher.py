@@ -32,7 +32,7 @@ class Dispatcher:
 
     def tick(self) -> None:
         with self._lock:
-            entries = self.queue.entries()
+            entries = self.queue.entries(active=True)
             active = sum(self._still_running(e) for e in entries if e.state == "running")
             for entry in (e for e in entries if e.state == "queued"):
                 if active >= self.max_running:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from typing import Any, Literal
 
@@ -69,20 +70,28 @@ class QueueEntry(BaseModel):
     error: str | None = None
 
 
+_ADDING = threading.Lock()  # one submission's id check and write at a time in this process
+_ENDED: dict[str, set[str]] = {}  # per store: ids whose entry has ended (an end is final: never read again)
+
+
 class Queue:
     """The queue of one store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._ended = _ENDED.setdefault(store.uri, set())
 
     def add(self, entry: QueueEntry) -> None:
-        """Queue a new study; its id must be new to the store and to the queue."""
+        """Queue a new study; its id must be new to the store and to the queue (attempt 0 of the id is
+        claimed first: two submissions of one name at once cannot both be queued)."""
         check_study_id(entry.study_id, "name", "StudyConfig")
-        if self.find(entry.study_id) is not None or self.store.exists(entry.study_id):
-            raise StudyConflict(
-                f"Study {entry.study_id!r} already exists in {self.store.uri}. Choose another --name."
-            )
-        self.save(entry)
+        with _ADDING:
+            taken = self.find(entry.study_id) is not None or self.store.exists(entry.study_id)
+            if taken or not self.claim(entry.study_id, 0):
+                raise StudyConflict(
+                    f"Study {entry.study_id!r} already exists in {self.store.uri}. Choose another --name."
+                )
+            self.save(entry)
 
     def save(self, entry: QueueEntry) -> None:
         self.store.write_json(QUEUE, f"{check_study_id(entry.study_id)}.json", entry.model_dump(mode="json"))
@@ -106,16 +115,24 @@ class Queue:
             raise UnknownStudy(f"Study {study_id!r} is not in the queue of {self.store.uri}.")
         return entry
 
-    def entries(self) -> list[QueueEntry]:
-        """Every entry, oldest submission first (a damaged one is left out: `find` names it)."""
+    def entries(self, *, active: bool = False) -> list[QueueEntry]:
+        """Every entry (`active`: only those not ended, which are the only ones read again), oldest
+        submission first; a damaged one is left out (`find` names it)."""
         found = []
         for study_id in self._ids():
+            if active and study_id in self._ended:
+                continue
             try:
                 entry = self.find(study_id)
             except StoreError:
                 continue
-            if entry is not None:
-                found.append(entry)
+            if entry is None:
+                continue
+            if entry.state in ENDED:
+                self._ended.add(study_id)
+                if active:
+                    continue
+            found.append(entry)
         return sorted(found, key=lambda e: e.submitted_at)
 
     def _ids(self) -> list[str]:

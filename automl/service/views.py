@@ -25,8 +25,11 @@ _TRIAL_ENDED = {"TERMINATED", "ERROR"}
 
 def study_view(store: Store, study_id: str, queue: list[QueueEntry] | None = None) -> StudyView:
     """The study as GET /v1/studies/{id} shows it; `queue`: every entry, when the caller has read them."""
-    entries = Queue(store).entries() if queue is None else queue
-    entry = next((e for e in entries if e.study_id == study_id), None)
+    if queue is None:  # one study: its own entry, and the others only to tell its place in the queue
+        entry = Queue(store).find(check_study_id(study_id, "study_id", "/v1/studies/{study_id}"))
+        entries = Queue(store).entries(active=True) if entry is not None and entry.state == "queued" else []
+    else:
+        entries, entry = queue, next((e for e in queue if e.study_id == study_id), None)
     manifest = _manifest(store, study_id)
     if manifest is None and entry is None:
         raise UnknownStudy(
