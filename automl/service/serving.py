@@ -30,6 +30,7 @@ from automl.service.settings import ServiceSettings
 APP_PREFIX = "automl-model-"
 REPLICA_CPUS = 0.25  # a prediction is small; several served models share a CPU's worth of reservation
 UPSCALE_DELAY_S = 0.0
+LOOK_BACK_S = 30.0  # Serve's default window of request counts behind a scaling decision
 
 
 class ModelServer:
@@ -97,6 +98,7 @@ class ModelPool:
                 "upscale_delay_s": UPSCALE_DELAY_S,
                 "downscale_delay_s": min(60.0, self.settings.idle_s),
                 "downscale_to_zero_delay_s": self.settings.idle_s,
+                "look_back_period_s": min(LOOK_BACK_S, self.settings.idle_s),  # a short --idle acts soon
             },
         )
         return deployment.bind(self.settings.storage, study_id, self.settings.max_upload_bytes)
