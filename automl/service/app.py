@@ -7,6 +7,7 @@ FastAPI runs in its thread pool; predictions are awaited from the model's Ray Se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -58,6 +59,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     dispatcher = Dispatcher(store, launcher, settings.max_running)
     pool = ModelPool(settings)
+    completed: set[str] = set()  # studies whose model this service has served
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -135,9 +137,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def predict(study_id: str, request: Request) -> Predictions:
         """Predictions for rows (text/csv, or a JSON list of records) or files (multipart: images, or one
         table file), in input order."""
-        import asyncio
-
-        await asyncio.to_thread(views.completed_manifest, store, _checked(study_id))
+        if _checked(study_id) not in completed:  # a completed study stays completed: checked once
+            await asyncio.to_thread(views.completed_manifest, store, study_id)
+            completed.add(study_id)
         rows = await read_rows(request)
         answer = await pool.predict(study_id, rows)
         return Predictions(study_id=study_id, **answer)

@@ -129,7 +129,11 @@ class ModelPool:
 
     async def predict(self, study_id: str, rows: Rows) -> dict[str, Any]:
         handle = await asyncio.to_thread(self.handle, study_id)
-        result = await handle.predict.remote(rows)
+        try:
+            result = await handle.predict.remote(rows)
+        except Exception:  # the application is gone (deleted, Ray restarted): deployed again next time
+            self._handles.pop(study_id, None)
+            raise
         if "error" in result:
             kind = getattr(errors, result["error"], DataError)
             raise (kind if isinstance(kind, type) and issubclass(kind, AutoMLError) else DataError)(
