@@ -18,6 +18,7 @@ from ui.lib import launcher
 from ui.lib.auth import SESSION_KEY
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+pytestmark = pytest.mark.slow  # a runner starts (and is cancelled) in the background
 NAME = "from-the-form"
 
 
