@@ -13,7 +13,7 @@ import os
 import sys
 
 from automl.config import parse_duration
-from automl.errors import invalid_parameter
+from automl.errors import ConfigError, invalid_parameter
 from automl.service.auth import check_bind, read_token_file
 from automl.service.settings import (
     DEFAULT_IDLE_S,
@@ -86,9 +86,16 @@ def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
         ray_address=args.address,
         max_running=args.max_running,
         max_upload_mb=args.max_upload_mb,
-        idle_s=parse_duration(args.idle),
+        idle_s=_duration("idle", args.idle),
         max_replicas=args.max_replicas,
     )
+
+
+def _duration(name: str, text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ConfigError:  # its message names --budget
+        raise invalid_parameter(name, OWNER, "a duration such as 90s, 5m or 1h", text) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

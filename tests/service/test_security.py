@@ -98,3 +98,24 @@ def test_serve_refuses_an_address_beyond_loopback_without_a_token(tmp_path: Path
     assert main(["serve", "--host", "0.0.0.0", "--token-file", str(path)]) == 2
     assert "Make it private: chmod 600" in capsys.readouterr().err
     assert not (tmp_path / "store").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (
+            ["--idle", "soon"],
+            "The 'idle' parameter of automl serve must be a duration such as 90s, 5m or 1h.",
+        ),
+        (["--port", "0"], "The 'port' parameter of automl serve must be 1 to 65535. Got 0 instead."),
+        (["--max-running", "0"], "The 'max_running' parameter of automl serve must be a positive integer."),
+        (
+            ["--max-upload-mb", "-1"],
+            "The 'max_upload_mb' parameter of automl serve must be a positive number.",
+        ),
+    ],
+)
+def test_serve_checks_its_options_before_starting(tmp_path: Path, capsys, option, message) -> None:
+    assert main(["serve", "--storage", str(tmp_path / "store"), *option]) == 2
+    assert f"error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()
