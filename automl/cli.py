@@ -21,6 +21,7 @@ from automl.errors import AutoMLError, ConfigError, DataError, StoreError, inval
 from automl.modalities import modality
 from automl.names import RULE, check_study_id, is_study_id
 from automl.run_args import add_study_options, study_config
+from automl.service.command import add_serve_parser
 from automl.summary import fmt, format_leaderboard, format_study
 
 DEFAULT_STORAGE = os.environ.get("AUTOML_STORAGE", "studies")
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="study store: a directory or s3:// URI (default ./studies)",
         )
     add_dashboard_parser(sub)  # adds its own --storage, --host, --port, --password-file
+    add_serve_parser(sub)  # the HTTP service (automl/service/): its own --storage, --host, --token-file
     return parser
 
 

@@ -32,3 +32,16 @@ class ModelError(AutoMLError):
 def invalid_parameter(name: str, owner: str, expected: str, got: object) -> ConfigError:
     """The one template for a bad setting: "The 'x' parameter of Y must be Z. Got W instead."."""
     return ConfigError(f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead.")
+
+
+class UploadTooLarge(DataError):
+    """An upload or a request body is over its size limit (the HTTP service answers 413)."""
+
+
+class UnknownStudy(StoreError):
+    """No study, stored or queued, has that id (the HTTP service answers 404)."""
+
+
+class StudyConflict(StoreError):
+    """What was asked does not fit the study's state: its id is taken, it has no model yet, or it has already
+    ended (the HTTP service answers 409)."""

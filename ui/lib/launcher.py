@@ -1,17 +1,19 @@
-"""Start a validated upload as a study: `python -m automl.cli run ...` in the background, or as a Ray Job.
+"""Start the form's study the one way every study is started: `automl.service.submission.submit_study`
+(the upload kept in the store, checked as `automl run` checks it, queued), then started at once by the
+service's dispatcher: a runner process in the background (`python -m automl.service.runner`), or, with
+AUTOML_RAY_ADDRESS set, the same runner as a Ray Job.
 
-Locally the study runs as its own process (new session, so it outlives a dashboard rerun), logging
-to `_uploads/<token>/run.log`; a `job.json` beside it lets the Studies page show the study before
-its manifest exists, and explain a process that died before it wrote one. With AUTOML_RAY_ADDRESS
-set, the same command is submitted through Ray's Jobs API (exercised by the cluster work).
+A study started here is in the store's queue (`_queue/<study_id>.json`), so an `automl serve` on the same
+store counts it among its running studies and starts it again if its runner dies. Its log is
+`_uploads/<token>/run.log`, as before. The Studies page lists, beside the studies, the submissions that
+have no manifest yet (queued, starting, or ended before their study began) from the queue, and the
+`job.json` records the dashboard wrote before the queue existed.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import shlex
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -20,22 +22,20 @@ import pyarrow.fs as pafs
 
 from automl import run_args
 from automl.config import StudyConfig
+from automl.service.dispatcher import Dispatcher
+from automl.service.launch import Launcher, pid_runs
+from automl.service.queue import HOST, Queue, QueueEntry
+from automl.service.submission import submit_study
 from automl.store import Store
-from ui.lib.settings import PASSWORD_ENV, RAY_ADDRESS_ENV, UPLOADS_DIR
-from ui.lib.uploads import Upload
+from ui.lib.settings import MAX_UPLOAD_MB, RAY_ADDRESS_ENV, UPLOADS_DIR
 
-JOB_FILE = "job.json"
-LOG_FILE = "run.log"
-PENDING_FOR_S = 24 * 3600  # a job whose study never appeared is listed for a day
+JOB_FILE = "job.json"  # the dashboard's launch records from before the queue (still listed)
+PENDING_FOR_S = 24 * 3600  # a submission whose study never appeared is listed for a day
+MB = 1024 * 1024
 
 
 def study_options(config: StudyConfig) -> list[str]:
-    """The `automl run` options that reproduce `config`, less the data file (`automl.run_args`).
-
-    Image studies take their labels from the class folders: the form gives them no target, and
-    they get no --target. `--test-size` is passed only when the form set a fraction (0 included);
-    without it the study decides by size.
-    """
+    """The `automl run` options that reproduce `config`, less the data file (`automl.run_args`)."""
     return run_args.study_options(config)
 
 
@@ -44,60 +44,33 @@ def run_arguments(config: StudyConfig, data: str) -> list[str]:
     return run_args.run_arguments(replace(config, data=data))
 
 
-def _child_env() -> dict[str, str]:
-    """The dashboard's environment without its password: the study process has no use for it."""
-    return {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
+def dispatcher(store: Store) -> Dispatcher:
+    """The service's dispatcher on this store: runners locally, or Ray Jobs with AUTOML_RAY_ADDRESS."""
+    launcher = Launcher(store, store.uri, jobs_address=os.environ.get(RAY_ADDRESS_ENV) or None)
+    return Dispatcher(store, launcher)
 
 
-def start_local(store: Store, upload: Upload, config: StudyConfig) -> dict[str, Any]:
-    """Start the study as a background process; returns the job record (also saved as job.json)."""
-    study = replace(config, data=str(upload.path), name=upload.study_id)
-    command = [sys.executable, "-m", "automl.cli", "run", *run_args.run_arguments(study)]
-    log_path = upload.folder / LOG_FILE
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=upload.folder,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=_child_env(),
-        )
-    record = {
-        "study_id": upload.study_id,
-        "kind": "local",
-        "pid": process.pid,
-        "command": shlex.join(command),
-        "log": f"{UPLOADS_DIR}/{upload.token}/{LOG_FILE}",
-        "started_at": time.time(),
+def submit(store: Store, filename: str, data: bytes, config: StudyConfig) -> QueueEntry:
+    """The form's upload and settings, submitted as the HTTP API submits (a bad file: the CLI's message)."""
+    return submit_study(
+        store, config, filename, io.BytesIO(data), max_bytes=int(MAX_UPLOAD_MB * MB), source="dashboard"
+    )
+
+
+def start(store: Store, entry: QueueEntry) -> dict[str, Any]:
+    """Start the submitted study now; returns what the page shows about it."""
+    started = dispatcher(store).start_now(entry.study_id)
+    runner = started.runner
+    return {
+        "study_id": started.study_id,
+        "kind": "ray" if runner is not None and runner.kind == "ray_job" else "local",
+        "pid": runner.pid if runner is not None else None,
+        "job_id": runner.job_id if runner is not None else None,
+        "address": runner.address if runner is not None else None,
+        "command": runner.command if runner is not None else None,
+        "log": runner.log if runner is not None else None,
+        "started_at": started.started_at,
     }
-    store.write_json(UPLOADS_DIR, f"{upload.token}/{JOB_FILE}", record)
-    return record
-
-
-def start_ray_job(store: Store, upload: Upload, config: StudyConfig, address: str) -> dict[str, Any]:
-    """Submit the same study as a Ray Job through `automl.jobs` (the data and the package travel with it)."""
-    from automl import jobs
-
-    job_id = jobs.submit(address, replace(config, data=str(upload.path)), study_id=upload.study_id)
-    record = {
-        "study_id": upload.study_id,
-        "kind": "ray",
-        "job_id": job_id,
-        "address": address,
-        "started_at": time.time(),
-    }
-    store.write_json(UPLOADS_DIR, f"{upload.token}/{JOB_FILE}", record)
-    return record
-
-
-def start(store: Store, upload: Upload, config: StudyConfig) -> dict[str, Any]:
-    """A Ray Job when AUTOML_RAY_ADDRESS is set, else a local process."""
-    address = os.environ.get(RAY_ADDRESS_ENV)
-    if address:
-        return start_ray_job(store, upload, config, address)
-    return start_local(store, upload, config)
 
 
 def process_alive(pid: int) -> bool:
@@ -129,8 +102,48 @@ def log_tail(store: Store, relpath: str, lines: int = 15) -> str:
 
 
 def pending_jobs(store: Store, known_ids: set[str], now: float | None = None) -> list[dict[str, Any]]:
-    """Jobs started from this dashboard whose study has no manifest yet, with state 'starting' or 'exited'."""
+    """Submissions whose study has no manifest yet, with state 'queued', 'starting', 'submitted' (a Ray
+    Job) or 'exited' (it ended before its study began: its log says why)."""
     now = time.time() if now is None else now
+    jobs = [*_queued(store, known_ids, now), *_recorded(store, known_ids, now)]
+    return sorted(jobs, key=lambda r: r.get("started_at") or 0, reverse=True)
+
+
+def _queued(store: Store, known_ids: set[str], now: float) -> list[dict[str, Any]]:
+    entries = Queue(store).entries()
+    waiting = [e.study_id for e in entries if e.state == "queued"]
+    jobs = []
+    for entry in entries:
+        if (
+            entry.study_id in known_ids
+            or entry.state == "cancelled"
+            or now - entry.submitted_at > PENDING_FOR_S
+        ):
+            continue
+        runner = entry.runner
+        record: dict[str, Any] = {
+            "study_id": entry.study_id,
+            "started_at": entry.started_at or entry.submitted_at,
+        }
+        if entry.state == "queued":
+            record.update(state="queued", position=waiting.index(entry.study_id) + 1)
+        elif runner is not None and runner.kind == "ray_job" and entry.state == "running":
+            record.update(state="submitted", kind="ray", job_id=runner.job_id, address=runner.address)
+        elif entry.state == "running" and (
+            runner is None or runner.host != HOST or pid_runs(runner.pid, entry.study_id)
+        ):
+            record.update(state="starting", kind="local", pid=runner.pid if runner else None)
+        else:  # ended, or a runner that is gone, before the study wrote its manifest
+            record.update(state="exited", kind="local", error=entry.error)
+            record["log_tail"] = (
+                log_tail(store, runner.log) if runner is not None and runner.log else (entry.error or "")
+            )
+        jobs.append(record)
+    return jobs
+
+
+def _recorded(store: Store, known_ids: set[str], now: float) -> list[dict[str, Any]]:
+    """The job.json records of launches made before the queue."""
     try:
         infos = store.fs.get_file_info(pafs.FileSelector(f"{store.root}/{UPLOADS_DIR}", allow_not_found=True))
     except OSError:
@@ -157,13 +170,21 @@ def pending_jobs(store: Store, known_ids: set[str], now: float | None = None) ->
         else:
             record["state"] = "submitted"
         jobs.append(record)
-    return sorted(jobs, key=lambda r: r.get("started_at") or 0, reverse=True)
+    return jobs
 
 
 def describe(record: dict[str, Any]) -> str:
-    """One line about a pending job, for the Studies page."""
+    """One line about a pending submission, for the Studies page."""
+    if record.get("state") == "queued":
+        return (
+            f"queued ({_ordinal(record.get('position') or 0)} in line); it starts when a running study ends"
+        )
     if record.get("state") == "starting":
         return f"starting (process {record.get('pid')}); it appears here once it has read its data"
     if record.get("state") == "exited":
         return "the process exited before the study started; its log says why"
     return f"submitted to the Ray cluster at {record.get('address')} as job {record.get('job_id')}"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

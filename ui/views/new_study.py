@@ -1,8 +1,10 @@
-"""New study page: upload a table (and choose its target) or a zip of images, set a budget, start `automl run`.
+"""New study page: upload a table (and choose its target) or a zip of images, set a budget, start the study.
 
-The file is stored inside the study store (`_uploads/`), validated exactly as the CLI validates it,
-and the study then appears on the Studies page with live progress. A zip is an image folder with one
-sub-folder per class: its labels come from the folder names, so there is no target to choose.
+The form submits the way the HTTP API does (`automl.service.submission.submit_study`, through
+ui/lib/launcher.py): the file is stored inside the study store (`_uploads/`), checked exactly as
+`automl run` checks it, queued, and started at once; the study then appears on the Studies page with live
+progress. A zip is an image folder with one sub-folder per class: its labels come from the folder names,
+so there is no target to choose.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import streamlit as st
 
 from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
 from automl.data.tabular import SUPPORTED_EXTENSIONS
-from automl.errors import AutoMLError, StoreError
+from automl.errors import AutoMLError
 from automl.metrics import METRICS, metrics_for
 from automl.names import check_study_id
 from automl.search.selection import DEFAULT_RULE, available_rules
@@ -144,10 +146,8 @@ if submitted:
             resources=Resources(max_concurrent_trials=int(concurrent) or None),
             images=ImageOptions(image_size=int(image_size) or None),
         )
-        if config.name and store.exists(config.name):
-            raise StoreError(f"Study {config.name!r} already exists in {store.uri}. Choose another name.")
-        accepted = uploads.accept_upload(store, upload.name, data, config)
-        record = launcher.start(store, accepted, config)
+        entry = launcher.submit(store, upload.name, data, config)
+        record = launcher.start(store, entry)
     except AutoMLError as exc:
         st.error(f"error: {exc}")
     except Exception as exc:  # e.g. the Ray cluster cannot be reached
