@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from automl.artifact import TabularModel, load_model
+from automl.data.special_files import cannot_write, check_output
 from automl.data.tabular import DEFAULT_MAX_FILE_BYTES, coerce_features, read_frame
-from automl.errors import ModelError
+from automl.errors import ConfigError, DataError, ModelError
 
 
 def resolve_model(where: str, storage: str = "studies") -> Any:
@@ -49,6 +51,34 @@ def _study_status(manifest: Path) -> str:
     return str(info.get("status"))
 
 
+def write_predictions(predictions: pd.DataFrame, output: str) -> None:
+    """The predictions as CSV at `output` (its folders created); a ConfigError naming the path if not."""
+    check_output(output)
+    out = Path(output)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        predictions.to_csv(out, index=False)
+    except OSError as exc:
+        raise ConfigError(cannot_write(output, (exc.strerror or str(exc)).lower())) from None
+
+
+def _check_finite(predictions: pd.DataFrame, features: pd.DataFrame) -> None:
+    """A DataError naming the first row whose prediction is not a number (its values overflow the
+    model's 32-bit arithmetic), never a file of empty probabilities."""
+    numbers = predictions.select_dtypes("number").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numbers).all(axis=1)
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    values = features.iloc[row].map(lambda v: abs(v) if isinstance(v, float) and np.isfinite(v) else 0.0)
+    column = values.astype(float).idxmax() if len(values) else None
+    largest = f" (column {column!r} holds {features.iloc[row][column]:g})" if column is not None else ""
+    raise DataError(
+        f"The model gives no finite prediction for data row {row + 1}: its values are too far from those it "
+        f"was trained on for the model's 32-bit numbers{largest}. Check that row's values, or leave it out."
+    )
+
+
 def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Predictions for every row of `frame`, and notes about the columns that were ignored."""
     schema = model.info["schema"]
@@ -62,17 +92,18 @@ def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFram
             f"Ignored {len(extra)} column(s) the model does not use: {', '.join(map(str, extra[:10]))}."
         )
     features = coerce_features(frame, schema)
-    return model.predict_frame(features), notes
+    predictions = model.predict_frame(features)
+    _check_finite(predictions, features)
+    return predictions, notes
 
 
 def predict_file(
     model: TabularModel, data: str, output: str | None = None, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> tuple[pd.DataFrame, list[str]]:
+    check_output(output)
     predictions, notes = predict_frame(model, read_frame(data, max_bytes=max_bytes))
     if output:
-        out = Path(output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        predictions.to_csv(out, index=False)
+        write_predictions(predictions, output)
     return predictions, notes
 
 
@@ -86,10 +117,9 @@ def predict_images(model: Any, source: str, output: str | None = None) -> tuple[
     files = list_image_files(root)
     if not files:
         raise ModelError(f"{source} holds no image files (PNG, JPEG, WebP or BMP).")
+    check_output(output)
     images, paths = load_image_files(files, size=model.image_size, root=root)
     predictions = model.predict_frame(images, paths)
     if output:
-        out = Path(output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        predictions.to_csv(out, index=False)
+        write_predictions(predictions, output)
     return predictions, [f"Predicted {len(paths)} images."]
