@@ -19,8 +19,8 @@ from typing import NoReturn
 
 from automl.config import StudyConfig
 from automl.dashboard import add_dashboard_parser
-from automl.errors import AutoMLError, ConfigError, DataError, StoreError, invalid_parameter
-from automl.modalities import modality
+from automl.errors import AutoMLError, DataError, StoreError, invalid_parameter
+from automl.modalities import detect, modality
 from automl.names import RULE, check_study_id, is_study_id
 from automl.run_args import add_study_options, study_config
 from automl.summary import fmt, format_leaderboard, format_study
@@ -71,17 +71,14 @@ def check_before_work(config: StudyConfig, *, storage: bool = True) -> None:
                 "A folder is read as images (one sub-folder per class), which take no --target: give the "
                 "table's file, or drop --target to search the folder's images."
             )
+    source = detect(config.data, config.target)
     if config.space:
         from automl.safe_yaml import read_yaml_file
+        from automl.search.space import check_space_file
 
-        if not Path(config.space).is_file():
-            kind = (
-                "image" if Path(config.data).is_dir() or config.data.lower().endswith(".zip") else "tabular"
-            )
-            raise ConfigError(
-                f"Search space file {config.space!r} does not exist. Copy search_spaces/{kind}.yaml and edit it."
-            )
+        check_space_file(Path(config.space), source.name)
         read_yaml_file(config.space)  # size, nesting and alias limits; the full check follows in the study
+    source.check(config)  # the data itself, as far as it goes without torch or Ray
 
 
 def check_study_arg(study: str, command: str) -> str:

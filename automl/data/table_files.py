@@ -53,10 +53,9 @@ def read_frame(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_FILE_BYT
     return read_checked(path, max_bytes)[0]
 
 
-def read_checked(
-    path: str | os.PathLike, max_bytes: int, notes: list[str] | None = None
-) -> tuple[pd.DataFrame, bytes]:
-    """Check and read the file; return the frame (index 0..n-1) and the raw bytes."""
+def check_table_file(path: str | os.PathLike, max_bytes: int) -> None:
+    """The checks that need no reading: the file exists, is a regular file (not a FIFO, a device or under
+    /proc) with a table's extension, and is not over `max_bytes`."""
     source = os.fspath(path)
     file = Path(source)
     if not file.exists():
@@ -84,16 +83,29 @@ def read_checked(
             f"Supported: {', '.join(SUPPORTED_EXTENSIONS)}. Save the table as CSV or Parquet."
         )
     size = os.path.getsize(source)  # before reading: a huge file must not be loaded at all
+    if size > max_bytes:
+        raise _too_large(source, size, max_bytes)
+
+
+def _too_large(source: str, size: int, max_bytes: int) -> DataError:
+    found = f"is {size_text(size)}, over" if size > max_bytes else "holds more than"
+    return DataError(
+        f"Data file {source} {found} the limit of {size_text(max_bytes)}. Raise the limit with "
+        f"--max-file-mb {math.ceil(max(size, max_bytes + 1) / MIB)} (or more), or use a sample of the rows."
+    )
+
+
+def read_checked(
+    path: str | os.PathLike, max_bytes: int, notes: list[str] | None = None
+) -> tuple[pd.DataFrame, bytes]:
+    """Check and read the file; return the frame (index 0..n-1) and the raw bytes."""
+    source = os.fspath(path)
+    check_table_file(source, max_bytes)
+    suffix = Path(source).suffix.lower()
     try:
-        if size > max_bytes:
-            raise TooLarge(max_bytes)
         raw = read_limited(source, max_bytes)  # the size a file reports is not always what it holds
     except TooLarge:
-        found = f"is {size_text(size)}, over" if size > max_bytes else "holds more than"
-        raise DataError(
-            f"Data file {source} {found} the limit of {size_text(max_bytes)}. Raise the limit with "
-            f"--max-file-mb {math.ceil(max(size, max_bytes + 1) / MIB)} (or more), or use a sample of the rows."
-        ) from None
+        raise _too_large(source, os.path.getsize(source), max_bytes) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise DataError(

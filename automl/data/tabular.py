@@ -27,6 +27,7 @@ from automl.data.table_files import (
     DEFAULT_MAX_FILE_BYTES,
     PARQUET_EXTENSIONS,
     SUPPORTED_EXTENSIONS,
+    check_table_file,
     read_checked,
     read_frame,
     sniff_format,
@@ -41,10 +42,12 @@ __all__ = [  # with the reading API of table_files.py, which the CLI, the dashbo
     "SUPPORTED_EXTENSIONS",
     "TASKS",
     "TabularDataset",
+    "check_table_file",
     "coerce_features",
     "infer_schema",
     "infer_task",
     "load_table",
+    "no_target_error",
     "read_frame",
     "sniff_format",
     "sniff_separator",
@@ -200,6 +203,14 @@ def coerce_features(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame
             )
         out[name] = pd.Series(numbers, index=frame.index)
     return pd.DataFrame(out, index=frame.index)
+
+
+def no_target_error(source: str) -> DataError:
+    """A table study was given no --target."""
+    return DataError(
+        f"{source} is read as a table: name the column to predict with --target COLUMN. "
+        "(For images, give a folder with one subfolder per class, a .zip of one, or a CSV of path,label.)"
+    )
 
 
 def _missing_target_error(target: str, columns: list[str], source: str) -> DataError:

@@ -3,10 +3,12 @@ that no other modality claims is read as a table, and the reader says what is wr
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.modalities import Log, Modality, register_modality
+from automl.synth.base import setting_names
 from automl.synth.registry import SYNTHESIZERS, available_synthesizers, synthesizer_class
 
 if TYPE_CHECKING:
@@ -24,6 +26,25 @@ class Tabular(Modality):
     def claims(self, path: Path, target: str | None) -> bool:
         return True
 
+    def check(self, config: Any) -> None:
+        """The file and the search space; with --metric but no --task, the table is read (pandas only) to
+        tell the task, so that a metric of the other task is refused before torch and Ray start."""
+        from automl.data.tabular import check_table_file, load_table, no_target_error
+        from automl.metrics import get_metric
+        from automl.search.space import SearchSpace
+
+        if not config.target:
+            raise no_target_error(config.data)
+        max_bytes = int(config.max_file_mb * 1024 * 1024)
+        check_table_file(config.data, max_bytes)
+        if config.space:
+            SearchSpace.load(config.space, self.name)
+        if config.metric:
+            with warnings.catch_warnings():  # the study reads it again and says what it dropped
+                warnings.simplefilter("ignore", UserWarning)
+                task = config.task or load_table(config.data, config.target, max_bytes=max_bytes).task
+            get_metric(config.metric, task)
+
     def prepare(self, config: Any, log: Log) -> Any:
         from automl.modalities.tabular.prepare import prepare_table  # torch, scikit-learn
 
@@ -40,6 +61,13 @@ class Tabular(Modality):
 
     def registered_choices(self) -> dict[str, tuple[str, list[str]]]:
         return {"synth_method": ("synthesizer(s)", ["none", *available_synthesizers()])}
+
+    def setting_parameters(self) -> set[str]:
+        return {
+            f"synth_{setting}"
+            for name in available_synthesizers()
+            for setting in setting_names(synthesizer_class(name))
+        }
 
     def usable_choices(self, name: str, values: list[Any], task: str) -> list[Any]:
         """Synthesizers that do not support the task (SMOTE for regression) are dropped."""
