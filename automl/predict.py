@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from automl.artifact import TabularModel, load_model
 from automl.data.special_files import cannot_write, check_output
-from automl.data.tabular import DEFAULT_MAX_FILE_BYTES, coerce_features, read_frame
+from automl.data.tabular import DEFAULT_MAX_FILE_BYTES, MAX_FEATURE_VALUE, coerce_features, read_frame
 from automl.errors import ConfigError, DataError, ModelError
 
 
@@ -62,21 +63,36 @@ def write_predictions(predictions: pd.DataFrame, output: str) -> None:
         raise ConfigError(cannot_write(output, (exc.strerror or str(exc)).lower())) from None
 
 
-def _check_finite(predictions: pd.DataFrame, features: pd.DataFrame) -> None:
-    """A DataError naming the first row whose prediction is not a number (its values overflow the
-    model's 32-bit arithmetic), never a file of empty probabilities."""
+def _check_scaled(model: Any, features: pd.DataFrame) -> None:
+    """A DataError naming the first value that, scaled as the model was trained, is beyond what its
+    32-bit inputs hold (a column that varied little in training scales a large value far up)."""
+    for member in getattr(model, "members", [model]):  # an ensemble's members each scale their own
+        pre = getattr(member, "preprocessor", None)
+        if pre is None:
+            continue
+        with warnings.catch_warnings():  # the overflow is reported below, as one message
+            warnings.simplefilter("ignore", RuntimeWarning)
+            X = pre.transform(features)
+        bad = np.argwhere(~np.isfinite(X))
+        if len(bad):
+            row, column = int(bad[0][0]), pre.feature_names[int(bad[0][1])].removesuffix("__missing")
+            raise DataError(
+                f"Column {column!r} holds {features[column].iloc[row]:g} in data row {row + 1}: scaled as in "
+                f"training, that is beyond the about {MAX_FEATURE_VALUE:.1e} that the model's 32-bit numbers "
+                "reach, so it would give no prediction. Check the value, or leave the row out."
+            )
+
+
+def _check_finite(predictions: pd.DataFrame) -> None:
+    """A DataError naming the first row whose prediction is not a number, never a file of empty
+    probabilities."""
     numbers = predictions.select_dtypes("number").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(numbers).all(axis=1)
-    if not bad.any():
-        return
-    row = int(np.flatnonzero(bad)[0])
-    values = features.iloc[row].map(lambda v: abs(v) if isinstance(v, float) and np.isfinite(v) else 0.0)
-    column = values.astype(float).idxmax() if len(values) else None
-    largest = f" (column {column!r} holds {features.iloc[row][column]:g})" if column is not None else ""
-    raise DataError(
-        f"The model gives no finite prediction for data row {row + 1}: its values are too far from those it "
-        f"was trained on for the model's 32-bit numbers{largest}. Check that row's values, or leave it out."
-    )
+    bad = np.flatnonzero(~np.isfinite(numbers).all(axis=1))
+    if len(bad):
+        raise DataError(
+            f"The model gives no finite prediction for data row {int(bad[0]) + 1}: its values overflow the "
+            "model's 32-bit numbers. Check that row's values, or leave it out."
+        )
 
 
 def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -91,9 +107,12 @@ def predict_frame(model: TabularModel, frame: pd.DataFrame) -> tuple[pd.DataFram
         notes.append(
             f"Ignored {len(extra)} column(s) the model does not use: {', '.join(map(str, extra[:10]))}."
         )
-    features = coerce_features(frame, schema)
-    predictions = model.predict_frame(features)
-    _check_finite(predictions, features)
+    features = coerce_features(frame, schema)  # refuses inf and values beyond float32
+    _check_scaled(model, features)
+    with warnings.catch_warnings():  # an overflow inside the network is reported by _check_finite
+        warnings.simplefilter("ignore", RuntimeWarning)
+        predictions = model.predict_frame(features)
+    _check_finite(predictions)
     return predictions, notes
 
 

@@ -139,7 +139,8 @@ def test_image_options_reach_the_job_of_an_image_folder(jobs_api: FakeJobsAPI, t
     photos = tmp_path / "photos"
     for label in ("cat", "dog"):
         (photos / label).mkdir(parents=True)
-        (photos / label / "a.png").write_bytes(b"not read here")
+        for name in ("a", "b", "c"):  # the layout is checked before the job goes (3 images a class)
+            (photos / label / f"{name}.png").write_bytes(b"not decoded here")
     argv = [
         "submit", str(photos), "--storage", "s3://bucket/studies", "--name", "pics", "--address", ADDRESS,
         "--weights-dir", "/opt/weights", "--no-hub", "--skip-bad", "--image-size", "96",

@@ -206,7 +206,8 @@ def test_bad_type(spec: str, shown: str) -> None:
 def test_missing_values_low_high(spec: str, needs: str, kind: str) -> None:
     write("space.yaml", f"parameters:\n  dropout: {spec}\n")
     with pytest.raises(
-        ConfigError, match=re.escape(f"The parameter 'dropout' in space.yaml needs {needs} for type {kind!r}.")
+        ConfigError,
+        match=re.escape(f"The parameter 'dropout' in space.yaml needs {needs} for type {kind!r}."),
     ):
         SearchSpace.load("space.yaml")
 
