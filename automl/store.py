@@ -170,7 +170,7 @@ class Store:
                 if _foreign(path):
                     found.append(path)
                 if len(found) >= limit:
-                    return found
+                    return found[:limit]
         return (found + [p for p in unreadable if p != tune or os.path.lexists(tune)])[:limit]
 
     # ---- bytes and JSON ----------------------------------------------------------------------

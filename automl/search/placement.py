@@ -49,8 +49,8 @@ def placement_message(cpus: float, gpus: float, nodes: list[dict[str, float]]) -
     where = (
         f"this Ray has {_count(most_cpus, 'CPU')} and {_count(most_gpus, 'GPU')}"
         if len(nodes) == 1
-        else f"the largest of this Ray's {len(nodes)} nodes has {_count(most_cpus, 'CPU')} and "
-        f"{_count(most_gpus, 'GPU')} ({_count(total[0], 'CPU')} and {_count(total[1], 'GPU')} in all)"
+        else f"this Ray's {len(nodes)} nodes have at most {_count(most_cpus, 'CPU')} and at most "
+        f"{_count(most_gpus, 'GPU')} each ({_count(total[0], 'CPU')} and {_count(total[1], 'GPU')} in all)"
     )
     fixes = []
     if cpus > most_cpus + _SLACK:

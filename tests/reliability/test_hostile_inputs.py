@@ -45,6 +45,12 @@ def table(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A small exported table model (features size, count, color, member)."""
+    return classification_model()[0].save(tmp_path_factory.mktemp("model") / "model")
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     return tmp_path / "store"
@@ -92,7 +98,7 @@ def test_a_fifo_as_the_csv_is_refused_not_waited_on(tmp_path: Path, store: Path)
     assert nothing_stored(store)
 
 
-def test_a_csv_linked_to_dev_zero_is_refused_for_run_and_predict(tmp_path: Path, store: Path, capsys) -> None:
+def test_a_csv_linked_to_dev_zero_is_refused_for_run_and_predict(tmp_path, store, model_dir, capsys) -> None:
     zero = tmp_path / "zero.csv"
     zero.symlink_to("/dev/zero")
     message = (
@@ -100,8 +106,7 @@ def test_a_csv_linked_to_dev_zero_is_refused_for_run_and_predict(tmp_path: Path,
         "the table to a regular CSV or Parquet file and give that file."
     )
     assert fails(["run", str(zero), "--target", "y", "--storage", str(store)], capsys) == message
-    model = classification_model()[0].save(tmp_path / "model")
-    assert fails(["predict", str(model), str(zero)], capsys) == message
+    assert fails(["predict", str(model_dir), str(zero)], capsys) == message
     assert nothing_stored(store)
 
 
@@ -132,25 +137,25 @@ def test_a_zipped_table_with_a_target_says_to_unzip_it(tmp_path: Path, store: Pa
     [
         ("{tmp}", "it is a folder"),
         ("/proc/self/predictions.csv", "it is under /proc, which the system generates"),
-        ("{tmp}/model/model.json/p.csv", "{tmp}/model/model.json is a file, not a folder"),
+        ("{tmp}/new.csv/p.csv", "{tmp}/new.csv is a file, not a folder"),
     ],
 )
-def test_predict_output_that_cannot_be_written(tmp_path: Path, capsys, output: str, problem: str) -> None:
-    model = classification_model()[0].save(tmp_path / "model")
+def test_predict_output_that_cannot_be_written(
+    tmp_path, model_dir, capsys, output: str, problem: str
+) -> None:
     rows = tmp_path / "new.csv"
     rows.write_text("size,count,color,member\n1,2,red,yes\n")
     output, problem = output.format(tmp=tmp_path), problem.format(tmp=tmp_path)
-    assert fails(["predict", str(model), str(rows), "-o", output], capsys) == (
+    assert fails(["predict", str(model_dir), str(rows), "-o", output], capsys) == (
         f"Cannot write the predictions to {output}: {problem}. Give -o the path of a CSV file in a folder you "
         "may write, e.g. -o predictions.csv."
     )
 
 
-def test_predict_on_infinite_values_names_row_and_column(tmp_path: Path, capsys) -> None:
-    model = classification_model()[0].save(tmp_path / "model")
+def test_predict_on_infinite_values_names_row_and_column(tmp_path: Path, model_dir: Path, capsys) -> None:
     rows = tmp_path / "new.csv"
     rows.write_text("size,count,color,member\n1,2,red,yes\ninf,2,red,no\n")
-    assert fails(["predict", str(model), str(rows)], capsys) == (
+    assert fails(["predict", str(model_dir), str(rows)], capsys) == (
         "Column 'size' holds inf in data row 2: the model computes in 32-bit numbers, which reach only about "
         "3.4e+38, so it cannot use an infinite value. Blank it out (blank cells count as missing) or replace it "
         "with a finite number in that range."
