@@ -92,7 +92,9 @@ def job_argv(request: dict) -> list[str]:
 
 def test_every_run_option_reaches_the_job(jobs_api: FakeJobsAPI, tmp_path: Path, capsys) -> None:
     data = tmp_path / "penguins.csv"
-    data.write_text("a,b,species\n1,2,x\n3,4,y\n")
+    data.write_text(
+        "a,b,species\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(6))
+    )  # checked here
     space = tmp_path / "my_space.yaml"
     shutil.copy(default_space_path("tabular"), space)
     storage = tmp_path / "store"

@@ -14,6 +14,8 @@ from automl.synth.registry import SYNTHESIZERS, available_synthesizers, synthesi
 if TYPE_CHECKING:
     import pandas as pd
 
+EARLY_READ_BYTES = 32 * 1024 * 1024  # a table this small is read (again) by the checks: a few milliseconds
+
 
 @register_modality
 class Tabular(Modality):
@@ -27,8 +29,8 @@ class Tabular(Modality):
         return True
 
     def check(self, config: Any) -> None:
-        """The file and the search space; with --metric but no --task, the table is read (pandas only) to
-        tell the task, so that a metric of the other task is refused before torch and Ray start."""
+        """The file, the search space and, for a small file (or to tell the task a --metric must fit), the
+        table itself (pandas only): a bad table or metric is refused before torch and Ray start."""
         from automl.data.tabular import check_table_file, load_table, no_target_error
         from automl.metrics import get_metric
         from automl.search.space import SearchSpace
@@ -39,10 +41,12 @@ class Tabular(Modality):
         check_table_file(config.data, max_bytes)
         if config.space:
             SearchSpace.load(config.space, self.name)
-        if config.metric:
+        task = config.task
+        if (config.metric and not task) or Path(config.data).stat().st_size <= EARLY_READ_BYTES:
             with warnings.catch_warnings():  # the study reads it again and says what it dropped
                 warnings.simplefilter("ignore", UserWarning)
-                task = config.task or load_table(config.data, config.target, max_bytes=max_bytes).task
+                task = load_table(config.data, config.target, config.task, max_bytes=max_bytes).task
+        if config.metric:
             get_metric(config.metric, task)
 
     def prepare(self, config: Any, log: Log) -> Any:
