@@ -162,6 +162,18 @@ def test_predict_on_infinite_values_names_row_and_column(tmp_path: Path, model_d
     )
 
 
+def test_run_on_infinite_values_is_refused_before_the_search(tmp_path: Path, store: Path) -> None:
+    data = tmp_path / "t.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{'inf' if i == 2 else i},{i % 2}\n" for i in range(8)))
+    seconds, err = _rejection(["run", str(data), "--target", "y", "--storage", str(store)])
+    assert err == (
+        "error: Column 'b' holds inf in data row 3: the model computes in 32-bit numbers, which reach only about "
+        "3.4e+38, so it cannot use an infinite value. Blank it out (blank cells count as missing) or replace it "
+        "with a finite number in that range.\n"
+    )
+    assert seconds < 2.0 and nothing_stored(store)
+
+
 # --- search spaces -------------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ class Tabular(Modality):
     def check(self, config: Any) -> None:
         """The file, the search space and, for a small file (or to tell the task a --metric must fit), the
         table itself (pandas only): a bad table or metric is refused before torch and Ray start."""
-        from automl.data.tabular import check_table_file, load_table, no_target_error
+        from automl.data.tabular import check_table_file, coerce_features, load_table, no_target_error
         from automl.metrics import get_metric
         from automl.search.space import SearchSpace
 
@@ -45,7 +45,9 @@ class Tabular(Modality):
         if (config.metric and not task) or Path(config.data).stat().st_size <= EARLY_READ_BYTES:
             with warnings.catch_warnings():  # the study reads it again and says what it dropped
                 warnings.simplefilter("ignore", UserWarning)
-                task = load_table(config.data, config.target, config.task, max_bytes=max_bytes).task
+                dataset = load_table(config.data, config.target, config.task, max_bytes=max_bytes)
+            coerce_features(dataset.features, dataset.schema)  # e.g. inf or 1e308, with row and column
+            task = dataset.task
         if config.metric:
             get_metric(config.metric, task)
 
