@@ -152,10 +152,11 @@ def not_a_source_error(src: str) -> DataError:
     return DataError(f"Image data {src} is not a folder, a .zip or a .csv file. Give {_FORMS}.")
 
 
-def check_image_source(source: str | os.PathLike, *, max_archive_bytes: int) -> None:
+def check_image_source(source: str | os.PathLike, *, max_archive_bytes: int, skip_bad: bool = False) -> None:
     """Everything about an image source that needs no decoding: it exists and is a folder, a .zip or a
     path,label CSV (a regular file); the archive's headers pass archive.py's checks; the layout has class
-    folders with images; every class has enough images. Fast, and free of torch and timm."""
+    folders with images, each a regular file (a FIFO would block its reader; `skip_bad` leaves such files
+    to be skipped); every class has enough images. Fast, and free of torch and timm."""
     src = os.fspath(source)
     file = Path(src)
     if not file.exists():
@@ -167,19 +168,25 @@ def check_image_source(source: str | os.PathLike, *, max_archive_bytes: int) -> 
     if special:
         raise DataError(f"Image data {src} is {special}, not a regular file. Give {_FORMS}.")
     where = f"{kind} {src}"
-    if kind == "Folder":
-        entries, classes, _ = _scan_folder(file, where)
-        counts = dict.fromkeys(classes, 0)
-        for *_, label in entries:
-            counts[label] += 1
-    elif kind == "Archive":
+    if kind == "Archive":  # its entries are unpacked to regular files: links are refused
         with check_archive(file, src, max_archive_bytes) as archive:
             counts = _zip_classes([info.filename for info in archive.infolist()], where)
+        check_classes(counts, where, False)
+        return
+    if kind == "Folder":
+        entries, classes, _ = _scan_folder(file, where)
     else:
-        entries, labels = _read_csv_listing(file, src)
-        counts = dict.fromkeys(labels, 0)
-        for *_, label in entries:
-            counts[label] += 1
+        entries, classes = _read_csv_listing(file, src)
+    special = [f"{name} ({why})" for name, path, _ in entries if (why := special_kind(path))]
+    if special and not skip_bad:
+        raise DataError(
+            f"{where} holds {plural(len(special), 'image file')} that {'is' if len(special) == 1 else 'are'} "
+            f"not a regular file: {_bad_list(special)}. Replace {'it' if len(special) == 1 else 'them'} with "
+            "the image itself, or pass --skip-bad to leave such files out."
+        )
+    counts = dict.fromkeys(classes, 0)
+    for *_, label in entries:
+        counts[label] += 1
     check_classes(counts, where, kind == "CSV file")
 
 

@@ -52,7 +52,11 @@ class Image(Modality):
             )
         if config.metric:
             get_metric(config.metric, "classification")
-        check_image_source(config.data, max_archive_bytes=int(config.images.max_archive_mb * 1024 * 1024))
+        check_image_source(
+            config.data,
+            max_archive_bytes=int(config.images.max_archive_mb * 1024 * 1024),
+            skip_bad=config.images.skip_bad,
+        )
 
     def prepare(self, config: Any, log: Log) -> Any:
         from automl.image.prepare import prepare_images  # torch, timm

@@ -155,3 +155,29 @@ def test_a_fifo_among_the_images_is_a_bad_file_not_a_hang(tmp_path: Path) -> Non
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
         load_images("photos", size=4)
     assert load_images("photos", size=4, skip_bad=True).n_rows == 6
+
+
+def test_a_fifo_among_the_images_is_refused_up_front_unless_skipped(tmp_path: Path) -> None:
+    for label in ("cat", "dog"):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "photos" / label / f"{i}.png").write_bytes(b"not decoded by the early check")
+    os.mkfifo(tmp_path / "photos" / "dog" / "3.png")
+    message = (
+        "Folder photos holds 1 image file that is not a regular file: dog/3.png (a named pipe (FIFO), which "
+        "blocks its reader until something writes to it). Replace it with the image itself, or pass "
+        "--skip-bad to leave such files out."
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        check_image_source("photos", max_archive_bytes=MB)
+    check_image_source("photos", max_archive_bytes=MB, skip_bad=True)  # load_images skips it then
+
+
+def test_the_native_size_look_up_does_not_open_a_fifo(tmp_path: Path) -> None:
+    from automl.image.prepare import native_side
+
+    for label in ("cat", "dog"):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        Image.new("RGB", (20, 30)).save(tmp_path / "photos" / label / "0.png")
+    os.mkfifo(tmp_path / "photos" / "dog" / "1.png")
+    assert native_side("photos") == 20  # returns: the FIFO is never opened
