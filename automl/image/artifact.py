@@ -22,7 +22,7 @@ from automl.model_files import check_against_weights, check_count, read_model_fi
 
 FORMAT_VERSION = 1
 IMAGE_MODEL_FILES = ("weights.safetensors", "model.json")
-MAX_CLASSES, MAX_SIDE, MAX_HEAD_WIDTH = 100_000, 2048, 65_536  # far beyond any exported model's, and bounded
+MAX_CLASSES, MAX_SIDE, MAX_HEAD_WIDTH, MAX_HEADS = 100_000, 2048, 65_536, 1000  # beyond any real model's
 
 
 @dataclass
@@ -104,5 +104,7 @@ def _check_sizes(info: dict[str, Any], where: str) -> None:
         check_count(info, "input_size", 1, MAX_SIDE, where)
     if not isinstance(info.get("config"), dict):
         raise ModelError(f"{where} cannot be loaded: model.json has no 'config' object. Re-export it.")
+    if "n_heads" in info:  # a bag of fold heads on one backbone
+        check_count(info, "n_heads", 1, MAX_HEADS, where)
     if "head_width" in info["config"]:
         check_count(info["config"], "head_width", 1, MAX_HEAD_WIDTH, where)
