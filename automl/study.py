@@ -213,7 +213,7 @@ def _search(config, prep: Prepared, store: Store, study_id: str, log, *, restore
         ready.start()
     # Started once per process and reused by the next study; its workers import what trials need.
     shutdown = tuning.ensure_ray(keep=True, preload=modality(prep.modality).trial_modules)
-    check_placement(config.resources, log)  # no node can hold a trial: refused, not a search that waits
+    check_placement(config.resources)  # no node can hold a trial: refused, not a search that waits
     try:
         if ready is not None:
             ready.join()

@@ -12,6 +12,7 @@ study only says that it waits for one.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 
 from automl.config import Resources
@@ -20,10 +21,13 @@ from automl.errors import ConfigError
 _SLACK = 1e-9  # fractional requests (0.24 GPU) are summed in floating point
 
 
-def check_placement(resources: Resources, log: Callable[[str], None]) -> None:
+def check_placement(resources: Resources, log: Callable[[str], None] | None = None) -> None:
     """Refuse (ConfigError) trial resources that no node of a local Ray can hold; on a cluster, log that
-    the study waits for a node that can. Call it once Ray is initialized."""
+    the study waits for a node that can (to stderr, as the CLI's log does, unless `log` is given). Call it
+    once Ray is initialized."""
     import ray
+
+    log = log or _to_stderr
 
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
     gpus = resources.resolved_gpus(sum(node.get("GPU", 0.0) for node in nodes))
@@ -35,6 +39,10 @@ def check_placement(resources: Resources, log: Callable[[str], None]) -> None:
         log(f"note: {message} The trials wait until the cluster adds such a node.")
         return
     raise ConfigError(message)
+
+
+def _to_stderr(message: str) -> None:
+    print(f"[automl] {message}", file=sys.stderr, flush=True)
 
 
 def _fits(node: dict[str, float], cpus: float, gpus: float) -> bool:

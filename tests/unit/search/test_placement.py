@@ -28,7 +28,7 @@ def test_a_trial_larger_than_the_local_ray_is_refused(ray_session, monkeypatch) 
         check_placement(Resources(gpus_per_trial=2), print)
 
 
-def test_trials_that_fit_pass_and_a_cluster_only_notes_the_wait(ray_session, monkeypatch) -> None:
+def test_trials_that_fit_pass_and_a_cluster_only_notes_the_wait(ray_session, monkeypatch, capsys) -> None:
     notes: list[str] = []
     check_placement(Resources(cpus_per_trial=2), notes.append)  # the whole machine: fits
     check_placement(Resources(cpus_per_trial=0.5, gpus_per_trial=None), notes.append)  # no GPU: 0 asked
@@ -40,6 +40,8 @@ def test_trials_that_fit_pass_and_a_cluster_only_notes_the_wait(ray_session, mon
         "one node, and this Ray has 2 CPUs and 0 GPUs. Lower --cpus-per-trial to at most 2, or run on a machine "
         "or Ray cluster (RAY_ADDRESS) that has them. The trials wait until the cluster adds such a node."
     ]
+    check_placement(Resources(cpus_per_trial=8))  # without a log: stderr, as the CLI's
+    assert capsys.readouterr().err == f"[automl] {notes[0]}\n"
 
 
 def test_the_message_for_several_nodes() -> None:
