@@ -22,16 +22,25 @@ import torch.nn as nn
 from safetensors.torch import save as save_safetensors
 
 from automl.data.preprocess import Preprocessor
+from automl.data.special_files import TooLarge, read_limited, special_kind
 from automl.ensemble import ENSEMBLE_FILES, EnsembleModel, is_ensemble_json
-from automl.errors import ModelError
+from automl.errors import ConfigError, ModelError
 from automl.modalities import MODALITIES, Modality
-from automl.model_files import read_json_object, read_model_files, save_files
+from automl.model_files import (
+    check_against_weights,
+    check_count,
+    read_json_object,
+    read_model_files,
+    save_files,
+)
 from automl.models import build_model
 from automl.train.loop import TargetScale, model_output
 
 FORMAT_VERSION = 1
 ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
 MODEL_FILES = ("weights.safetensors", "model.json", "preprocessing.json")
+MAX_MODEL_FILE_BYTES = 2**30  # one file of a model directory; the largest image backbone's is ~50 MB
+MAX_INPUTS, MAX_WIDTH, MAX_CLASSES = 1_000_000, 65_536, 100_000  # far beyond any table model's, and bounded
 
 
 @dataclass
@@ -95,9 +104,13 @@ class TabularModel:
             raise ModelError(
                 f"{where} cannot be loaded (preprocessing.json: {exc!r}). Re-export it with `automl run`."
             ) from None
+        n_inputs, n_outputs = _checked_sizes(info, pre, where)  # model.json sizes nothing unchecked
         try:
-            n_outputs = len(info["classes"]) if info["task"] == "classification" else 1
-            network = build_model(info["family"], info["n_inputs"], n_outputs, info["architecture"])
+            architecture = info["architecture"]
+            check_against_weights(
+                lambda: build_model(info["family"], n_inputs, n_outputs, architecture), state, where
+            )
+            network = build_model(info["family"], n_inputs, n_outputs, architecture)
             network.load_state_dict(state)
             scale = TargetScale(**info.pop("target_scale"))
         except (
@@ -105,6 +118,7 @@ class TabularModel:
             TypeError,
             ValueError,
             RuntimeError,
+            ConfigError,
         ) as exc:  # fields missing or not matching the weights
             reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0][:200]
             raise ModelError(
@@ -116,9 +130,35 @@ class TabularModel:
 
     @classmethod
     def load(cls, directory: str | Path) -> TabularModel:
-        directory = Path(directory)
-        files = {p.name: p.read_bytes() for p in directory.glob("*") if p.is_file()}
-        return cls.from_files(files, str(directory))
+        return cls.from_files(read_model_dir(directory, MODEL_FILES), str(directory))
+
+
+def _checked_sizes(info: dict[str, Any], pre: Preprocessor, where: str) -> tuple[int, int]:
+    """model.json's input and output counts, within sane limits and agreeing with preprocessing.json."""
+    n_inputs = check_count(info, "n_inputs", 1, MAX_INPUTS, where)
+    if n_inputs != len(pre.feature_names):
+        raise ModelError(
+            f"{where} cannot be loaded: model.json's 'n_inputs' is {n_inputs}, but preprocessing.json makes "
+            f"{len(pre.feature_names)} inputs. Re-export it with `automl run`."
+        )
+    if not isinstance(info.get("architecture"), dict):
+        raise ModelError(f"{where} cannot be loaded: model.json has no 'architecture' object. Re-export it.")
+    if "width" in info["architecture"]:
+        check_count(info["architecture"], "width", 1, MAX_WIDTH, where)
+    if info.get("task") == "regression":
+        return n_inputs, 1
+    classes = info.get("classes")
+    if info.get("task") != "classification" or not isinstance(classes, list):
+        raise ModelError(
+            f"{where} cannot be loaded: model.json must give the task (classification or regression) and a "
+            "classifier's list of classes. Re-export it with `automl run`."
+        )
+    if not 2 <= len(classes) <= MAX_CLASSES:
+        raise ModelError(
+            f"{where} cannot be loaded: model.json lists {len(classes):,} classes, where a classifier has 2 to "
+            f"{MAX_CLASSES:,}. Re-export it with `automl run`."
+        )
+    return n_inputs, len(classes)
 
 
 def _modality_of(model_json: bytes | None, where: str) -> Modality:
@@ -153,6 +193,29 @@ def model_from_files(files: dict[str, bytes], where: str = "model") -> Any:
 
 
 def load_model(directory: str | Path) -> Any:
-    directory = Path(directory)
-    files = {p.name: p.read_bytes() for p in directory.glob("*") if p.is_file()}
-    return model_from_files(files, str(directory))
+    files = read_model_dir(directory, ("model.json",))
+    names = model_files_for(files["model.json"], str(directory)) if "model.json" in files else ()
+    return model_from_files(read_model_dir(directory, names), str(directory))
+
+
+def read_model_dir(directory: str | Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The files `names` of a model directory that are there (the loader names those missing), each a
+    regular file (not a FIFO, a device or under /proc) read up to MAX_MODEL_FILE_BYTES."""
+    files = {}
+    for name in names:
+        path = Path(directory, name)
+        if not path.exists():
+            continue
+        special = special_kind(path)
+        if special or path.is_dir():
+            raise ModelError(f"{directory} cannot be loaded: {name} is {special or 'a folder'}, not a file.")
+        try:
+            files[name] = read_limited(path, MAX_MODEL_FILE_BYTES)
+        except TooLarge:
+            raise ModelError(
+                f"{directory} cannot be loaded: {name} is over {MAX_MODEL_FILE_BYTES // 2**20} MB, more than "
+                "any exported model holds. Re-export it with `automl run`."
+            ) from None
+        except OSError as exc:
+            raise ModelError(f"{directory} cannot be loaded: {name}: {exc.strerror or exc}.") from None
+    return files

@@ -8,17 +8,19 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import difflib
 import json
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from automl.config import StudyConfig
 from automl.dashboard import add_dashboard_parser
-from automl.errors import AutoMLError, ConfigError, DataError, StoreError, invalid_parameter
-from automl.modalities import modality
+from automl.errors import AutoMLError, DataError, StoreError, invalid_parameter
+from automl.modalities import detect, modality
 from automl.names import RULE, check_study_id, is_study_id
 from automl.run_args import add_study_options, study_config
 from automl.service.command import add_serve_parser
@@ -70,17 +72,14 @@ def check_before_work(config: StudyConfig, *, storage: bool = True) -> None:
                 "A folder is read as images (one sub-folder per class), which take no --target: give the "
                 "table's file, or drop --target to search the folder's images."
             )
+    source = detect(config.data, config.target)
     if config.space:
         from automl.safe_yaml import read_yaml_file
+        from automl.search.space import check_space_file
 
-        if not Path(config.space).is_file():
-            kind = (
-                "image" if Path(config.data).is_dir() or config.data.lower().endswith(".zip") else "tabular"
-            )
-            raise ConfigError(
-                f"Search space file {config.space!r} does not exist. Copy search_spaces/{kind}.yaml and edit it."
-            )
+        check_space_file(Path(config.space), source.name)
         read_yaml_file(config.space)  # size, nesting and alias limits; the full check follows in the study
+    source.check(config)  # the data itself, as far as it goes without torch or Ray
 
 
 def check_study_arg(study: str, command: str) -> str:
@@ -174,6 +173,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"a study id ({RULE}), a study directory or a model directory",
             args.model,
         )
+    from automl.data.special_files import check_output
+
+    check_output(args.output)  # before the model and the data are read
     from automl.predict import resolve_model
 
     model = resolve_model(args.model, args.storage)
@@ -227,8 +229,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose error for an unknown option names the nearest known one."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            known = [o for p in _parsers(self) for a in p._actions for o in a.option_strings]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+                if word.startswith("--") and close:
+                    message += f" (did you mean {close[0]}?)"
+                    break
+        super().error(message)
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parser and every sub-command's parser under it."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _parsers(sub)
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="automl", description="AutoML for small datasets.")
+    parser = _Parser(prog="automl", description="AutoML for small datasets.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a study on a table (CSV, Parquet) or on images (folder, .zip)")
@@ -312,6 +338,8 @@ def entry() -> None:
     atexit.register(_exit_now, status)  # registered first, so it runs after every other handler
     try:
         status[0] = main()
+    except SystemExit as exc:  # argparse: 0 after --help, 2 for a bad option (os._exit would lose it)
+        status[0] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except BrokenPipeError:  # the reader went away (`automl studies | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush there
     sys.exit(status[0])

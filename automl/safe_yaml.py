@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from automl.data.special_files import special_kind
 from automl.errors import ConfigError
 
 MAX_YAML_BYTES = 256 * 1024  # the default spaces are ~3 KB
@@ -23,6 +24,9 @@ MAX_VALUES = 20_000
 def read_yaml_file(path: str | os.PathLike, what: str = "Search space file") -> Any:
     """The document in `path`, read with the limits of `load_untrusted_yaml` (a huge file is never read whole)."""
     where = str(path)
+    special = special_kind(path)  # before it is opened: a FIFO would block, a device never end
+    if special:
+        raise ConfigError(f"{what} {where!r} is {special}, not a regular file. Give a YAML file.")
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_YAML_BYTES + 1)

@@ -150,23 +150,28 @@ class Store:
         return StoreError(f"Cannot {action} the storage {where}: {reason.rstrip('.')}. {STORAGE_FIX}")
 
     def foreign_writers(self, study_id: str, limit: int = 20) -> list[str]:
-        """Paths of the study's folder and its tune/ experiment that another user owns or may write.
+        """Paths of the study's folder, its tune/ folder and everything under it that another user owns or
+        may write (or that cannot be listed, so cannot be checked).
 
         Resuming unpickles Ray Tune's state from tune/, so such a path lets someone else run code in
-        the resuming process. On object stores the permissions are not visible here: [] (the CLI warns).
+        the resuming process: a file they can rewrite, or a folder where they can add or swap files. On object stores the permissions are not visible here: [] (the CLI warns).
         """
         if not self.local:
             return []
         folder = self._path(study_id)
-        found = [folder] if _foreign(folder) else []
-        for dirpath, dirnames, filenames in os.walk(f"{folder}/tune"):
+        tune = f"{folder}/tune"
+        found = [path for path in (folder, tune) if os.path.lexists(path) and _foreign(path)]
+        unreadable: list[str] = []  # a folder that cannot be listed cannot be vouched for
+        for dirpath, dirnames, filenames in os.walk(
+            tune, onerror=lambda exc: unreadable.append(exc.filename)
+        ):
             for name in (*dirnames, *filenames):
                 path = os.path.join(dirpath, name)
                 if _foreign(path):
                     found.append(path)
                 if len(found) >= limit:
-                    return found
-        return found
+                    return found[:limit]
+        return (found + [p for p in unreadable if p != tune or os.path.lexists(tune)])[:limit]
 
     # ---- bytes and JSON ----------------------------------------------------------------------
     def write_bytes(self, study_id: str, relpath: str, data: bytes) -> None:

@@ -214,6 +214,7 @@ def _search_session(config, prep: Prepared):
     import ray
 
     from automl.search import tuner as tuning
+    from automl.search.placement import check_placement
     from automl.synth.pool import HEAD_NODE_RESOURCE, SharedPool
 
     prep.data.extra.update(
@@ -230,6 +231,7 @@ def _search_session(config, prep: Prepared):
         ready.start()
     # Started once per process and reused by the next study; its workers import what trials need.
     shutdown = tuning.ensure_ray(keep=True, preload=modality(prep.modality).trial_modules)
+    check_placement(config.resources)  # no node can hold a trial: refused, not a search that waits
     try:
         if ready is not None:
             ready.join()

@@ -6,17 +6,23 @@ Every problem is a ``DataError`` that says what is wrong and how to fix it. The 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import stat
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from automl.data.messages import MIB, size_text
+from automl.data.special_files import special_kind
 from automl.errors import DataError
 
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 200  # one entry unpacking to over 200x its packed size (and 1 MB) is a zip bomb
 _RATIO_FLOOR_BYTES = 1024 * 1024  # small entries may compress well (a blank BMP), they cannot hurt
+_RAISE_LIMIT = "Raise the limit with --max-archive-mb {mb} (or more), or split the data into smaller zips."
+_DAMAGED = "Check that it was copied completely, or create it again (e.g. `zip -r data.zip data`)."
 
 
 def _entry_problem(info: zipfile.ZipInfo, dest: Path) -> str | None:
@@ -33,23 +39,27 @@ def _entry_problem(info: zipfile.ZipInfo, dest: Path) -> str | None:
     return None
 
 
-def extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> None:
-    """Check the whole archive, then unpack it into dest; `source` is its name in messages.
-
-    Nothing is written when a check fails, and nothing half-unpacked stays behind when unpacking fails.
-    """
-    raise_limit = "Raise the limit with --max-archive-mb {mb} (or more), or split the data into smaller zips."
-    damaged = "Check that it was copied completely, or create it again (e.g. `zip -r data.zip data`)."
+@contextlib.contextmanager
+def check_archive(
+    file: Path, source: str, max_bytes: int, dest: Path | None = None
+) -> Iterator[zipfile.ZipFile]:
+    """The open archive, once every check that its headers allow has passed: its size, its total unpacked
+    size, each entry's path (nothing out of `dest`, no links) and compression ratio. Nothing is unpacked,
+    so the CLI runs it before torch is imported; `extract_zip` runs it again."""
+    special = special_kind(file)
+    if special:
+        raise DataError(f"Archive {source} is {special}, not a regular file. Give a .zip file.")
+    dest = dest if dest is not None else Path(tempfile.gettempdir()) / "automl-archive-check"
     size = file.stat().st_size
     if size > max_bytes:
-        limit = raise_limit.format(mb=-(-size // MIB))
+        limit = _RAISE_LIMIT.format(mb=-(-size // MIB))
         raise DataError(
             f"Archive {source} is {size_text(size)}, over the limit of {size_text(max_bytes)}. {limit}"
         )
     try:
         archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"Archive {source} is not a valid zip file ({exc}). {damaged}") from exc
+        raise DataError(f"Archive {source} is not a valid zip file ({exc}). {_DAMAGED}") from exc
     with archive:
         infos = archive.infolist()
         for info in infos:
@@ -64,7 +74,7 @@ def extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> None:
         if unpacked > max_bytes:
             raise DataError(
                 f"Archive {source} ({size_text(size)}) would unpack to {size_text(unpacked)}, over the limit of "
-                f"{size_text(max_bytes)}. " + raise_limit.format(mb=-(-unpacked // MIB))
+                f"{size_text(max_bytes)}. " + _RAISE_LIMIT.format(mb=-(-unpacked // MIB))
             )
         for info in infos:
             ratio = info.file_size / max(info.compress_size, 1)
@@ -75,6 +85,16 @@ def extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> None:
                     f"{MAX_COMPRESSION_RATIO}:1): a zip bomb, or images stored uncompressed. Nothing was extracted. "
                     "Save the images as PNG or JPEG and zip them again."
                 )
+        yield archive
+
+
+def extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> None:
+    """Check the whole archive, then unpack it into dest; `source` is its name in messages.
+
+    Nothing is written when a check fails, and nothing half-unpacked stays behind when unpacking fails.
+    """
+    with check_archive(file, source, max_bytes, dest) as archive:
+        infos = archive.infolist()
         written: list[Path] = []
         try:
             budget = max_bytes
@@ -87,7 +107,7 @@ def extract_zip(file: Path, source: str, dest: Path, max_bytes: int) -> None:
                         budget -= _copy_entry(archive, info, target, budget, source)
                 except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError, OSError) as exc:
                     raise DataError(
-                        f"Archive {source}: entry {info.filename!r} cannot be unpacked ({exc}). {damaged}"
+                        f"Archive {source}: entry {info.filename!r} cannot be unpacked ({exc}). {_DAMAGED}"
                     ) from exc
         except DataError:
             for path in written:  # nothing half-unpacked stays behind

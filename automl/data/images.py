@@ -8,7 +8,6 @@ a .zip is unpacked by ``archive.py`` (checked entry by entry first) into a folde
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import numbers
@@ -27,24 +26,43 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from automl.data.archive import DEFAULT_MAX_ARCHIVE_BYTES, extract_zip
-from automl.data.messages import listing, plural
-from automl.data.tabular import MIN_ROWS_PER_CLASS
+from automl.data.image_sources import (  # importable from here too, as before the split
+    IMAGE_SUFFIXES,
+    LAYOUT,
+    _bad_list,
+    _dataset_root,
+    _read_csv_listing,
+    _scan_folder,
+    check_classes,
+    check_image_source,
+    is_image_source,
+    list_image_files,
+    missing_source_error,
+    not_a_source_error,
+    source_kind,
+)
+from automl.data.messages import MIB, listing, plural, size_text
+from automl.data.special_files import TooLarge, read_limited, special_kind
 from automl.errors import DataError, invalid_parameter
+
+__all__ = [
+    "DEFAULT_IMAGE_SIZE",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
+    "LAYOUT",
+    "ImageDataset",
+    "check_image_source",
+    "is_image_source",
+    "list_image_files",
+    "load_image_files",
+    "load_images",
+    "read_image",
+]
 
 DEFAULT_IMAGE_SIZE = 224  # stored square side in pixels
 DEFAULT_MAX_PIXELS = 50_000_000  # per image (decompression-bomb guard)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
-LAYOUT = "root/<class>/<image>"
-_FORMS = (
-    f"a folder with one sub-folder per class ({LAYOUT}), a .zip of such a folder, "
-    "or a CSV file with 'path' and 'label' columns"
-)
-_MAX_BAD_LISTED = 20  # longest list of bad files (or small classes) spelled out in a message
 _WORKERS = min(8, os.cpu_count() or 1)
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
-
-Entry = tuple[str, Path, str]  # (path relative to the dataset root, file, label)
 
 
 @dataclass
@@ -98,118 +116,9 @@ class _TooManyPixels(Exception):
     """An image over the pixel limit; args: (pixel count or None, "W x H = " or "")."""
 
 
-def _visible(name: str) -> bool:
-    return not name.startswith(".") and name != "__MACOSX"
-
-
-def _bad_list(items: list[str]) -> str:
-    """Join up to _MAX_BAD_LISTED items with '; ', then 'and N more'."""
-    shown = "; ".join(items[:_MAX_BAD_LISTED])
-    return shown if len(items) <= _MAX_BAD_LISTED else f"{shown}; and {len(items) - _MAX_BAD_LISTED} more"
-
-
 def _check_positive(name: str, value: object, owner: str) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise invalid_parameter(name, owner, "a positive integer", value)
-
-
-def is_image_source(path: str | os.PathLike) -> bool:
-    """True for a directory, a .zip, or a CSV whose header has `path` and `label` columns (case-insensitive)."""
-    file = Path(path)
-    if file.is_dir() or file.suffix.lower() == ".zip":
-        return True
-    if file.suffix.lower() != ".csv" or not file.is_file():
-        return False
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return {"path", "label"} <= {name.strip().lower() for name in header}
-
-
-def _walk_images(folder: Path) -> list[Path]:
-    """Image files under folder (recursive, hidden and __MACOSX skipped), sorted by relative path."""
-    found = []
-    for top, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if _visible(d)]
-        found += [Path(top, f) for f in files if _visible(f) and f.lower().endswith(IMAGE_SUFFIXES)]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
-
-
-def list_image_files(folder: str | os.PathLike) -> list[Path]:
-    """Every image file under folder, recursively, sorted (hidden files and __MACOSX skipped)."""
-    if not Path(folder).is_dir():
-        raise DataError(
-            f"Image folder {os.fspath(folder)} does not exist or is not a folder. Check the path."
-        )
-    return _walk_images(Path(folder))
-
-
-def _scan_folder(root: Path, where: str) -> tuple[list[Entry], list[str], list[str]]:
-    """Entries, class names (every visible sub-folder) and notes of an ImageFolder tree."""
-    children = sorted(p for p in root.iterdir() if _visible(p.name))
-    class_dirs = [p for p in children if p.is_dir()]
-    loose = [p for p in children if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    layout = f"Put the images of each class in its own sub-folder: {LAYOUT} (e.g. cat/001.png, dog/001.png)."
-    if not class_dirs:
-        found = f"its {plural(len(loose), 'image')} lie directly in it" if loose else "it is empty"
-        raise DataError(f"{where} has no class folders ({found}). {layout}")
-    entries = [(p.relative_to(root).as_posix(), p, d.name) for d in class_dirs for p in _walk_images(d)]
-    if not entries:
-        raise DataError(
-            f"{where} has no image files ({', '.join(IMAGE_SUFFIXES)}) in its class folders "
-            f"{listing([repr(p.name) for p in class_dirs])}. {layout} Convert other formats to PNG or JPEG."
-        )
-    notes = [f"Ignored {plural(len(loose), 'image')} lying directly in the root, outside class folders."]
-    return entries, [p.name for p in class_dirs], notes[: len(loose)]
-
-
-def _read_csv_listing(file: Path, source: str) -> tuple[list[Entry], list[str]]:
-    """Entries and sorted class names of a CSV with path and label columns."""
-    try:
-        rows = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(
-            f"Cannot read CSV file {source} ({exc}). Check that you may read it, and save it as UTF-8 text."
-        ) from exc
-    header = [name.strip().lower() for name in rows[0]] if rows else []
-    if "path" not in header or "label" not in header:
-        found = listing([repr(name) for name in rows[0]]) if header else "none"
-        raise DataError(
-            f"CSV file {source} needs a 'path' and a 'label' column (any letter case); found columns: {found}. "
-            "Add a header line 'path,label' and one row per image."
-        )
-    columns = header.index("path"), header.index("label")
-    entries: list[Entry] = []
-    missing = []
-    for line, row in enumerate(rows[1:], start=2):
-        path, label = (row[i].strip() if i < len(row) else "" for i in columns)
-        full = Path(path) if os.path.isabs(path) else file.parent / path
-        if path and label and full.is_file():
-            entries.append((path, full, label))
-        elif any(cell.strip() for cell in row):  # blank lines are fine
-            missing.append(
-                repr(path) if path and label else f"line {line} (no {'label' if path else 'path'})"
-            )
-    if missing:
-        raise DataError(
-            f"CSV file {source} lists {plural(len(missing), 'path')} that do not exist or are empty: "
-            f"{_bad_list(missing)}. Relative paths start from the CSV file's folder ({file.parent}); "
-            "fix the paths or add the files."
-        )
-    if not entries:
-        raise DataError(f"CSV file {source} lists no images. Add one row per image: path,label.")
-    return entries, sorted({label for *_, label in entries})
-
-
-def _dataset_root(dest: Path) -> Path:
-    """The root of an unpacked archive's class folders: a single wrapping folder is unwrapped."""
-    children = [p for p in dest.iterdir() if _visible(p.name)]
-    dirs = [p for p in children if p.is_dir()]
-    loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in children)
-    wrapped = len(dirs) == 1 and not loose and any(p.is_dir() and _visible(p.name) for p in dirs[0].iterdir())
-    return dirs[0] if wrapped else dest
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -244,7 +153,33 @@ def _decode(source: io.BytesIO, size: int, max_pixels: int) -> tuple[np.ndarray,
     return np.asarray(square, dtype=np.uint8).copy(), mode
 
 
+class _Unreadable(Exception):
+    """A file that is not read at all: args: (why,)."""
+
+
+def _read_image_file(path: Path, max_pixels: int) -> bytes:
+    """The bytes of one image file: a regular file (a FIFO would block, /dev/zero never end) of at most
+    `max_image_bytes(max_pixels)`."""
+    special = special_kind(path)
+    if special:
+        raise _Unreadable(f"{special}, not a regular file")
+    try:
+        return read_limited(path, max_image_bytes(max_pixels))
+    except TooLarge:
+        raise _Unreadable(
+            f"over {size_text(max_image_bytes(max_pixels))}, more than an image of --max-pixels holds"
+        ) from None
+
+
+def max_image_bytes(max_pixels: int) -> int:
+    """The largest image file read: 4 bytes per pixel of the largest image accepted (uncompressed RGBA),
+    and 1 MB for its headers."""
+    return 4 * max_pixels + MIB
+
+
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, _Unreadable):
+        return str(exc)
     if isinstance(exc, FileNotFoundError):
         return "file not found"
     if isinstance(exc, UnidentifiedImageError):
@@ -268,7 +203,7 @@ def _decode_all(
 
     def work(i: int) -> None:
         try:
-            data = items[i] if isinstance(items[i], bytes) else items[i].read_bytes()
+            data = items[i] if isinstance(items[i], bytes) else _read_image_file(items[i], max_pixels)
             images[i], modes[i] = _decode(io.BytesIO(data), size, max_pixels)
             digests[i] = hashlib.sha256(data).hexdigest()
         except _TooManyPixels as exc:
@@ -335,24 +270,6 @@ def load_image_files(
     return images, names
 
 
-def _check_classes(counts: dict[str, int], where: str, csv_input: bool) -> None:
-    if len(counts) < 2:
-        what = ", ".join(f"{c!r} ({plural(n, 'image')})" for c, n in counts.items()) or "none"
-        fix = "add rows of other classes" if csv_input else f"add a sub-folder per other class: {LAYOUT}"
-        raise DataError(
-            f"{where} has a single class ({what}); classification needs at least two. Check the labels, or {fix}."
-        )
-    rare = [f"{c!r} ({plural(n, 'image')})" for c, n in counts.items() if n < MIN_ROWS_PER_CLASS]
-    if rare:
-        one = len(rare) == 1
-        raise DataError(
-            f"{where} has too few images of class{'' if one else 'es'} {_bad_list(rare)}; every class needs at "
-            f"least {MIN_ROWS_PER_CLASS} (1 for the held-out test and 2 for 2-fold cross-validation on the rest). "
-            f"Add images of {'that class' if one else 'those classes'}, or remove or merge "
-            f"{'it' if one else 'them'} into a similar class."
-        )
-
-
 def load_images(
     source: str | os.PathLike,
     *,
@@ -371,15 +288,12 @@ def load_images(
     for name, value in (("size", size), ("max_pixels", max_pixels), ("max_archive_bytes", max_archive_bytes)):
         _check_positive(name, value, "load_images")
     src = os.fspath(source)
-    file, suffix = Path(src), Path(src).suffix.lower()
+    file = Path(src)
     if not file.exists():
-        raise DataError(
-            f"Image data {src} does not exist. Check the path (relative paths start from {os.getcwd()}). "
-            f"Give {_FORMS}."
-        )
-    kind = "Folder" if file.is_dir() else {".zip": "Archive", ".csv": "CSV file"}.get(suffix)
+        raise missing_source_error(src)
+    kind = source_kind(file)
     if kind is None:
-        raise DataError(f"Image data {src} is not a folder, a .zip or a .csv file. Give {_FORMS}.")
+        raise not_a_source_error(src)
     where = f"{kind} {src}"
     temporary = kind == "Archive" and not extract_dir  # else unpack into extract_dir and keep it
     dest = Path(tempfile.mkdtemp(prefix="automl-images-")) if temporary else Path(extract_dir or ".")
@@ -416,7 +330,7 @@ def load_images(
     index = {label: k for k, label in enumerate(classes)}
     y = np.array([index[label] for *_, label in entries], dtype=np.int64)
     counts = np.bincount(y, minlength=len(classes)).tolist()
-    _check_classes(dict(zip(classes, counts, strict=True)), where, kind == "CSV file")
+    check_classes(dict(zip(classes, counts, strict=True)), where, kind == "CSV file")
     converted = Counter(mode for mode in modes if mode != "RGB")
     if converted:
         kinds = ", ".join(f"{mode}: {n}" for mode, n in sorted(converted.items()))

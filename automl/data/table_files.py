@@ -12,12 +12,15 @@ import csv
 import io
 import math
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from automl.data.messages import MIB, listing, size_text
+from automl.data.messages import MIB, listing, plural, size_text
+from automl.data.special_files import TooLarge, read_limited, special_kind
 from automl.errors import DataError
 
 DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -26,6 +29,7 @@ PARQUET_EXTENSIONS = (".parquet", ".pq")
 SUPPORTED_EXTENSIONS = (*CSV_SEPARATORS, *PARQUET_EXTENSIONS)
 EXTRA_NA_VALUES = ["", "NA", "N/A", "null", "?"]  # on top of pandas' default markers
 _OTHER_SEPARATORS = ";\t|"  # tried, in this order, when a .csv header has no comma
+_DECIMAL_COMMA = r"[+-]?(\d+,\d*|,\d+|\d+)([eE][+-]?\d+)?"  # 1,5  -0,25  ,5  3  1,5e-3
 # What other formats start with, so that a table saved under the wrong name is told apart from bad CSV.
 _SIGNATURES = (
     (b"PAR1", "a Parquet file", "Rename it to .parquet."),
@@ -49,10 +53,9 @@ def read_frame(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_FILE_BYT
     return read_checked(path, max_bytes)[0]
 
 
-def read_checked(
-    path: str | os.PathLike, max_bytes: int, notes: list[str] | None = None
-) -> tuple[pd.DataFrame, bytes]:
-    """Check and read the file; return the frame (index 0..n-1) and the raw bytes."""
+def check_table_file(path: str | os.PathLike, max_bytes: int) -> None:
+    """The checks that need no reading: the file exists, is a regular file (not a FIFO, a device or under
+    /proc) with a table's extension, and is not over `max_bytes`."""
     source = os.fspath(path)
     file = Path(source)
     if not file.exists():
@@ -61,7 +64,19 @@ def read_checked(
         )
     if file.is_dir():
         raise DataError(f"Data file {source} is a directory. Give the path of a CSV or Parquet file.")
+    special = special_kind(source)  # before anything opens it: a FIFO blocks, /dev/zero never ends
+    if special:
+        raise DataError(
+            f"Data file {source} is {special}, not a regular file. Save the table to a regular CSV or "
+            "Parquet file and give that file."
+        )
     suffix = file.suffix.lower()
+    if suffix == ".zip":
+        raise DataError(
+            f"Data file {source} is a zip archive, and a table (read because --target is given) must be a "
+            f"CSV or Parquet file. Unzip it and give the table inside (e.g. `unzip {source}`); a .zip of "
+            "images takes no --target."
+        )
     if suffix not in SUPPORTED_EXTENSIONS:
         raise DataError(
             f"Data file {source} has {f'the unsupported extension {suffix!r}' if suffix else 'no extension'}. "
@@ -69,12 +84,28 @@ def read_checked(
         )
     size = os.path.getsize(source)  # before reading: a huge file must not be loaded at all
     if size > max_bytes:
-        raise DataError(
-            f"Data file {source} is {size_text(size)}, over the limit of {size_text(max_bytes)}. "
-            f"Raise the limit with --max-file-mb {math.ceil(size / MIB)} (or more), or use a sample of the rows."
-        )
+        raise _too_large(source, size, max_bytes)
+
+
+def _too_large(source: str, size: int, max_bytes: int) -> DataError:
+    found = f"is {size_text(size)}, over" if size > max_bytes else "holds more than"
+    return DataError(
+        f"Data file {source} {found} the limit of {size_text(max_bytes)}. Raise the limit with "
+        f"--max-file-mb {math.ceil(max(size, max_bytes + 1) / MIB)} (or more), or use a sample of the rows."
+    )
+
+
+def read_checked(
+    path: str | os.PathLike, max_bytes: int, notes: list[str] | None = None
+) -> tuple[pd.DataFrame, bytes]:
+    """Check and read the file; return the frame (index 0..n-1) and the raw bytes."""
+    source = os.fspath(path)
+    check_table_file(source, max_bytes)
+    suffix = Path(source).suffix.lower()
     try:
-        raw = file.read_bytes()
+        raw = read_limited(source, max_bytes)  # the size a file reports is not always what it holds
+    except TooLarge:
+        raise _too_large(source, os.path.getsize(source), max_bytes) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise DataError(
@@ -178,14 +209,56 @@ def _parse_csv(raw: bytes, source: str, suffix: str, notes: list[str] | None = N
         ) from None
     _check_unique_names(header, source)
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, na_values=EXTRA_NA_VALUES, low_memory=False)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, na_values=EXTRA_NA_VALUES, low_memory=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(
-            f"Data file {source} cannot be parsed as a table: {str(exc).strip().rstrip('.')}. "
-            f"Check that every row has as many fields as the header, separated by {sep!r}."
-        ) from exc
+        raise _parse_error(source, str(exc), sep, len(header)) from None
+    if sep != ",":  # a ';' table from a locale that writes 1,5 for 1.5
+        frame = _decimal_commas(frame, notes)
+    return frame
+
+
+def _parse_error(source: str, reason: str, sep: str, n_header: int) -> DataError:
+    """The parser's complaint in the user's words: which line has how many fields."""
+    fields = re.search(r"Expected (\d+) fields? in line (\d+), saw (\d+)", reason)
+    if fields:
+        expected, line, saw = (int(n) for n in fields.groups())
+        what = (
+            f"line {line} has {plural(saw, 'field')} where the header has {plural(expected, 'field')}"
+            f" (separated by {sep!r})"
+        )
+    else:
+        what = reason.strip().rstrip(".").removeprefix("Error tokenizing data. ")
+    hint = (
+        " Its first line holds no separator (',', ';', a tab or '|'), so it is not a table's header: give a "
+        "table whose first line names the columns, separated by commas."
+        if n_header <= 1
+        else f" Check that every row has as many fields as the header, separated by {sep!r}, and that a "
+        "field holding the separator is quoted."
+    )
+    return DataError(f"Data file {source} cannot be parsed as a table: {what}.{hint}")
+
+
+def _decimal_commas(frame: pd.DataFrame, notes: list[str] | None) -> pd.DataFrame:
+    """Text columns whose every value is a number written with a decimal comma ('1,5'), as numbers."""
+    converted = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        text = column.dropna().astype(str).str.strip()
+        if text.empty or not text.str.fullmatch(_DECIMAL_COMMA).all() or not text.str.contains(",").any():
+            continue
+        numbers = pd.to_numeric(text.str.replace(",", ".", regex=False))
+        frame[name] = numbers.reindex(frame.index).astype(np.float64)  # missing cells stay NaN
+        converted.append(repr(str(name)))
+    if converted and notes is not None:
+        notes.append(
+            f"Read {plural(len(converted), 'column')} written with decimal commas ('1,5' for 1.5) as numbers: "
+            f"{listing(converted)}."
+        )
+    return frame
 
 
 def _parse_parquet(raw: bytes, source: str) -> pd.DataFrame:

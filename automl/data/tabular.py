@@ -27,6 +27,7 @@ from automl.data.table_files import (
     DEFAULT_MAX_FILE_BYTES,
     PARQUET_EXTENSIONS,
     SUPPORTED_EXTENSIONS,
+    check_table_file,
     read_checked,
     read_frame,
     sniff_format,
@@ -41,10 +42,12 @@ __all__ = [  # with the reading API of table_files.py, which the CLI, the dashbo
     "SUPPORTED_EXTENSIONS",
     "TASKS",
     "TabularDataset",
+    "check_table_file",
     "coerce_features",
     "infer_schema",
     "infer_task",
     "load_table",
+    "no_target_error",
     "read_frame",
     "sniff_format",
     "sniff_separator",
@@ -59,6 +62,7 @@ ID_MIN_DISTINCT_FRACTION = 0.5  # ... and distinct values in more than this shar
 _BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
 _BOOLEAN_DIGITS = {"1": 1.0, "0": 0.0}
 MOSTLY_NUMERIC = 0.8  # a text column whose values are at least this share numbers gets a note
+MAX_FEATURE_VALUE = float(np.finfo(np.float32).max)  # the networks compute in float32: no inf, no 1e308
 
 
 @dataclass
@@ -127,6 +131,11 @@ def infer_task(target: pd.Series) -> str:
     return "classification" if integral and few else "regression"
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (so that a message shows inf, not np.float64(inf))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _is_boolean_text(column: pd.Series) -> bool:
     values = {str(v).strip().lower() for v in column.dropna().unique()}
     return bool(values) and (values <= _BOOLEAN_WORDS.keys() or values <= _BOOLEAN_DIGITS.keys())
@@ -182,8 +191,26 @@ def coerce_features(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame
                 f"Column {name!r} should hold {expected}, but data row {row + 1} holds {column.iloc[row]!r}. "
                 "Fix or blank out such values (blank cells count as missing)."
             )
-        out[name] = values.astype(np.float64)
+        numbers = values.to_numpy(dtype=np.float64)
+        huge = ~(np.abs(numbers) <= MAX_FEATURE_VALUE) & ~np.isnan(numbers)  # inf, -inf, 1e308
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise DataError(
+                f"Column {name!r} holds {_plain(column.iloc[row])!r} in data row {row + 1}: the model computes in 32-bit "
+                f"numbers, which reach only about {MAX_FEATURE_VALUE:.1e}, so it cannot use "
+                f"{'an infinite' if np.isinf(numbers[row]) else 'so large a'} value. Blank it out (blank cells "
+                "count as missing) or replace it with a finite number in that range."
+            )
+        out[name] = pd.Series(numbers, index=frame.index)
     return pd.DataFrame(out, index=frame.index)
+
+
+def no_target_error(source: str) -> DataError:
+    """A table study was given no --target."""
+    return DataError(
+        f"{source} is read as a table: name the column to predict with --target COLUMN. "
+        "(For images, give a folder with one subfolder per class, a .zip of one, or a CSV of path,label.)"
+    )
 
 
 def _missing_target_error(target: str, columns: list[str], source: str) -> DataError:
@@ -233,6 +260,13 @@ def _regression_values(target: pd.Series, name: str) -> np.ndarray:
     y = target.to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(y)):
         raise DataError(f"Target column {name!r} holds infinite values. Remove those rows or fix the values.")
+    if np.abs(y).max() > MAX_FEATURE_VALUE:
+        row = int(np.argmax(np.abs(y)))
+        raise DataError(
+            f"Target column {name!r} holds {_plain(y[row])!r} in data row {row + 1}, beyond the about "
+            f"{MAX_FEATURE_VALUE:.1e} that the model's 32-bit numbers reach. Fix the value, or rescale the column "
+            "(e.g. a logarithm, or other units)."
+        )
     if len(y) < MIN_ROWS_PER_CLASS:
         raise DataError(
             f"Target column {name!r} has only {len(y)} values; regression needs at least {MIN_ROWS_PER_CLASS} rows "
@@ -241,9 +275,12 @@ def _regression_values(target: pd.Series, name: str) -> np.ndarray:
     return y
 
 
-def _mostly_numeric_notes(features: pd.DataFrame, schema: dict[str, str]) -> list[str]:
+def _mostly_numeric_notes(
+    features: pd.DataFrame, schema: dict[str, str], dropped: frozenset[str] = frozenset()
+) -> list[str]:
     """A note for each categorical column whose values are mostly numbers: a few words among numbers
-    (e.g. 'n/a', 'unknown') turn a numeric column into a categorical one, which is rarely meant."""
+    (e.g. 'n/a', 'unknown') turn a numeric column into a categorical one, which is rarely meant; and with
+    many distinct numbers such a column is then dropped as ID-like (those in `dropped`)."""
     notes = []
     for name, kind in schema.items():
         if kind != "categorical":
@@ -253,8 +290,9 @@ def _mostly_numeric_notes(features: pd.DataFrame, schema: dict[str, str]) -> lis
         words = values[numbers.isna()]
         if len(values) and len(words) and numbers.notna().mean() >= MOSTLY_NUMERIC:
             examples = listing([repr(w) for w in pd.unique(words.astype(str))][:3])
+            read = "was dropped as ID-like text" if name in dropped else "is read as categorical"
             notes.append(
-                f"Column {name!r} is read as categorical although {numbers.notna().mean():.0%} of its values are "
+                f"Column {name!r} {read} although {numbers.notna().mean():.0%} of its values are "
                 f"numbers: {plural(len(words), 'value')} {'is' if len(words) == 1 else 'are'} not ({examples}). "
                 "If it is numeric, blank out those values (blank cells count as missing)."
             )
@@ -331,6 +369,8 @@ def load_table(
         )
     schema = infer_schema(features)
     dropped = _drop_useless(features, schema, notes)
+    ids = [c for c in dropped if features[c].nunique(dropna=True) > 1]  # not the constant ones
+    notes += _mostly_numeric_notes(features[ids], {c: schema[c] for c in ids}, frozenset(ids))
     features = features.drop(columns=dropped)
     if features.shape[1] == 0:
         raise DataError(

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 from safetensors.torch import save as save_safetensors
 
-from automl.errors import ModelError
+from automl.errors import ConfigError, ModelError
 from automl.image.fit import network_output
 from automl.image.network import ImageClassifier, build_network
-from automl.model_files import read_model_files, save_files
+from automl.model_files import check_against_weights, check_count, read_model_files, save_files
 
 FORMAT_VERSION = 1
 IMAGE_MODEL_FILES = ("weights.safetensors", "model.json")
+MAX_CLASSES, MAX_SIDE, MAX_HEAD_WIDTH, MAX_HEADS = 100_000, 2048, 65_536, 1000  # beyond any real model's
 
 
 @dataclass
@@ -68,16 +69,46 @@ class ImageModel:
     @classmethod
     def from_files(cls, files: dict[str, bytes], where: str = "model") -> ImageModel:
         info, state = read_model_files(files, IMAGE_MODEL_FILES, where, FORMAT_VERSION)
-        network = build_network(
-            info["config"],
-            len(info["classes"]),
-            image_size=info.get("input_size"),
-            pretrained=False,
-            n_heads=int(info.get("n_heads", 1)),
-        )
+        _check_sizes(info, where)  # nothing is sized by an unchecked model.json
+
+        def build() -> ImageClassifier:
+            return build_network(
+                info["config"],
+                len(info["classes"]),
+                image_size=info.get("input_size"),
+                pretrained=False,
+                n_heads=int(info.get("n_heads", 1)),
+            )
+
         try:
+            check_against_weights(build, state, where)  # on the meta device: nothing allocated
+            network = build()
             network.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ModelError(f"{where}: the weights do not fit the network in model.json ({exc}).") from None
+        except (ConfigError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0][:200]
+            raise ModelError(
+                f"{where} cannot be loaded (the weights do not fit the network in model.json: {reason}). "
+                "Re-export it with `automl run`."
+            ) from None
         network.eval()
         return cls(network, info)
+
+
+def _check_sizes(info: dict[str, Any], where: str) -> None:
+    """model.json's classes, image sizes and configuration within sane limits."""
+    classes = info.get("classes")
+    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
+        count = f"{len(classes):,} classes" if isinstance(classes, list) else "no list of classes"
+        raise ModelError(
+            f"{where} cannot be loaded: model.json has {count}, where a classifier has 2 to {MAX_CLASSES:,}. "
+            "Re-export it with `automl run`."
+        )
+    check_count(info, "image_size", 1, MAX_SIDE, where)  # every new image is decoded at this side
+    if info.get("input_size") is not None:
+        check_count(info, "input_size", 1, MAX_SIDE, where)
+    if not isinstance(info.get("config"), dict):
+        raise ModelError(f"{where} cannot be loaded: model.json has no 'config' object. Re-export it.")
+    if "n_heads" in info:  # a bag of fold heads on one backbone
+        check_count(info, "n_heads", 1, MAX_HEADS, where)
+    if "head_width" in info["config"]:
+        check_count(info["config"], "head_width", 1, MAX_HEAD_WIDTH, where)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from automl.config import StudyConfig
 from automl.data.images import IMAGE_SUFFIXES, ImageDataset, list_image_files, load_images
+from automl.data.special_files import special_kind
 from automl.data.splits import make_splits, resolve_test_size
 from automl.errors import ConfigError
 from automl.image.backbone_specs import backbone_spec
@@ -36,6 +37,8 @@ def stored_size(backbones: list[str], sizes: InputSize | int | None) -> int:
 
 
 def _shorter_side(file: str | Path | IO[bytes]) -> int | None:
+    if isinstance(file, str | Path) and special_kind(file):  # a FIFO would block: load_images reports it
+        return None
     try:
         with Image.open(file) as image:  # reads the header only
             return min(image.size)

@@ -16,8 +16,10 @@ not in the middle of a study. Each one declares:
   receive (a `prepared.Prepared`; its default search space is search_spaces/<name>.yaml);
 - `describe(dataset)`: the loaded data in a few words, and `data_line(summary)`: the data as the text
   summary shows it (from the manifest);
+- `check(config)`: the checks of the data that need neither torch nor Ray (the CLI runs them first);
 - `registered_choices()` and `usable_choices(name, values, task)`: the search-space parameters whose
-  values must name registry entries, and the values this task can use; `expensive_choices()`: the
+  values must name registry entries, and the values this task can use; `setting_parameters()`: the
+  parameters its entries' settings add to its default space's; `expensive_choices()`: the
   values the searcher tries only after cheap ones (search/frugal.py);
 - `save_extras(store, study_id, prep)`: what it stores beside the manifest before the search (the
   image augmentation previews; nothing for tables);
@@ -90,6 +92,17 @@ class Modality(abc.ABC):
     def usable_choices(self, name: str, values: list[Any], task: str) -> list[Any]:
         """The values of the choice parameter `name` that a study of `task` can use."""
         return values
+
+    def setting_parameters(self) -> set[str]:
+        """Search-space parameters its registered entries read beyond those of its default space (a
+        synthesizer's `synth_<setting>`). A --space may name these and its default space's parameters;
+        any other name is refused as a typo, with the nearest valid one."""
+        return set()
+
+    def check(self, config: Any) -> None:
+        """The checks of the data (and of the options that depend on it) that need neither torch nor
+        Ray: the CLI runs them before those are imported, so that a bad input is refused in a second."""
+        return None
 
     def expensive_choices(self) -> dict[str, list[Any]]:
         """Per choice parameter, the values that cost far more than the others (an `expensive` registry

@@ -7,9 +7,8 @@ conditional (`when:`, see search/conditions.py): it is sampled only where it has
 
 from __future__ import annotations
 
-import ast
+import difflib
 import math
-import operator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +17,13 @@ from typing import Any
 from automl.errors import ConfigError
 from automl.modalities import MODALITIES
 from automl.safe_yaml import read_yaml_file
+from automl.search.bounds import (
+    MAX_BOUND,
+    SIZE_NAMES,
+    evaluate_bound,
+    is_bound_number,
+    parse_bound,
+)
 from automl.search.conditions import (
     DefineByRun,
     active_parameters,
@@ -31,8 +37,8 @@ from automl.search.conditions import (
 
 TYPES = ("choice", "uniform", "loguniform", "int")
 TRANSFER_POLICIES = ("linear_probe", "partial", "full")  # frozen backbone / first stages frozen / all trained
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_FUNCS = {"min": min, "max": max}
+SPACE_KEYS = ("parameters", "start")
+SPEC_KEYS = ("type", "values", "low", "high", "max", "task", "when", "default", "low_cost")
 
 
 def default_space_path(modality: str = "tabular") -> Path:
@@ -41,37 +47,6 @@ def default_space_path(modality: str = "tabular") -> Path:
     if packaged.is_file():
         return Path(str(packaged))
     return Path(__file__).resolve().parents[2] / "search_spaces" / f"{modality}.yaml"
-
-
-def evaluate_bound(value: Any, sizes: dict[str, float]) -> Any:
-    """A number, or an arithmetic expression of n_rows / n_features / n_classes."""
-    if not isinstance(value, str):
-        return value
-
-    def ev(node: ast.AST) -> float:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return node.value
-        if isinstance(node, ast.Name) and node.id in sizes:
-            return sizes[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            return _OPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
-            return _FUNCS[node.func.id](*(ev(a) for a in node.args))
-        raise ConfigError(
-            f"The bound {value!r} must be a number or an expression of {', '.join(sizes)} "
-            "with + - * / min max."
-        )
-
-    try:
-        return ev(ast.parse(value, mode="eval"))
-    except SyntaxError as exc:
-        raise ConfigError(f"The bound {value!r} is not a valid expression: {exc.msg}.") from None
-    except (ZeroDivisionError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"The bound {value!r} cannot be evaluated for this data ({sizes}): {exc}."
-        ) from None
 
 
 @dataclass
@@ -86,42 +61,53 @@ class SearchSpace:
     @classmethod
     def load(cls, path: str | Path | None = None, modality: str = "tabular") -> SearchSpace:
         path = Path(path) if path else default_space_path(modality)
-        if not path.is_file():
-            raise ConfigError(
-                f"Search space file {str(path)!r} does not exist. Copy search_spaces/{modality}.yaml and edit it."
-            )
+        check_space_file(path, modality)
         doc = read_yaml_file(path)  # limits on size, nesting and values; no aliases
         if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict) or not doc["parameters"]:
             raise ConfigError(f"Search space file {str(path)!r} must have a non-empty 'parameters:' mapping.")
+        for key in doc:
+            if key not in SPACE_KEYS:
+                raise ConfigError(f"Unknown key {key!r} in {str(path)!r}.{_nearest(key, SPACE_KEYS)}")
         start = doc.get("start") or []
         if not isinstance(start, list) or not all(isinstance(p, dict) for p in start):
             raise ConfigError(
                 f"The 'start' entry of {str(path)!r} must be a list of mappings. Got {start!r} instead."
             )
-        unknown = sorted({k for p in start for k in p} - set(doc["parameters"]))
-        if unknown:
-            raise ConfigError(
-                f"The 'start' points of {str(path)!r} name unknown parameters: {', '.join(unknown)}."
-            )
         space = cls(doc["parameters"], str(path), start, modality)
         space.validate()
+        unknown = sorted({k for p in start for k in p} - set(doc["parameters"]), key=str)
+        if unknown:
+            raise ConfigError(
+                f"The 'start' points of {str(path)!r} name unknown parameters: {', '.join(map(str, unknown))}."
+                + _nearest(str(unknown[0]), list(doc["parameters"]))
+            )
         return space
 
     def validate(self) -> None:
+        known = known_parameters(self.modality)
         for name, spec in self.parameters.items():
             where = f"parameter {name!r} in {self.source}"
+            if known is not None and name not in known:
+                raise ConfigError(
+                    f"Unknown parameter {name!r} in {self.source}: no {self.modality} trial reads it."
+                    f"{_nearest(str(name), sorted(known))}"
+                )
             if not isinstance(spec, dict) or spec.get("type") not in TYPES:
                 raise ConfigError(
                     f"The 'type' of {where} must be one of {', '.join(TYPES)}. Got {spec!r} instead."
                 )
+            for key in spec:
+                if key not in SPEC_KEYS:
+                    raise ConfigError(f"Unknown key {key!r} of {where}.{_nearest(str(key), SPEC_KEYS)}")
             needed = ("values",) if spec["type"] == "choice" else ("low", "high")
             missing = [key for key in needed if key not in spec]
             if missing:
                 raise ConfigError(f"The {where} needs {', '.join(missing)} for type {spec['type']!r}.")
-            if spec["type"] == "choice" and (not isinstance(spec["values"], list) or not spec["values"]):
-                raise ConfigError(
-                    f"The 'values' of {where} must be a non-empty list. Got {spec['values']!r} instead."
-                )
+            if spec["type"] == "choice":
+                _check_choice(spec, where)
+            else:
+                for key in ("low", "high"):
+                    _check_bound(spec[key], key, where)
             if spec["type"] == "loguniform" and not all(
                 isinstance(spec[k], str) or spec[k] > 0 for k in ("low", "high")
             ):
@@ -138,11 +124,12 @@ class SearchSpace:
                     f"The 'low_cost' of parameter {name!r} in {self.source} must be one of its own values "
                     f"({own}). Got {spec['low_cost']!r} instead: change it, or remove it."
                 )
-        for name, (what, known) in MODALITIES[self.modality].registered_choices().items():
-            unknown = [v for v in self.parameters.get(name, {}).get("values", []) if v not in known]
+        for name, (what, known_values) in MODALITIES[self.modality].registered_choices().items():
+            unknown = [v for v in self.parameters.get(name, {}).get("values", []) if v not in known_values]
             if unknown:
                 raise ConfigError(
-                    f"Unknown {what} {', '.join(map(str, unknown))} in {self.source}. Valid: {', '.join(known)}."
+                    f"Unknown {what} {', '.join(map(str, unknown))} in {self.source}. "
+                    f"Valid: {', '.join(known_values)}."
                 )
 
     def without(self, name: str, values: list[Any]) -> SearchSpace:
@@ -295,3 +282,60 @@ def _middle(spec: dict[str, Any]) -> Any:
         return float((spec["low"] * spec["high"]) ** 0.5)
     middle = (spec["low"] + spec["high"]) / 2
     return int(round(middle)) if spec["type"] == "int" else middle
+
+
+def check_space_file(path: Path, modality: str) -> None:
+    """A ConfigError unless `path` is a file (a folder, a missing file: each its own message)."""
+    copy = f"Copy search_spaces/{modality}.yaml and edit it."
+    if path.is_dir():
+        raise ConfigError(
+            f"Search space file {str(path)!r} is a folder, not a YAML file. Give the file itself. {copy}"
+        )
+    if not path.exists():
+        raise ConfigError(f"Search space file {str(path)!r} does not exist. {copy}")
+
+
+def known_parameters(modality: str) -> set[str] | None:
+    """The parameter names a space of `modality` may use: those of its default space and the settings
+    its registered entries read (a synthesizer's `synth_<setting>`); None without a default space."""
+    path = default_space_path(modality)
+    if not path.is_file():
+        return None
+    return set(read_yaml_file(path)["parameters"]) | MODALITIES[modality].setting_parameters()
+
+
+def _nearest(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    """' Did you mean X? Valid: ...' for a misspelt name."""
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    guess = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{guess} Valid: {', '.join(valid)}."
+
+
+def _check_bound(value: Any, key: str, where: str) -> None:
+    """A bound is a number or a bound expression (search/bounds.py), checked before any data is seen."""
+    if isinstance(value, str):
+        parse_bound(value)
+    elif not is_bound_number(value):
+        raise ConfigError(
+            f"The {key!r} of {where} must be a number (within +-{MAX_BOUND:.0e}) or an expression of "
+            f"{', '.join(SIZE_NAMES)} such as 'n_rows / 2'. Got {value!r} instead."
+        )
+
+
+def _check_choice(spec: dict[str, Any], where: str) -> None:
+    values = spec["values"]
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"The 'values' of {where} must be a non-empty list. Got {values!r} instead.")
+    bad = [v for v in values if v is None or isinstance(v, dict | list)]
+    if bad:
+        raise ConfigError(
+            f"The 'values' of {where} must be numbers, words or true/false. Got {bad[0]!r} instead."
+        )
+    if "max" in spec:
+        _check_bound(spec["max"], "max", where)
+        words = [v for v in values if not is_bound_number(v)]
+        if words:
+            raise ConfigError(
+                f"The 'values' of {where} must all be numbers, since its 'max' drops those above it. "
+                f"Got {words[0]!r} instead."
+            )

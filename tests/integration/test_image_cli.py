@@ -38,6 +38,7 @@ def test_image_errors_exit_2_with_a_clear_message(tmp_path, capsys):
     only_resnet.write_text(
         yaml.safe_dump({"parameters": {"backbone": {"type": "choice", "values": ["resnet18"]}}})
     )
+    _png(few / "dog" / "2.png")  # enough images: the weights are looked up once the layout passed
     fails_with(
         ["run", str(few), "--no-hub", "--space", str(only_resnet)],
         capsys,

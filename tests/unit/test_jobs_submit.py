@@ -92,7 +92,9 @@ def job_argv(request: dict) -> list[str]:
 
 def test_every_run_option_reaches_the_job(jobs_api: FakeJobsAPI, tmp_path: Path, capsys) -> None:
     data = tmp_path / "penguins.csv"
-    data.write_text("a,b,species\n1,2,x\n3,4,y\n")
+    data.write_text(
+        "a,b,species\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(6))
+    )  # checked here
     space = tmp_path / "my_space.yaml"
     shutil.copy(default_space_path("tabular"), space)
     storage = tmp_path / "store"
@@ -139,7 +141,8 @@ def test_image_options_reach_the_job_of_an_image_folder(jobs_api: FakeJobsAPI, t
     photos = tmp_path / "photos"
     for label in ("cat", "dog"):
         (photos / label).mkdir(parents=True)
-        (photos / label / "a.png").write_bytes(b"not read here")
+        for name in ("a", "b", "c"):  # the layout is checked before the job goes (3 images a class)
+            (photos / label / f"{name}.png").write_bytes(b"not decoded here")
     argv = [
         "submit", str(photos), "--storage", "s3://bucket/studies", "--name", "pics", "--address", ADDRESS,
         "--weights-dir", "/opt/weights", "--no-hub", "--skip-bad", "--image-size", "96",

@@ -42,9 +42,11 @@ def test_a_pickle_in_place_of_the_weights_names_the_file(tmp_path: Path) -> None
     for name, data in FILES.items():
         (tmp_path / name).write_bytes(data)
     (tmp_path / "weights.safetensors").write_bytes(b"\x80\x04\x95pickle")
-    with pytest.raises(
-        ModelError, match=rf"^{re.escape(str(tmp_path))} cannot be loaded \(weights\.safetensors: "
-    ):
+    message = (
+        f"{tmp_path} cannot be loaded (weights.safetensors: not a safetensors file, it starts like a Python "
+        "pickle; a pickle is never loaded). Re-export it with `automl run`."
+    )
+    with pytest.raises(ModelError, match=f"^{re.escape(message)}$"):
         load_model(tmp_path)
 
 

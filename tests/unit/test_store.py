@@ -458,6 +458,19 @@ def test_foreign_writers_of_a_study(store: Store, tmp_path: Path) -> None:
     assert sorted(store.foreign_writers("s1")) == [str(tune / "linked.pkl"), str(tune / "tuner.pkl")]
 
 
+def test_foreign_writers_cover_the_tune_folder_itself(store: Store) -> None:
+    """Every file under tune/ may be the user's own, yet a tune/ folder every user may write lets anyone
+    add or swap a pickle there before the resume (issue 24)."""
+    store.write_manifest("s1", {"study_id": "s1", "status": "failed"})
+    store.write_bytes("s1", "tune/exp/tuner.pkl", b"state")
+    tune = Path(store.root, "s1", "tune")
+    assert store.foreign_writers("s1") == []
+    os.chmod(tune, 0o777)
+    os.chmod(tune / "exp", 0o757)
+    assert store.foreign_writers("s1") == [str(tune), str(tune / "exp")]
+    assert store.foreign_writers("s1", limit=1) == [str(tune)]
+
+
 def test_an_s3_bucket_that_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_server = pytest.importorskip("moto.server")
     import socket

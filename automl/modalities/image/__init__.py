@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from automl.data.images import is_image_source
+from automl.data.image_sources import check_image_source, is_image_source
 from automl.image.augment import available_policies, preview_grid
 from automl.modalities import Log, Modality, register_modality
 from automl.search.space import TRANSFER_POLICIES
@@ -31,10 +31,32 @@ class Image(Modality):
     tasks = ("classification",)
 
     def claims(self, path: Path, target: str | None) -> bool:
-        """A folder or a .zip always; a CSV of `path,label` unless another --target is named."""
-        if path.is_dir() or path.suffix.lower() == ".zip":
+        """A folder always; a .zip or a CSV of `path,label` unless another --target is named (a zipped
+        table, a table with those columns)."""
+        if path.is_dir():
             return True
-        return target in (None, "label") and path.is_file() and is_image_source(path)
+        if target not in (None, "label"):
+            return False
+        return path.suffix.lower() == ".zip" or (path.is_file() and is_image_source(path))
+
+    def check(self, config: Any) -> None:
+        """The task, the metric and the images' layout (folders, archive headers, a CSV listing, class
+        sizes), before torch, timm and the weights look-up load: a misplaced folder is refused at once."""
+        from automl.errors import ConfigError
+        from automl.metrics import get_metric
+
+        if config.task not in (None, "classification"):
+            raise ConfigError(
+                f"Image studies are classifications: the task of {config.data} cannot be {config.task!r}. "
+                "Drop --task, or give a table for a regression."
+            )
+        if config.metric:
+            get_metric(config.metric, "classification")
+        check_image_source(
+            config.data,
+            max_archive_bytes=int(config.images.max_archive_mb * 1024 * 1024),
+            skip_bad=config.images.skip_bad,
+        )
 
     def prepare(self, config: Any, log: Log) -> Any:
         from automl.image.prepare import prepare_images  # torch, timm
@@ -61,6 +83,11 @@ class Image(Modality):
             "synth_method": ("image synthesizer(s)", ["none", *available_image_synthesizers()]),
             "transfer": ("transfer policy(ies)", list(TRANSFER_POLICIES)),
         }
+
+    def setting_parameters(self) -> set[str]:
+        from automl.image.vae import IMAGE_SYNTHESIZERS  # torch
+
+        return {f"synth_{setting}" for entry in IMAGE_SYNTHESIZERS.entries() for setting in entry.settings}
 
     def expensive_choices(self) -> dict[str, list[Any]]:
         """The image synthesizers that train per fold (the VAE), and fine-tuning a backbone (a linear

@@ -3,14 +3,18 @@ that no other modality claims is read as a table, and the reader says what is wr
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.modalities import Log, Modality, register_modality
+from automl.synth.base import setting_names
 from automl.synth.registry import SYNTHESIZERS, available_synthesizers, synthesizer_class
 
 if TYPE_CHECKING:
     import pandas as pd
+
+EARLY_READ_BYTES = 32 * 1024 * 1024  # a table this small is read (again) by the checks: a few milliseconds
 
 
 @register_modality
@@ -23,6 +27,29 @@ class Tabular(Modality):
 
     def claims(self, path: Path, target: str | None) -> bool:
         return True
+
+    def check(self, config: Any) -> None:
+        """The file, the search space and, for a small file (or to tell the task a --metric must fit), the
+        table itself (pandas only): a bad table or metric is refused before torch and Ray start."""
+        from automl.data.tabular import check_table_file, coerce_features, load_table, no_target_error
+        from automl.metrics import get_metric
+        from automl.search.space import SearchSpace
+
+        if not config.target:
+            raise no_target_error(config.data)
+        max_bytes = int(config.max_file_mb * 1024 * 1024)
+        check_table_file(config.data, max_bytes)
+        if config.space:
+            SearchSpace.load(config.space, self.name)
+        task = config.task
+        if (config.metric and not task) or Path(config.data).stat().st_size <= EARLY_READ_BYTES:
+            with warnings.catch_warnings():  # the study reads it again and says what it dropped
+                warnings.simplefilter("ignore", UserWarning)
+                dataset = load_table(config.data, config.target, config.task, max_bytes=max_bytes)
+            coerce_features(dataset.features, dataset.schema)  # e.g. inf or 1e308, with row and column
+            task = dataset.task
+        if config.metric:
+            get_metric(config.metric, task)
 
     def prepare(self, config: Any, log: Log) -> Any:
         from automl.modalities.tabular.prepare import prepare_table  # torch, scikit-learn
@@ -40,6 +67,13 @@ class Tabular(Modality):
 
     def registered_choices(self) -> dict[str, tuple[str, list[str]]]:
         return {"synth_method": ("synthesizer(s)", ["none", *available_synthesizers()])}
+
+    def setting_parameters(self) -> set[str]:
+        return {
+            f"synth_{setting}"
+            for name in available_synthesizers()
+            for setting in setting_names(synthesizer_class(name))
+        }
 
     def usable_choices(self, name: str, values: list[Any], task: str) -> list[Any]:
         """Synthesizers that do not support the task (SMOTE for regression) are dropped."""

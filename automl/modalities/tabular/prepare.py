@@ -6,8 +6,7 @@ from __future__ import annotations
 from automl.config import StudyConfig
 from automl.data.preprocess import SCALERS
 from automl.data.splits import make_splits, resolve_test_size
-from automl.data.tabular import coerce_features, load_table
-from automl.errors import DataError
+from automl.data.tabular import coerce_features, load_table, no_target_error
 from automl.metrics import default_metric, get_metric
 from automl.prepared import Prepared
 from automl.search.space import SearchSpace
@@ -20,10 +19,7 @@ MB = 1024 * 1024
 def prepare_table(config: StudyConfig, log=print) -> Prepared:
     """What a table study's search receives (see `automl.prepared.Prepared`)."""
     if not config.target:
-        raise DataError(
-            f"{config.data} is read as a table: name the column to predict with --target COLUMN. "
-            "(For images, give a folder with one subfolder per class, a .zip of one, or a CSV of path,label.)"
-        )
+        raise no_target_error(config.data)
     dataset = load_table(config.data, config.target, config.task, max_bytes=int(config.max_file_mb * MB))
     for note in dataset.notes:
         log(f"note: {note}")

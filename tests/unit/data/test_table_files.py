@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from automl.data import table_files
 from automl.data.table_files import read_frame, sniff_separator
 from automl.data.tabular import load_table
 from automl.errors import DataError
@@ -99,10 +100,10 @@ def test_directory_is_not_a_file() -> None:
 def test_permission_denied(monkeypatch: pytest.MonkeyPatch) -> None:
     small_frame().to_csv("data.csv", index=False)
 
-    def denied(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(path: str, max_bytes: int) -> bytes:  # the tests run as root: chmod would not deny
+        raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(table_files, "read_limited", denied)
     with pytest.raises(
         DataError,
         match=re.escape(
@@ -229,12 +230,28 @@ def test_size_limit_in_megabytes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_ragged_csv() -> None:
     write("data.csv", "a,label\n1,x\n2,y,extra,more\n")
-    with pytest.raises(
-        DataError,
-        match=r"Data file data\.csv cannot be parsed as a table: .*Expected 2 fields in line 3, saw 4\. Check that every row has as many "
-        r"fields as the header, separated by ','\.",
-    ):
+    message = (
+        "Data file data.csv cannot be parsed as a table: line 3 has 4 fields where the header has 2 fields "
+        "(separated by ','). Check that every row has as many fields as the header, separated by ',', and "
+        "that a field holding the separator is quoted."
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
         read_frame("data.csv")
+
+
+def test_a_file_that_is_no_table_says_so_not_the_parser(tmp_path: Path) -> None:
+    # /etc/passwd given as a CSV: ':'-separated, with a comma in a few lines
+    write(
+        "passwd.csv",
+        "root:x:0:0:root:/root:/bin/bash\nbin:x:2:2:bin:/bin:/bin/sh\npg:x:101:104:PostgreSQL,,,:/var:/bin/sh\n",
+    )
+    message = (
+        "Data file passwd.csv cannot be parsed as a table: line 3 has 4 fields where the header has 1 field "
+        "(separated by ','). Its first line holds no separator (',', ';', a tab or '|'), so it is not a "
+        "table's header: give a table whose first line names the columns, separated by commas."
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        read_frame("passwd.csv")
 
 
 # --- format sniffing (one rule for the CLI and the dashboard) ---------------------------------

@@ -16,7 +16,7 @@ SIZES = {"n_rows": 1000, "n_features": 6, "n_classes": 3}
 BASE = (
     "parameters:\n"
     "  depth: {type: int, low: 0, high: 3}\n"
-    "  kind: {type: choice, values: [a, b, c]}\n"
+    "  activation: {type: choice, values: [a, b, c]}\n"
     "  lr: {type: loguniform, low: 1.0e-4, high: 1.0e-1}\n"
 )
 
@@ -43,23 +43,23 @@ def fails(extra: str, message: str) -> None:
 def test_a_valid_condition_loads() -> None:
     space = load(
         "  width: {type: choice, values: [8, 16], when: {depth: [1, 2, 3]}}\n"
-        "  mix: {type: uniform, low: 0.0, high: 1.0, default: 0.5, when: {kind: b, depth: 2}}\n"
+        "  dropout: {type: uniform, low: 0.0, high: 1.0, default: 0.5, when: {activation: b, depth: 2}}\n"
     )
-    assert space.parameters["mix"]["when"] == {"kind": "b", "depth": 2}
+    assert space.parameters["dropout"]["when"] == {"activation": "b", "depth": 2}
 
 
 def test_unknown_referenced_parameter() -> None:
     fails(
         "  width: {type: choice, values: [8, 16], when: {dept: 1}}\n",
         "The 'when' of parameter 'width' in space.yaml names an unknown parameter 'dept'. "
-        "Valid: depth, kind, lr.",
+        "Valid: depth, activation, lr.",
     )
 
 
 def test_value_not_among_the_choices() -> None:
     fails(
-        "  width: {type: choice, values: [8, 16], when: {kind: [a, d]}}\n",
-        "The 'when' of parameter 'width' in space.yaml must give values of 'kind' among a, b, c. "
+        "  width: {type: choice, values: [8, 16], when: {activation: [a, d]}}\n",
+        "The 'when' of parameter 'width' in space.yaml must give values of 'activation' among a, b, c. "
         "Got 'd' instead.",
     )
 
@@ -93,30 +93,30 @@ def test_when_must_be_a_non_empty_mapping(when: str, shown: str) -> None:
 
 def test_an_empty_list_of_values() -> None:
     fails(
-        "  width: {type: choice, values: [8, 16], when: {kind: []}}\n",
-        "The 'when' of parameter 'width' in space.yaml must give 'kind' a value or a non-empty list "
+        "  width: {type: choice, values: [8, 16], when: {activation: []}}\n",
+        "The 'when' of parameter 'width' in space.yaml must give 'activation' a value or a non-empty list "
         "of values. Got [] instead.",
     )
 
 
 def test_bools_are_not_integers_nor_the_other_way_round() -> None:
     fails(
-        "  bn: {type: choice, values: [false, true]}\n  width: {type: choice, values: [8], when: {bn: 1}}\n",
-        "The 'when' of parameter 'width' in space.yaml must give values of 'bn' among False, True. "
+        "  batch_norm: {type: choice, values: [false, true]}\n  width: {type: choice, values: [8], when: {batch_norm: 1}}\n",
+        "The 'when' of parameter 'width' in space.yaml must give values of 'batch_norm' among False, True. "
         "Got 1 instead.",
     )
 
 
 def test_cycles() -> None:
     fails(
-        "  p: {type: choice, values: [x, y], when: {q: x}}\n"
-        "  q: {type: choice, values: [x, y], when: {r: x}}\n"
-        "  r: {type: choice, values: [x, y], when: {p: y}}\n",
-        "The 'when' conditions in space.yaml form a cycle: p -> q -> r -> p.",
+        "  scaler: {type: choice, values: [x, y], when: {class_weight: x}}\n"
+        "  class_weight: {type: choice, values: [x, y], when: {synth_method: x}}\n"
+        "  synth_method: {type: choice, values: [x, y], when: {scaler: y}}\n",
+        "The 'when' conditions in space.yaml form a cycle: scaler -> class_weight -> synth_method -> scaler.",
     )
     fails(
-        "  p: {type: choice, values: [x, y], when: {p: x}}\n",
-        "The 'when' conditions in space.yaml form a cycle: p -> p.",
+        "  scaler: {type: choice, values: [x, y], when: {scaler: x}}\n",
+        "The 'when' conditions in space.yaml form a cycle: scaler -> scaler.",
     )
 
 
@@ -186,13 +186,13 @@ def test_active_parameters(config: dict, active: set[str]) -> None:
 
 def test_a_condition_on_a_parameter_the_task_removed_never_holds() -> None:
     space = load(
-        "  weight: {type: choice, values: [none, balanced], task: classification}\n"
-        "  power: {type: uniform, low: 0.5, high: 1.0, when: {weight: balanced}}\n"
+        "  class_weight: {type: choice, values: [none, balanced], task: classification}\n"
+        "  l2: {type: uniform, low: 0.5, high: 1.0, when: {class_weight: balanced}}\n"
     )
     regression = space.resolved("regression", SIZES)
-    assert "weight" not in regression
-    assert "power" not in active_parameters(regression, {"weight": "balanced"})
-    assert "power" in space.active({"weight": "balanced"})
+    assert "class_weight" not in regression
+    assert "l2" not in active_parameters(regression, {"class_weight": "balanced"})
+    assert "l2" in space.active({"class_weight": "balanced"})
 
 
 def test_same_value() -> None:
@@ -205,41 +205,41 @@ def test_same_value() -> None:
 
 def test_resolved_specs_carry_the_condition_and_an_inactive_value_inside_the_data() -> None:
     space = load(
-        "  batch: {type: choice, values: [16, 32, 64], max: n_rows, default: 64, when: {kind: a}}\n"
-        "  k: {type: int, low: 1, high: n_rows, default: 50, when: {kind: b}}\n"
+        "  batch_size: {type: choice, values: [16, 32, 64], max: n_rows, default: 64, when: {activation: a}}\n"
+        "  patience: {type: int, low: 1, high: n_rows, default: 50, when: {activation: b}}\n"
         "  width: {type: choice, values: [8, 16], when: {depth: [1, 2, 3]}}\n"
-        "  mix: {type: uniform, low: 0.1, high: 0.9, when: {depth: 2}}\n"
+        "  dropout: {type: uniform, low: 0.1, high: 0.9, when: {depth: 2}}\n"
     )
     specs = space.resolved("classification", dict(SIZES, n_rows=20))
-    assert specs["batch"] == {
+    assert specs["batch_size"] == {
         "type": "choice",
         "values": [16],
         "max": "n_rows",
         "default": 16,  # 64 is above the rows here: the nearest allowed one
-        "when": {"kind": "a"},
+        "when": {"activation": "a"},
     }
-    assert specs["k"]["default"] == 20
+    assert specs["patience"]["default"] == 20
     assert specs["width"]["default"] == 8  # no default: the first choice
-    assert specs["mix"]["default"] == 0.1  # or the low bound
+    assert specs["dropout"]["default"] == 0.1  # or the low bound
     assert "default" not in specs["depth"] and "default" not in space.parameters["width"]
 
 
 def test_start_points_may_leave_out_inactive_parameters() -> None:
     space = load(
         "  width: {type: choice, values: [8, 16, 32], when: {depth: [1, 2, 3]}}\n"
-        "  ratio: {type: uniform, low: 0.0, high: 2.0, default: 0.0, when: {kind: [b, c]}}\n",
-        "start:\n  - {depth: 0, kind: a}\n  - {depth: 2, kind: b}\n  - {depth: 0, kind: a, width: 32}\n",
+        "  synth_ratio: {type: uniform, low: 0.0, high: 2.0, default: 0.0, when: {activation: [b, c]}}\n",
+        "start:\n  - {depth: 0, activation: a}\n  - {depth: 2, activation: b}\n  - {depth: 0, activation: a, width: 32}\n",
     )
     linear, network, named = space.start_points("classification", SIZES)
     assert linear == {
         "depth": 0,
-        "kind": "a",
+        "activation": "a",
         "lr": pytest.approx(3.16e-3, rel=1e-2),
         "width": 8,
-        "ratio": 0.0,
+        "synth_ratio": 0.0,
     }
     # active and left out: the first choice or the middle, as for any parameter
-    assert (network["width"], network["ratio"]) == (8, 1.0)
+    assert (network["width"], network["synth_ratio"]) == (8, 1.0)
     # an inactive value the point names is kept as named (it has no effect)
     assert named["width"] == 32
     assert list(linear) == list(space.parameters)

@@ -207,6 +207,8 @@ def test_the_default_spaces_first_try_their_synthesizers_at_low_cost() -> None:
 
 def test_a_low_cost_value_outside_the_parameter_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "space.yaml"
-    path.write_text("parameters:\n  epochs: {type: choice, values: [50, 150], low_cost: 10}\n")
-    with pytest.raises(ConfigError, match="'low_cost' of parameter 'epochs'.*must be one of its own values"):
+    path.write_text("parameters:\n  synth_epochs: {type: choice, values: [50, 150], low_cost: 10}\n")
+    with pytest.raises(
+        ConfigError, match="'low_cost' of parameter 'synth_epochs'.*must be one of its own values"
+    ):
         SearchSpace.load(path)

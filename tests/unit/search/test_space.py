@@ -268,38 +268,50 @@ def test_start_points_fill_missing_keys_with_the_middle() -> None:
     write(
         "space.yaml",
         "parameters:\n"
-        "  a: {type: uniform, low: 0.0, high: 4.0}\n"
-        "  b: {type: loguniform, low: 1.0e-4, high: 1.0}\n"
-        "  c: {type: int, low: 1, high: 10}\n"
-        "  d: {type: choice, values: [x, y]}\n"
-        "  e: {type: choice, values: [1, 5, 9]}\n"
+        "  dropout: {type: uniform, low: 0.0, high: 4.0}\n"
+        "  lr: {type: loguniform, low: 1.0e-4, high: 1.0}\n"
+        "  patience: {type: int, low: 1, high: 10}\n"
+        "  scaler: {type: choice, values: [x, y]}\n"
+        "  batch_size: {type: choice, values: [1, 5, 9]}\n"
         "start:\n"
         "  - {}\n"
-        "  - {a: 9.0, c: -3, d: y, e: 6}\n",
+        "  - {dropout: 9.0, patience: -3, scaler: y, batch_size: 6}\n",
     )
     space = SearchSpace.load("space.yaml")
     middle, clamped = space.start_points("classification", SIZES)
-    assert middle == {"a": 2.0, "b": pytest.approx(1e-2), "c": 6, "d": "x", "e": 1}
-    assert clamped == {"a": 4.0, "b": pytest.approx(1e-2), "c": 1, "d": "y", "e": 5}
+    assert middle == {
+        "dropout": 2.0,
+        "lr": pytest.approx(1e-2),
+        "patience": 6,
+        "scaler": "x",
+        "batch_size": 1,
+    }
+    assert clamped == {
+        "dropout": 4.0,
+        "lr": pytest.approx(1e-2),
+        "patience": 1,
+        "scaler": "y",
+        "batch_size": 5,
+    }
 
 
 def test_start_points_naming_an_absent_value_are_left_out_and_repeats_kept_once() -> None:
     write(
         "space.yaml",
         "parameters:\n"
-        "  d: {type: choice, values: [x, y]}\n"
-        "  e: {type: choice, values: [1, 5]}\n"
+        "  scaler: {type: choice, values: [x, y]}\n"
+        "  batch_size: {type: choice, values: [1, 5]}\n"
         "start:\n"
-        "  - {d: z}\n"  # say, a backbone without weights on this machine
-        "  - {d: y, e: 4}\n"
-        "  - {d: y, e: 5}\n",  # the same point as the one before, once clamped
+        "  - {scaler: z}\n"  # say, a backbone without weights on this machine
+        "  - {scaler: y, batch_size: 4}\n"
+        "  - {scaler: y, batch_size: 5}\n",  # the same point as the one before, once clamped
     )
     space = SearchSpace.load("space.yaml")
-    assert space.start_points("classification", SIZES) == [{"d": "y", "e": 5}]
+    assert space.start_points("classification", SIZES) == [{"scaler": "y", "batch_size": 5}]
 
 
 def test_no_start_entry_gives_no_start_points() -> None:
-    write("space.yaml", "parameters:\n  a: {type: uniform, low: 0, high: 1}\n")
+    write("space.yaml", "parameters:\n  dropout: {type: uniform, low: 0, high: 1}\n")
     space = SearchSpace.load("space.yaml")
     assert space.start == []
     assert space.start_points("regression", SIZES) == []
@@ -307,9 +319,7 @@ def test_no_start_entry_gives_no_start_points() -> None:
 
 # --- known bugs ----------------------------------------------------------------------------
 
-FRACTIONAL_INT = (
-    "parameters:\n  k: {type: int, low: n_rows / 4, high: n_rows / 2}\nstart:\n  - {k: 100}\n  - {k: 0}\n"
-)
+FRACTIONAL_INT = "parameters:\n  patience: {type: int, low: n_rows / 4, high: n_rows / 2}\nstart:\n  - {patience: 100}\n  - {patience: 0}\n"
 
 
 def test_int_start_point_with_fractional_bounds_stays_inside() -> None:
@@ -325,6 +335,6 @@ def test_int_samples_with_fractional_bounds_stay_inside() -> None:
     write("space.yaml", FRACTIONAL_INT)
     space = SearchSpace.load("space.yaml")
     sizes = dict(SIZES, n_rows=15)
-    spec = space.resolved("classification", sizes)["k"]
-    values = {c["k"] for c in sample_configs(space.to_tune("classification", sizes), seed=0, n=100)}
+    spec = space.resolved("classification", sizes)["patience"]
+    values = {c["patience"] for c in sample_configs(space.to_tune("classification", sizes), seed=0, n=100)}
     assert all(spec["low"] <= v <= spec["high"] for v in values), (spec, sorted(values))
