@@ -126,8 +126,8 @@ def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
 def _write_legacy_copy(store: Store, root: Path, source: str, study_id: str) -> None:
     """A copy of a held-out-test study as it was stored before out-of-fold estimation."""
     shutil.copytree(root / source, root / study_id)
-    for name in ("oof.parquet", "baselines_oof.parquet"):
-        (root / study_id / "report" / name).unlink()
+    for name in ("oof.parquet", "fresh_oof.parquet", "baselines_oof.parquet"):
+        (root / study_id / "report" / name).unlink(missing_ok=True)
     manifest = store.read_manifest(source)
     trial = manifest["best"]["trial"]
     board = store.read_table(source, "report/trials.parquet")
@@ -137,7 +137,9 @@ def _write_legacy_copy(store: Store, root: Path, source: str, study_id: str) -> 
         "report/trials.parquet",
         board.drop(columns=["ensemble_weight", "has_oof", "val_score_best_epoch"]),
     )
-    old = {k: v for k, v in manifest.items() if k not in ("estimate", "cv_estimate", "timings")}
+    old = {
+        k: v for k, v in manifest.items() if k not in ("estimate", "cv_estimate", "timings", "reevaluation")
+    }
     old["selection"] = {
         **{k: v for k, v in manifest["selection"].items() if k != "members"},
         "rule": "one_se_min_gap",

@@ -41,7 +41,10 @@ def test_headline_protocol_and_catalog_cells_of_each_kind_of_study(ui_store):
         == "out of fold (BBC-CV), 60 rows; held-out test, 20 rows"
     )
     told = estimate.sentence(tested)
-    assert "out of fold, bias-corrected for the choice among the trials (BBC-CV), over 60 rows." in told
+    assert (
+        "out of fold on fresh folds the search never saw, bias-corrected "
+        "for the choice among the candidates (BBC-CV), over 60 rows." in told
+    )
     assert "Beside it, the one-shot held-out test, over 20 rows: **" in told
 
     assert estimate.is_legacy(legacy) and estimate.cv_estimate(legacy) is None

@@ -197,12 +197,7 @@ def test_model_card_and_zip(ui_store):
     assert f"of `{ui_store.target}`" in card and manifest["best"]["trial"] in card and "Limitations" in card
     payload = model_card.model_zip(ui_store.store, COMPLETED, card)
     names = set(zipfile.ZipFile(io.BytesIO(payload)).namelist())
-    assert names == {
-        "model/weights.safetensors",
-        "model/model.json",
-        "model/preprocessing.json",
-        "model/MODEL_CARD.md",
-    }
+    assert names == {"model/weights.safetensors", "model/model.json", "model/MODEL_CARD.md"}  # a bag
 
 
 def test_synthetic_quality_is_explained_or_computed(ui_store, tmp_path):

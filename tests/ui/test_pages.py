@@ -124,7 +124,10 @@ def test_study_page_shows_leaderboard_choice_and_the_estimate(app_env):
 
     markdown = _texts(at, "markdown")
     assert "Estimated balanced_accuracy on new data" in markdown
-    assert "out of fold, bias-corrected for the choice among the trials (BBC-CV), over 80 rows" in markdown
+    assert (
+        "out of fold on fresh folds the search never saw, bias-corrected "
+        "for the choice among the candidates (BBC-CV), over 80 rows" in markdown
+    )
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["estimate"] == metrics["out-of-fold estimate"] == f"{estimate['value']:.4g}"
     assert metrics["before the correction"] == f"{estimate['apparent']:.4g}"
