@@ -199,7 +199,7 @@ class StudyConfig:
     metric: Annotated[str | None, Must("a metric's name or None")] = None  # the task's default when None
     trials: Annotated[int, Field(ge=1), Must("a positive integer")] = 30
     budget_s: Annotated[float, Field(gt=0), Must("a positive number of seconds")] = 600.0
-    seed: Annotated[int, Must("an integer")] = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1), Must("an integer from 0 to 4294967295")] = 0
     # held-out test fraction; None: by size (none below 2,000 rows, else 0.2); 0: none
     test_size: Annotated[
         float | None,

@@ -79,8 +79,10 @@ class ImageSearchData:
         """Downsampled, standardized pixels; the scaling fitted on `train_rows` only."""
         from sklearn.preprocessing import StandardScaler
 
-        scaler = StandardScaler().fit(pixel_vectors(self.images[train_rows]))
-        return lambda images: scaler.transform(pixel_vectors(images))
+        train = self.images[train_rows]
+        grey = bool(np.all(train[..., :1] == train))  # decided once, on the training images
+        scaler = StandardScaler().fit(pixel_vectors(train, grey=grey))
+        return lambda images: scaler.transform(pixel_vectors(images, grey=grey))
 
     def weights_for(self, backbone: str) -> WeightsSource | None:
         found = self.weights.get(backbone)
@@ -115,12 +117,14 @@ class ImageSearchData:
         return extract_features(network, self.images, device=device), time.perf_counter() - start
 
 
-def pixel_vectors(images: np.ndarray, side: int = BASELINE_PIXELS) -> np.ndarray:
-    """(n, S, S, 3) uint8 -> (n, s*s*c) floats: area-downsampled to s <= side, grey when the images are."""
+def pixel_vectors(images: np.ndarray, side: int = BASELINE_PIXELS, grey: bool | None = None) -> np.ndarray:
+    """(n, S, S, 3) uint8 -> (n, s*s*c) floats: area-downsampled to s <= side, one channel when `grey`
+    (None: when these images are; an encoder fixes it on its training images, so that a batch of
+    black images still gives the width it was fitted on)."""
     from PIL import Image
 
     size = min(side, images.shape[1])
-    grey = bool(np.all(images[..., :1] == images))
+    grey = bool(np.all(images[..., :1] == images)) if grey is None else grey
     out = []
     for image in images:
         small = np.asarray(

@@ -200,7 +200,14 @@ def test_validate_reports_the_first_bad_field_in_the_order_of_the_fields() -> No
             {"trials": True},
             "The 'trials' parameter of StudyConfig must be a positive integer. Got True instead.",
         ),
-        ({"seed": 1.5}, "The 'seed' parameter of StudyConfig must be an integer. Got 1.5 instead."),
+        (
+            {"seed": 1.5},
+            "The 'seed' parameter of StudyConfig must be an integer from 0 to 4294967295. Got 1.5 instead.",
+        ),
+        (
+            {"seed": -2},  # numpy's generators take no negative seed
+            "The 'seed' parameter of StudyConfig must be an integer from 0 to 4294967295. Got -2 instead.",
+        ),
         (
             {"budget_s": "10m"},
             "The 'budget_s' parameter of StudyConfig must be a positive number of seconds. Got '10m' instead.",

@@ -241,3 +241,13 @@ def test_the_default_space_searches_pixels_and_three_offline_pretrained_networks
         assert effective_config(point)["transfer"] == point["transfer"]
     pixels = points[1]
     assert pixels["head_depth"] == 0 and uses_feature_cache(pixels)  # logistic regression on pixels
+
+
+def test_the_pixel_baseline_encodes_a_black_batch_at_its_training_width():
+    """Colour training images fix the encoder to three channels: a batch of black images (which look grey
+    on their own) still encodes to the width the scaler was fitted on."""
+    images, y = _images(8, size=32)
+    data = _search_data(images, y)
+    encode = data.linear_encoder(np.arange(len(images)))
+    black = np.zeros((3, 32, 32, 3), np.uint8)
+    assert encode(black).shape == encode(images[:3]).shape
