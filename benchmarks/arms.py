@@ -62,10 +62,10 @@ class ArmRun:
 ARMS: dict[str, Arm] = {
     a.name: a
     for a in [
-        Arm("budget", "budget-bound study (`--budget B --trials 1000`)"),
+        Arm("budget", "budget-bound study (`automl run --budget B --trials 1000`)"),
         Arm(
             "trials",
-            "20-trial study of the same seed (`--trials 20`, the default 10-minute budget)",
+            "trial-bound study of the same seed (`automl run --trials 20`, the default budget)",
             trials=20,
             budget_s=CLI_DEFAULT_BUDGET_S,
         ),
@@ -95,6 +95,19 @@ ARMS: dict[str, Arm] = {
     ]
 }
 DEFAULT_ARMS = ("budget", "trials")
+
+
+def label(name: str, about: str, identity: dict[str, Any] | None) -> str:
+    """The arm as a report names it: its description and the budget and trial cap it ran with."""
+    if not identity:
+        return f"**{name}**: {about}"
+    return f"**{name}**: {about}; {identity['budget_s']:.0f} s, at most {identity['trials']} trials"
+
+
+def labels(records: list[dict[str, Any]], arms: list[dict[str, Any]]) -> dict[str, str]:
+    """{arm: its label} for the arms of a setup (as `Setup.describe` lists them), from their records."""
+    identity = {r["name"]: r.get("identity") for r in records if r["kind"] == "arm"}
+    return {a["name"]: label(a["name"], a["about"], identity.get(a["name"])) for a in arms}
 
 
 def _value(text: str) -> Any:

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.report import machine_line
+from benchmarks.arms import labels
+from benchmarks.report import load_line, machine_line
 from benchmarks.scoring import binomial_half_width
 from benchmarks.tasks import ALL_TASKS
 
@@ -158,7 +159,7 @@ def _arms_table(summary: dict[str, Any], about: dict[str, str]) -> list[str]:
     ]
     for arm, s in summary["arms"].items():
         lines.append(
-            f"| {arm}: {about.get(arm, arm)} | {s['runs']} | {_f(s['trials'], 0)} | {s['within']}/{s['runs']} "
+            f"| {about.get(arm, arm)} | {s['runs']} | {_f(s['trials'], 0)} | {s['within']}/{s['runs']} "
             f"({100 * s['within_share']:.0f}%) | {s['covered']}/{s['runs']} ({100 * s['coverage']:.0f}%) | "
             f"{_f(s['mean_error'], 1)} | {s['mean_optimism']:+.1f} | {_f(s['median_width'])} |"
         )
@@ -167,7 +168,7 @@ def _arms_table(summary: dict[str, Any], about: dict[str, str]) -> list[str]:
 
 def markdown(result: dict[str, Any]) -> str:
     summary, setup = result["summary"], result["setup"]
-    about = {a["name"]: a["about"] for a in setup["arms"]}
+    about = labels(result["records"], setup["arms"])
     out = [
         TITLE,
         "",
@@ -218,5 +219,5 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     if len(result["commits"]) > 1:
         out += [f"Records from {len(result['commits'])} commits: {', '.join(result['commits'])}.", ""]
-    out += [machine_line(result["machine"]), ""]
+    out += [machine_line(result["machine"]), load_line(result["records"], result["machine"]["cpus"]), ""]
     return "\n".join(out)

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.arms import labels
 from benchmarks.peers import PEERS
-from benchmarks.report import machine_line
+from benchmarks.report import load_line, machine_line
 from benchmarks.scoring import GREATER_IS_BETTER, points
 from benchmarks.tasks import ALL_TASKS
 
@@ -142,11 +143,11 @@ def _f(value: float, digits: int = 3) -> str:
 
 def _label(name: str, kind: str, arms: dict[str, str]) -> str:
     if kind == "arm":
-        return f"**{name}**: {arms.get(name, name)}"
+        return arms.get(name, f"**{name}**")
     return f"{name}: {PEERS[name].about}" if name in PEERS else name
 
 
-def _family_table(summary: dict[str, Any], family: str, arms: dict[str, str]) -> list[str]:
+def _family_table(summary: dict[str, Any], family: str, arms: dict[str, str], n_seeds: int) -> list[str]:
     names = [n for n, t in summary["tasks"].items() if t["family"] == family]
     if not names:
         return []
@@ -172,11 +173,14 @@ def _family_table(summary: dict[str, Any], family: str, arms: dict[str, str]) ->
             cells.append(
                 "–"
                 if v is None
-                else f"{_f(v['mean'])} ± {_f(v['std'])}" + ("" if v["n"] == 3 else f" ({v['n']})")
+                else f"{_f(v['mean'])} ± {_f(v['std'])}" + ("" if v["n"] == n_seeds else f" ({v['n']} seeds)")
             )
         lines.append(f"| {_label(m, methods[m], arms)} | " + " | ".join(cells) + " |")
-    best = [tasks[n].get("best_peer") for n in names]
-    lines.append("| best peer | " + " | ".join(b or "–" for b in best) + " |")
+    best = []
+    for n in names:
+        peer = tasks[n].get("best_peer")
+        best.append(f"{peer} {_f(tasks[n]['methods'][peer]['mean'])}" if peer else "–")
+    lines.append("| best peer | " + " | ".join(best) + " |")
     return lines
 
 
@@ -220,7 +224,7 @@ def verdicts(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 def markdown(result: dict[str, Any]) -> str:
     summary, setup = result["summary"], result["setup"]
-    arms = {a["name"]: a["about"] for a in setup["arms"]}
+    arms = labels(result["records"], setup["arms"])
     tasks = [ALL_TASKS[n] for n in setup["tasks"]]
     out = [
         TITLE,
@@ -232,7 +236,7 @@ def markdown(result: dict[str, Any]) -> str:
         "3,000 rows or 1,000 images) is a fresh sample no study sees. Every arm is a study run as a user runs it "
         "(`run_study(StudyConfig(...))`), and its exported model is scored on the fresh sample through "
         "`automl predict`; every peer is trained on the same rows and scored on the same fresh rows. Cells: "
-        "mean ± std of the true score over seeds (the number of seeds in brackets where it is not 3).",
+        "mean ± std of the true score over seeds (their number in brackets where some did not finish).",
         f"Budget-bound study: {setup['budget_s']:.0f} s, at most {setup['trials']} trials; seeds "
         f"{', '.join(map(str, setup['seeds']))}; {setup['cpus']} CPUs.",
         "Tasks: "
@@ -243,7 +247,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     for family, title in (("table", "### Tables"), ("image", "### Images")):
-        lines = _family_table(summary, family, arms)
+        lines = _family_table(summary, family, arms, len(setup["seeds"]))
         if lines:
             out += [title, "", *lines, ""]
     out += ["### Acceptance", "", *_check_table(summary), ""]
@@ -254,5 +258,5 @@ def markdown(result: dict[str, Any]) -> str:
         out += [f"{len(summary['failed'])} run(s) failed:", "", *[f"- {f}" for f in summary["failed"]], ""]
     if len(result["commits"]) > 1:
         out += [f"Records from {len(result['commits'])} commits: {', '.join(result['commits'])}.", ""]
-    out += [machine_line(result["machine"]), ""]
+    out += [machine_line(result["machine"]), load_line(result["records"], result["machine"]["cpus"]), ""]
     return "\n".join(out)

@@ -63,6 +63,18 @@ def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
+def load_line(records: list[dict[str, Any]], cpus: int) -> str:
+    """How busy the shared machine was over a run's records (their `load_average` at the end of each)."""
+    loads = sorted(float(r["load_average"]) for r in records if r.get("load_average") is not None)
+    if not loads:
+        return ""
+    middle = loads[len(loads) // 2]
+    return (
+        f"Load average (1 min) at the end of each run: {loads[0]:.1f} to {loads[-1]:.1f}, median {middle:.1f}, "
+        f"on {cpus} CPUs."
+    )
+
+
 def machine_line(facts: dict) -> str:
     return (
         f"Machine: {facts['cpus']} CPUs, GPU {facts['gpu']}, {facts['platform']}, Python {facts['python']}, "

@@ -58,15 +58,14 @@ DEFAULT = Setup(
     tasks=tuple(TASKS), seeds=(0, 1, 2), arms=tuple(ARMS[a] for a in DEFAULT_ARMS), peers=tuple(PEERS)
 )
 # The smoke run: one tiny table, one seed, studies that their trial counts end (the budget only holds
-# on a loaded machine), every table peer, FLAML for 5 s.
+# on a loaded machine), the cheap peers (tests/benchmarks/test_peers.py fits every peer).
 QUICK = Setup(
     tasks=tuple(QUICK_TASKS),
     seeds=(0,),
     arms=(ARMS["budget"], replace(ARMS["trials"], trials=2, budget_s=240.0)),
-    peers=tuple(p.name for p in peers_for("table", tuple(PEERS))),
+    peers=("logreg_cv", "catboost"),
     budget_s=240.0,
-    trials=4,
-    flaml_budget_s=5.0,
+    trials=3,
 )
 
 
