@@ -191,8 +191,9 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         out.append("")
     out += ["### Estimate error against the number of trials", "", *_arms_table(summary, about), ""]
-    for s in summary["arms"].values():
-        out += [f"- over budget + 5%: {line}" for line in s["over_budget"]]
+    late = [line for s in summary["arms"].values() for line in s["over_budget"]]
+    if late:
+        out += [*[f"- over budget + 5%: {line}" for line in late], ""]
     if summary["shuffled"]:
         out += [
             "",

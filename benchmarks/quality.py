@@ -49,17 +49,21 @@ def write_reports(
 ) -> dict[str, dict[str, Any]]:
     """Summarize the records `setup` asks for into each named section, and write them."""
     selected = records.selected(setup)
+    commits = sorted({r.get("commit", "unknown") for r in selected})
+    facts = machine()
+    if len(commits) == 1:  # the figures' commit, which a later --render does not change
+        facts["commit"] = commits[0]
     results = {}
     for name in names:
         module = REPORTS[name]
         result = {
             "command": command,
             "quick": quick,
-            "machine": machine(),
+            "machine": facts,
             "run_seconds": seconds,
             "records_seconds": sum(r.get("wall_s", 0.0) for r in selected),
             "records_file": str(out / RECORDS_FILE),
-            "commits": sorted({r.get("commit", "unknown") for r in selected}),
+            "commits": commits,
             "setup": setup.describe(),
             "records": selected,
             "summary": module.summarize(selected),
@@ -96,10 +100,8 @@ def main(
     results = write_reports(setup, records, out, command, time.perf_counter() - start, args.quick, names)
     for result in results.values():
         print(result["markdown"])
-    print(
-        f"[{prog}] wrote {', '.join(str(out / f'{n}.md') for n in names)} and {out / RECORDS_FILE}",
-        file=sys.stderr,
-    )
+    wrote = ", ".join(str(out / f"{n}.md") for n in names)
+    print(f"[{prog}] wrote {wrote}; the records are in {out / RECORDS_FILE}", file=sys.stderr)
     return results
 
 

@@ -3,8 +3,9 @@
 Each harness (`python -m benchmarks.quality`, `python -m benchmarks.speed`, ...) writes its raw
 figures as `results/<name>.json` and its section as `results/<name>.md`, then calls `write_results()`,
 so RESULTS.md always holds the latest run of every harness, each section saying its machine and commit.
-Hand-written notes (measurements made by hand, not by a harness) live in `results/notes_*.md`, never in
-RESULTS.md itself nor in a file a harness rewrites.
+Hand-written notes (measurements made by hand, not by a harness), and the sections of harnesses since
+replaced (kept as measured), live in `results/notes_*.md`, never in RESULTS.md itself nor in a file a
+harness rewrites.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ RESULTS_DIR = HERE / "results"
 # Sections in this order, then any others by name. notes_* are hand-written; no harness rewrites them.
 ORDER = (
     "quality",
+    "notes_quality_15_trial_studies",
     "speed",
     "lean",
     "image_speed",
     "batched",
     "notes_faults_and_abuse",
     "honesty",
+    "notes_honesty_protocols",
     "notes_selection_rule",
     "notes_selection_signal",
     "notes_cost_aware_search",

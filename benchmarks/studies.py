@@ -109,9 +109,12 @@ PEER_TIMEOUT_S = 1800.0  # a peer still running after this (plus FLAML's budget)
 def _peer_child(
     conn, task: Task, seed: int, peer_name: str, data: TaskData, budget_s: float, cpus: int
 ) -> None:
+    import os
     import warnings
 
-    warnings.simplefilter("ignore")  # the libraries' deprecation notes, in every peer's process
+    # The libraries' deprecation notes, here and in the worker processes a peer starts (FLAML's joblib).
+    os.environ["PYTHONWARNINGS"] = "ignore"
+    warnings.simplefilter("ignore")
     try:
         conn.send(_run_peer(task, seed, peer_name, data, budget_s=budget_s, cpus=cpus))
     except Exception as exc:
