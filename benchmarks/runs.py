@@ -106,11 +106,11 @@ class Records:
         return [by_key[k] for k in setup.planned() if k in by_key]
 
 
-def _identity(setup: Setup, kind: str, item: Any, family: str, folder: Path) -> dict[str, Any]:
+def _identity(setup: Setup, kind: str, item: Any) -> dict[str, Any]:
+    """What a cached record must have been run with to be reused: an arm's settings; FLAML's budget."""
     if kind == "arm":
         return item.identity()
-    budget = setup.flaml_budget_s or setup.budget_s
-    return {"budget_s": budget if item.name == "flaml" else None}
+    return {"budget_s": (setup.flaml_budget_s or setup.budget_s) if item.name == "flaml" else None}
 
 
 def _shown(record: dict[str, Any]) -> str:
@@ -139,35 +139,53 @@ def _start_ray(cpus: int):
     return ray.shutdown
 
 
+def _pending(setup: Setup, records: Records, name: str, seed: int, work: Path) -> list[tuple]:
+    """(kind, arm or peer, key, identity) of what the records lack for one task and seed, in order."""
+    task = ALL_TASKS[name]
+    items: list[tuple[str, Any]] = [
+        ("arm", resolve(a, task.family, setup.budget_s, setup.trials, work / "spaces"))
+        for a in setup.arms
+        if a.applies_to(task.family)
+    ]
+    items += [("peer", p) for p in peers_for(task.family, setup.peers)]
+    pending = []
+    for kind, item in items:
+        key, identity = (name, seed, kind, item.name), _identity(setup, kind, item)
+        if records.done(key, identity) is None:
+            pending.append((kind, item, key, identity))
+    return pending
+
+
+def _run_one(setup: Setup, kind: str, item: Any, task, seed: int, data, work: Path, keep: bool) -> dict:
+    start = time.perf_counter()
+    try:
+        if kind == "arm":
+            return run_arm(task, seed, item, data, work, keep=keep)
+        budget = setup.flaml_budget_s or setup.budget_s
+        return run_peer(task, seed, item.name, data, budget_s=budget, cpus=setup.cpus)
+    except Exception as exc:  # recorded and reported; the other runs go on
+        return {"error": repr(exc)[:2000], "wall_s": time.perf_counter() - start}
+
+
 def execute(setup: Setup, records: Records, prefix: str, keep_studies: Path | None = None) -> None:
-    """Run every arm and peer of `setup` that `records` lacks, recording each as it finishes."""
-    facts = machine()
-    planned = setup.planned()
-    started, ran = time.perf_counter(), 0
-    stop_ray = _start_ray(setup.cpus)
+    """Run every arm and peer of `setup` that `records` lacks, recording each as it finishes. The studies
+    share one Ray, started at the first one (none when every study is in the records)."""
+    commit, planned = machine()["commit"], setup.planned()
+    started, ran, stop_ray = time.perf_counter(), 0, None
     try:
         with tempfile.TemporaryDirectory(prefix="automl-bench-") as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             work = keep_studies or Path(tmp)
             for name in setup.tasks:
                 task = ALL_TASKS[name]
-                items = [
-                    ("arm", resolve(a, task.family, setup.budget_s, setup.trials, work / "spaces"))
-                    for a in setup.arms
-                    if a.applies_to(task.family)
-                ]
-                items += [("peer", p) for p in peers_for(task.family, setup.peers)]
                 for seed in setup.seeds:
-                    todo = []
-                    for kind, item in items:
-                        key = (name, seed, kind, item.name)
-                        identity = _identity(setup, kind, item, task.family, work)
-                        if records.done(key, identity) is None:
-                            todo.append((kind, item, key, identity))
-                    if not todo:
+                    pending = _pending(setup, records, name, seed, work)
+                    if not pending:
                         continue
                     data = write_task(task, seed, Path(tmp) / "data" / f"{name}-s{seed}")
-                    for kind, item, key, identity in todo:
+                    for kind, item, key, identity in pending:
+                        if kind == "arm" and stop_ray is None:
+                            stop_ray = _start_ray(setup.cpus)
                         base = {
                             "task": name,
                             "family": task.family,
@@ -178,36 +196,21 @@ def execute(setup: Setup, records: Records, prefix: str, keep_studies: Path | No
                             "identity": identity,
                             "n_train": data.n_train,
                             "n_fresh": data.n_fresh,
-                            "commit": facts["commit"],
+                            "commit": commit,
                             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                         }
-                        start = time.perf_counter()
-                        try:
-                            if kind == "arm":
-                                body = run_arm(task, seed, item, data, work, keep=keep_studies is not None)
-                            else:
-                                body = run_peer(
-                                    task,
-                                    seed,
-                                    item.name,
-                                    data,
-                                    budget_s=setup.flaml_budget_s or setup.budget_s,
-                                    cpus=setup.cpus,
-                                )
-                        except Exception as exc:  # recorded and reported; the other runs go on
-                            body = {"error": repr(exc)[:2000], "wall_s": time.perf_counter() - start}
-                        record = {**base, **body, "load_average": round(os.getloadavg()[0], 2)}
-                        records.put(record)
+                        body = _run_one(setup, kind, item, task, seed, data, work, keep_studies is not None)
+                        records.put({**base, **body, "load_average": round(os.getloadavg()[0], 2)})
                         ran += 1
-                        position = planned.index(key) + 1
-                        elapsed = (time.perf_counter() - started) / 60
                         progress(
                             prefix,
-                            f"{position}/{len(planned)} {name} seed {seed} {item.name}: {_shown(record)}"
-                            f" | {ran} run here, {elapsed:.0f} min",
+                            f"{planned.index(key) + 1}/{len(planned)} {name} seed {seed} {item.name}: "
+                            f"{_shown(records.records[-1])} | {ran} run here, "
+                            f"{(time.perf_counter() - started) / 60:.0f} min",
                         )
     finally:
-        stop_ray()
+        if stop_ray is not None:
+            stop_ray()
 
 
 # ---- options shared by benchmarks.quality and benchmarks.honesty ------------------------------------
