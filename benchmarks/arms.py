@@ -8,8 +8,10 @@
   of the tree under test (`fixed`: parameters fixed to one value), e.g. `no_synthetic`.
 
 An arm given on the command line (`--arm NAME:key=value,...`) is the budget-bound study with its own
-`trials`, `budget` (seconds, or 5m), `space` (a YAML file: issue 21's family ablations) or any other
-`StudyConfig` field (`select=ensemble`, `n_repeats=3`, ...).
+`trials`, `budget` (seconds, or 5m), `space` (a YAML file), `only.PARAM=v1|v2` (the default space with
+PARAM's choices cut to those: issue 21's family ablations, e.g. `no_gbdt:only.family=linear|mlp`; the arm
+runs on the task families whose default space has PARAM) or any other `StudyConfig` field
+(`select=ensemble`, `n_repeats=3`, ...).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import yaml
 
+ANY = "*"
 DEFAULT_TRIALS = 1000  # the budget-bound study's trial cap: the budget ends it
 CLI_DEFAULT_BUDGET_S = 600.0  # `automl run`'s default budget (10m)
 
@@ -32,11 +35,18 @@ class Arm:
     trials: int | None = None  # None: the run's --budget-trials
     budget_s: float | None = None  # None: the run's --budget
     space: str | None = None  # a YAML search space; None: the default one (or `fixed` applied to it)
-    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)  # family -> {parameter: value}
+    # family ("table", "image", or ANY: every family whose default space has the parameters) ->
+    # {parameter: its one value, or a list of the values left}
+    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # other StudyConfig fields
 
     def applies_to(self, family: str) -> bool:
-        return not self.fixed or family in self.fixed
+        if not self.fixed or family in self.fixed:
+            return True
+        return ANY in self.fixed and set(self.fixed[ANY]) <= set(_default_space(family)["parameters"])
+
+    def fixed_for(self, family: str) -> dict[str, Any]:
+        return self.fixed.get(family, self.fixed.get(ANY, {}))
 
 
 @dataclass(frozen=True)
@@ -110,9 +120,10 @@ def labels(records: list[dict[str, Any]], arms: list[dict[str, Any]]) -> dict[st
     return {a["name"]: label(a["name"], a["about"], identity.get(a["name"])) for a in arms}
 
 
-def _value(text: str) -> Any:
+def _value(text: str, none: bool = True) -> Any:
+    """A number, a boolean, None (`none`, `null`; with `none`) or the text itself."""
     lowered = text.strip().lower()
-    if lowered in ("none", "null"):
+    if none and lowered in ("none", "null"):
         return None
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -149,6 +160,9 @@ def parse_arm(text: str) -> Arm:
             arm = replace(arm, trials=int(value))
         elif key == "budget":
             arm = replace(arm, budget_s=parse_duration(value))
+        elif key.startswith("only."):
+            values = [_value(v, none=False) for v in value.split("|")]  # `none` is a choice there
+            arm = replace(arm, fixed={ANY: {**arm.fixed.get(ANY, {}), key[len("only.") :]: values}})
         elif key == "space":
             if not Path(value).is_file():
                 raise ValueError(f"arm {name!r}: no search space file {value}")
@@ -188,16 +202,26 @@ def _prune_conditions(parameters: dict[str, dict[str, Any]]) -> None:
                 parameters[name] = {**spec, "when": kept}
 
 
-def fixed_space(family: str, fixed: dict[str, Any], path: Path) -> Path:
-    """A copy of the tree's default space for `family` with `fixed` parameters set to one value."""
+def _default_space(family: str) -> dict[str, Any]:
     from automl.search.space import default_space_path
 
-    modality = "image" if family == "image" else "tabular"
-    doc = yaml.safe_load(default_space_path(modality).read_text())
+    return yaml.safe_load(default_space_path("image" if family == "image" else "tabular").read_text())
+
+
+def fixed_space(family: str, fixed: dict[str, Any], path: Path) -> Path:
+    """A copy of the tree's default space for `family` with each `fixed` parameter cut to one value (or to
+    the listed values)."""
+    doc = _default_space(family)
     for name, value in fixed.items():
         if name not in doc["parameters"]:
-            raise KeyError(f"{name!r} is not a parameter of the default {modality} space")
-        doc["parameters"][name] = {"type": "choice", "values": [value]}
+            raise KeyError(f"{name!r} is not a parameter of the default {family} space")
+        spec, values = doc["parameters"][name], value if isinstance(value, list) else [value]
+        if spec["type"] == "choice" and not set(values) <= set(spec["values"]):
+            raise ValueError(f"{name!r} takes {spec['values']} in the default {family} space; got {values}")
+        kept = {k: spec[k] for k in ("when", "task") if k in spec}  # where the parameter applies
+        if spec.get("default") in values:
+            kept["default"] = spec["default"]
+        doc["parameters"][name] = {"type": "choice", "values": values, **kept}
     _prune_conditions(doc["parameters"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -210,7 +234,7 @@ def resolve(arm: Arm, family: str, budget_s: float, trials: int, folder: Path) -
         return None
     space = arm.space
     if arm.fixed:
-        space = str(fixed_space(family, arm.fixed[family], folder / f"{arm.name}-{family}.yaml"))
+        space = str(fixed_space(family, arm.fixed_for(family), folder / f"{arm.name}-{family}.yaml"))
     return ArmRun(
         arm.name,
         arm.trials if arm.trials is not None else trials,

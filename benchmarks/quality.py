@@ -3,7 +3,8 @@ instead; studies run as users run them, scored on large fresh samples of the sam
 
     python -m benchmarks.quality                       # every task, seeds 0,1,2, 5-minute studies (hours)
     python -m benchmarks.quality --tasks bc80,anes96 --seeds 0 --budget 120
-    python -m benchmarks.quality --arm no_gbdt:space=my_space.yaml   # one more arm (an ablation)
+    python -m benchmarks.quality --arm 'no_smote:only.synth_method=none|gaussian_copula|ctgan|tvae'
+    python -m benchmarks.quality --arm no_gbdt:space=my_space.yaml --peers none   # arms: benchmarks/arms.py
     python -m benchmarks.quality --quick               # the smoke run (about a minute)
 
 Per task and seed (benchmarks/tasks.py), each arm (benchmarks/arms.py) runs a study through the public API

@@ -16,7 +16,7 @@ from benchmarks.arms import ARMS, parse_arm, resolve
 @pytest.mark.parametrize("name", [n for n, a in ARMS.items() if a.fixed])
 def test_every_ablation_space_is_a_valid_copy_of_the_default(name, tmp_path):
     arm = ARMS[name]
-    for family, fixed in arm.fixed.items():
+    for family, fixed in arm.fixed.items():  # the registered ones name their families
         run = resolve(arm, family, 300.0, 1000, tmp_path)
         space = SearchSpace.load(run.space, "image" if family == "image" else "tabular")
         for parameter, value in fixed.items():
@@ -52,3 +52,14 @@ def test_a_wrong_arm_stops_the_run():
         parse_arm("five:n_folds=1")
     with pytest.raises(ValueError, match=re.escape("no search space file")):
         parse_arm("x:space=/nope.yaml")
+
+
+def test_an_arm_can_cut_a_parameter_to_some_of_its_values(tmp_path):
+    arm = parse_arm("small:only.synth_method=none|smote,only.depth=0|1")
+    table = resolve(arm, "table", 300.0, 1000, tmp_path)
+    space = SearchSpace.load(table.space, "tabular")
+    assert space.choices("synth_method") == ["none", "smote"] and space.choices("depth") == [0, 1]
+    assert space.choices("synth_epochs") == [50]  # only CTGAN and TVAE train epochs: fixed while inactive
+    assert resolve(arm, "image", 300.0, 1000, tmp_path) is None  # the image space has no `depth`
+    with pytest.raises(ValueError, match=re.escape("'synth_method' takes")):
+        resolve(parse_arm("x:only.synth_method=gan"), "table", 300.0, 1000, tmp_path)
