@@ -45,6 +45,20 @@ def predict_fresh(study_id: str, storage: str, data: TaskData, folder: Path) -> 
     return out
 
 
+def _fresh_labels(predictions: Path, data: TaskData):
+    """The fresh sample's labels in the order of the predictions: a table's rows come back in order; an
+    image's class is the folder its `path` names."""
+    if data.target is not None:
+        return data.y_fresh
+    import numpy as np
+    import pandas as pd
+
+    labels = np.array([Path(p).parent.name for p in pd.read_csv(predictions)["path"]])
+    if sorted(labels) != sorted(data.y_fresh):
+        raise RuntimeError("automl predict did not return one prediction per fresh image")
+    return labels
+
+
 def run_arm(
     task: Task, seed: int, arm: ArmRun, data: TaskData, work: Path, keep: bool = False
 ) -> dict[str, Any]:
@@ -76,7 +90,7 @@ def run_arm(
     predictions = predict_fresh(study.study_id, storage, data, work)
     output = from_predictions(predictions, task.task)
     predict_s = time.perf_counter() - started
-    truth = score(task.metric, data.y_fresh, output)
+    truth = score(task.metric, _fresh_labels(predictions, data), output)
     manifest = study.manifest
     estimate = _estimate(study)
     record = {
