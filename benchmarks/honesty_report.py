@@ -179,8 +179,7 @@ def markdown(result: dict[str, Any]) -> str:
         "saw), through `automl predict`; the estimate and its 95% interval are the study's own "
         "(`study.estimate`). Error: |estimate - true| in points (100 x the score). Optimism: estimate - true. "
         "`± fresh`: the fresh sample's own binomial 95% half-width, which a coverage count over few runs cannot "
-        f"separate from the interval's miss. Budget-bound study: {setup['budget_s']:.0f} s, at most "
-        f"{setup['trials']} trials.",
+        "separate from the interval's miss. Each arm's budget and trial cap are in its name below.",
         "",
     ]
     if summary["targets"]:
@@ -196,7 +195,6 @@ def markdown(result: dict[str, Any]) -> str:
         out += [*[f"- over budget + 5%: {line}" for line in late], ""]
     if summary["shuffled"]:
         out += [
-            "",
             "### Shuffled labels (the truth is chance)",
             "",
             "| arm | seed | estimate [95% CI] | true | chance | chance inside |",

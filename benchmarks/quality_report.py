@@ -237,8 +237,8 @@ def markdown(result: dict[str, Any]) -> str:
         "(`run_study(StudyConfig(...))`), and its exported model is scored on the fresh sample through "
         "`automl predict`; every peer is trained on the same rows and scored on the same fresh rows. Cells: "
         "mean ± std of the true score over seeds (their number in brackets where some did not finish).",
-        f"Budget-bound study: {setup['budget_s']:.0f} s, at most {setup['trials']} trials; seeds "
-        f"{', '.join(map(str, setup['seeds']))}; {setup['cpus']} CPUs.",
+        f"Seeds {', '.join(map(str, setup['seeds']))}; {setup['cpus']} CPUs for the studies' Ray and each peer; "
+        "each arm's budget and trial cap are in its name.",
         "Tasks: "
         + "; ".join(
             f"{t.name} ({t.size}{' per class' if t.family == 'image' else ' rows'}: {t.about})" for t in tasks
