@@ -1,389 +1,109 @@
-"""Quality of the chosen model against plain peers and against its own ablations, on small offline tasks.
+"""Quality of the exported model, on small tables and few-shot images, against the peers a user would run
+instead; studies run as users run them, scored on large fresh samples of the same sources.
 
-    python -m benchmarks.quality [--seeds N] [--budget S] [--image-budget S] [--tasks a,b] [--no-ablations]
-                                 [--ablation-tasks a,b] [--quick] [--out DIR]
+    python -m benchmarks.quality                       # every task, seeds 0,1,2, 5-minute studies (hours)
+    python -m benchmarks.quality --tasks bc80,anes96 --seeds 0 --budget 120
+    python -m benchmarks.quality --arm 'no_smote:only.synth_method=none|gaussian_copula|ctgan|tvae'
+    python -m benchmarks.quality --arm no_gbdt:space=my_space.yaml --peers none   # arms: benchmarks/arms.py
+    python -m benchmarks.quality --quick               # the smoke run (about a minute)
 
-For every task and seed, the task's data is written (a subsample drawn with the seed), a study runs on it,
-and every other method is trained on the study's search rows and scored on its held-out test rows
-(`manifest["splits"]["test_rows"]`) with the study's metric:
-- peers: logistic / ridge regression and LightGBM with defaults, FLAML with the study's budget (tables);
-  logistic regression on frozen pretrained features and a fine-tuned backbone without search (images);
-- ablations: the study again with one technique family switched off in its search space, and the same
-  study's trials re-selected by plain best validation score (see `quality_tasks.ABLATIONS`). They run on
-  `--ablation-tasks` only, to keep the run affordable.
+Per task and seed (benchmarks/tasks.py), each arm (benchmarks/arms.py) runs a study through the public API
+(`run_study(StudyConfig(...))`, as `automl run train.csv --target y --budget 5m --trials 1000 --seed S`
+and the same with `--trials 20`) and its exported model is scored on the fresh sample through `automl
+predict`; each peer (benchmarks/peers.py: LogisticRegressionCV / RidgeCV, CatBoost, RealMLP_TD, TabM_D,
+LightGBM, FLAML with the same budget; frozen-backbone probes for images) is trained on the same rows and
+scored on the same fresh rows.
 
-Writes `quality.json` (every score, with the machine's facts) and `quality.md` under `--out` (default
-benchmarks/results, then benchmarks/RESULTS.md is refreshed). `--quick` is the smoke run of CI: one tiny
-table and one tiny image task, one seed, short budgets (its default `--out` is a temporary folder).
+Every finished study or peer is cached in `--out/fresh_runs.json` as it finishes (benchmarks/runs.py); a
+rerun with the same options skips what is there, so a killed run goes on where it stopped (`--restart`
+ignores the file). The same study runs feed two sections, each `<name>.json` + `<name>.md` under `--out`
+and its part of RESULTS.md (benchmarks/report.py): `quality` (benchmarks/quality_report.py: scores against
+peers, the acceptance checks of issues 20 and 21) and `honesty` (benchmarks/honesty_report.py: estimate
+against truth). `python -m benchmarks.honesty` runs the same studies without the peers.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import shlex
 import sys
 import tempfile
 import time
-import warnings
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality_report import PROJECT, REFERENCE, _jsonable, losses, markdown, summarize, ties
-from benchmarks.quality_tasks import (
-    ABLATIONS,
-    PEERS,
-    QUICK_TASKS,
-    RESELECT,
-    TASKS,
-    Task,
-    ablation_space,
-    image_peers,
-    table_peers,
-    write_task,
-)
-from benchmarks.report import RESULTS_DIR, machine, write_results
+from benchmarks import honesty_report, quality_report
+from benchmarks.peers import PEERS
+from benchmarks.report import RESULTS_DIR, machine, save_section
+from benchmarks.runs import RECORDS_FILE, Records, Setup, execute, parser, setup_from
 
-GRACE_PERIOD = 5  # the study default, lowered to max_epochs when that is smaller
+REPORTS = {"quality": quality_report, "honesty": honesty_report}
 
 
-@dataclass(frozen=True)
-class Setup:
-    """Sizes of one run (the default one, or the tiny `--quick` one)."""
-
-    tasks: tuple[str, ...]
-    ablation_tasks: tuple[str, ...]
-    seeds: int
-    budget_s: float  # table studies, and FLAML on the same tables
-    image_budget_s: float
-    trials: int
-    image_trials: int
-    max_epochs: int
-    image_max_epochs: int
-    image_size: int  # cap on the backbones' input size
-    image_folds: int
-    flaml_budget_s: float | None = None  # None: budget_s (the same budget as the study)
-    table_ablations: tuple[str, ...] = tuple(ABLATIONS["table"])  # search-space ablations (+ RESELECT always)
-    image_ablations: tuple[str, ...] = ("no_augmentation", "no_transfer", "no_synthetic")
-
-
-# Sized for about 40 minutes on 2 CPU cores; iris and the balanced breast_cancer run with --tasks.
-DEFAULT = Setup(
-    tasks=("penguins", "wine", "breast_cancer_imbalanced", "diabetes", "digits", "textures"),
-    ablation_tasks=("penguins", "breast_cancer_imbalanced", "digits"),
-    seeds=3,
-    budget_s=25,
-    image_budget_s=45,
-    trials=15,
-    image_trials=10,
-    max_epochs=50,
-    image_max_epochs=15,
-    image_size=64,
-    image_folds=3,
-)
-QUICK = Setup(
-    tasks=tuple(QUICK_TASKS),
-    ablation_tasks=tuple(QUICK_TASKS),
-    seeds=1,
-    budget_s=15,
-    image_budget_s=25,
-    trials=3,
-    image_trials=2,
-    max_epochs=10,
-    image_max_epochs=3,
-    image_size=32,
-    image_folds=2,
-    flaml_budget_s=5,
-    table_ablations=("no_synthetic",),
-    image_ablations=("no_transfer",),
-)
+def write_reports(
+    setup: Setup,
+    records: Records,
+    out: Path,
+    command: str,
+    seconds: float,
+    quick: bool,
+    names: tuple[str, ...],
+) -> dict[str, dict[str, Any]]:
+    """Summarize the records `setup` asks for into each named section, and write them."""
+    selected = records.selected(setup)
+    commits = sorted({r.get("commit", "unknown") for r in selected})
+    facts = machine()
+    if len(commits) == 1:  # the figures' commit, which a later --render does not change
+        facts["commit"] = commits[0]
+    results = {}
+    for name in names:
+        module = REPORTS[name]
+        result = {
+            "command": command,
+            "quick": quick,
+            "machine": facts,
+            "run_seconds": seconds,
+            "records_seconds": sum(r.get("wall_s", 0.0) for r in selected),
+            "records_file": str(out / RECORDS_FILE),
+            "commits": commits,
+            "setup": setup.describe(),
+            "records": selected,
+            "summary": module.summarize(selected),
+        }
+        text = module.markdown(result)
+        save_section(out, name, {k: v for k, v in result.items() if k != "records"}, text)
+        results[name] = {**result, "markdown": text}
+    return results
 
 
-def _progress(line: str) -> None:
-    print(f"[quality] {line}", file=sys.stderr, flush=True)
-
-
-def _quiet(message: str) -> None:
-    pass
-
-
-class Run:
-    """One benchmark run: studies go to a temporary storage folder, scores to `records`."""
-
-    def __init__(self, setup: Setup, work: Path) -> None:
-        self.setup, self.work = setup, work
-        self.records: list[dict[str, Any]] = []
-
-    def record(self, task: Task, seed: int, method: str, kind: str, metric, score, seconds, **detail) -> None:
-        self.records.append(
-            {
-                "task": task.name,
-                "family": task.family,
-                "seed": seed,
-                "method": method,
-                "kind": kind,  # project | peer | ablation | reference
-                "metric": metric.name if metric else None,
-                "greater_is_better": metric.greater_is_better if metric else None,
-                "score": float(score) if score is not None else float("nan"),
-                "seconds": float(seconds),
-                **detail,
-            }
-        )
-        shown = f"{metric.name} {score:.4g}" if metric and score is not None else "FAILED"
-        _progress(f"{task.name} seed {seed}: {method} {shown} ({seconds:.0f}s)")
-
-    def study(self, task: Task, seed: int, data: Path, target: str | None, name: str, **settings):
-        import automl
-
-        s = self.setup
-        image = task.family == "image"
-        # Peers and ablations are scored on the study's own held-out rows (benchmarks/honesty.py
-        # compares the default out-of-fold protocol on fresh samples instead).
-        settings.setdefault("test_size", 0.2)
-        if image:
-            settings.update(
-                images=automl.ImageOptions(image_size=s.image_size, allow_hub=False), n_folds=s.image_folds
-            )
-        max_epochs = s.image_max_epochs if image else s.max_epochs
-        return automl.run(
-            str(data),
-            target,
-            budget=s.image_budget_s if image else s.budget_s,
-            trials=s.image_trials if image else s.trials,
-            max_epochs=max_epochs,
-            grace_period=min(GRACE_PERIOD, max_epochs),
-            metric=task.metric,
-            seed=seed,
-            storage=str(self.work / "studies"),
-            name=f"{task.name}-s{seed}-{name}",
-            log=_quiet,
-            **settings,
-        )
-
-    def task_seed(self, task: Task, seed: int, ablations: bool) -> None:
-        """The study, its peers and (when asked) its ablations on one task and seed."""
-        from automl.config import StudyConfig
-        from automl.metrics import get_metric
-        from automl.study import prepare
-
-        data, target = write_task(task, seed, self.work / "data" / f"{task.name}-s{seed}")
-        start = time.perf_counter()
-        try:
-            study = self.study(task, seed, data, target, PROJECT)
-        except Exception as exc:  # recorded and reported; the other tasks go on
-            self.record(
-                task, seed, PROJECT, "project", None, None, time.perf_counter() - start, error=repr(exc)
-            )
-            return
-        manifest = study.manifest
-        metric = get_metric(manifest["metric"]["name"])
-        test_rows = manifest["splits"]["test_rows"]
-
-        def note(method: str, kind: str, score, seconds: float, **detail) -> None:
-            self.record(task, seed, method, kind, metric, score, seconds, n_test=len(test_rows), **detail)
-
-        note(
-            PROJECT,
-            "project",
-            manifest["test_report"]["value"],
-            manifest["duration_s"],
-            search_seconds=manifest["search_seconds"],
-            trials=manifest["trials"],
-            chosen=manifest["best"]["config"],
-        )
-        reference = next(b for b in manifest["baselines"] if b["name"] in ("majority", "mean"))
-        note(REFERENCE, "reference", reference["value"], 0.0)
-
-        prep = prepare(StudyConfig.from_dict(manifest["config"]), log=_quiet)
-        if prep.splits.test.tolist() != test_rows:  # never expected: the peers would be scored on other rows
-            for name in PEERS[task.family]:
-                note(name, "peer", None, 0.0, error="the study's test rows could not be reproduced")
-            return
-        y_test = prep.dataset.y[prep.splits.test]
-        n_classes = len(prep.dataset.classes or [])
-        for name, output, seconds, error in self._peers(task, prep, metric, seed):
-            if error:
-                note(name, "peer", None, seconds, error=error)
-            else:
-                note(name, "peer", metric(y_test, output, n_classes), seconds)
-        if not ablations:
-            return
-        start = time.perf_counter()
-        try:
-            score, detail = reselect(study, prep, metric, seed)
-            note(RESELECT, "ablation", score, time.perf_counter() - start, **detail)
-        except Exception as exc:
-            note(RESELECT, "ablation", None, time.perf_counter() - start, error=repr(exc))
-        for ablation in self.setup.image_ablations if task.family == "image" else self.setup.table_ablations:
-            start = time.perf_counter()
-            try:
-                space = ablation_space(task.family, ablation, self.work / "spaces")
-                other = self.study(task, seed, data, target, ablation, space=str(space)).manifest
-                if other["splits"]["test_rows"] != test_rows:
-                    raise RuntimeError("the ablation's study held out other test rows")
-                note(
-                    ablation,
-                    "ablation",
-                    other["test_report"]["value"],
-                    other["duration_s"],
-                    trials=other["trials"],
-                    chosen=other["best"]["config"],
-                )
-            except Exception as exc:
-                note(ablation, "ablation", None, time.perf_counter() - start, error=repr(exc))
-
-    def _peers(self, task: Task, prep, metric, seed: int):
-        """(peer, test output, seconds, error or None) for every peer of the task's family.
-
-        The held-out test rows come from the study's modality, as the exported model takes them
-        (`test_inputs`). Which peers run, and what each is fitted on, stays the benchmark's choice by
-        family: the peers are outside models (LightGBM, FLAML, frozen features), not the modality's."""
-        from automl.modalities import modality
-
-        for name in PEERS[task.family]:
-            start = time.perf_counter()
-            try:
-                test_inputs, _ = modality(prep.modality).test_inputs(prep)
-                if task.family == "image":
-                    fitted = next(image_peers(prep.data, test_inputs, seed=seed, only=(name,)))
-                else:
-                    fitted = next(
-                        table_peers(
-                            prep.data.features,
-                            prep.data.y,
-                            test_inputs,
-                            schema=prep.dataset.schema,
-                            task=prep.dataset.task,
-                            metric=metric,
-                            n_classes=len(prep.dataset.classes or []),
-                            budget_s=self.setup.flaml_budget_s or self.setup.budget_s,
-                            seed=seed,
-                            only=(name,),
-                        )
-                    )
-            except Exception as exc:
-                yield name, None, time.perf_counter() - start, repr(exc)
-            else:
-                yield (*fitted, None)
-
-
-def reselect(study, prep, metric, seed: int) -> tuple[float, dict[str, Any]]:
-    """The study's trials re-selected by best mean validation score, refitted and tested the way the study
-    refits its own choice (what a same-seed study with select="best_validation" ends with)."""
-    from automl.modalities import modality
-    from automl.search.results import summaries, trial_config
-    from automl.search.selection import select
-
-    board = study.leaderboard()
-    picked = select(summaries(board), "best_validation").trial_id
-    row = board.loc[board["trial"] == picked].iloc[0]
-    if bool(row["chosen"]):
-        return float(study.manifest["test_report"]["value"]), {"trial": picked, "same_as_chosen": True}
-    config = trial_config(row)
-    epochs = max(1, int(round(row["best_epoch_mean"])))
-    test = prep.splits.test
-    kind = modality(prep.modality)
-    model, _ = kind.refit(prep, config, epochs, seed, {})
-    output = model.predict_output(kind.test_inputs(prep)[0])
-    score = metric(prep.dataset.y[test], output, len(prep.dataset.classes or []))
-    return score, {"trial": picked, "same_as_chosen": False}
-
-
-# --- summary and report -------------------------------------------------------------------------------
-
-
-def _names(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in {**TASKS, **QUICK_TASKS}]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown task(s) {', '.join(unknown)}; choose from {', '.join({**TASKS, **QUICK_TASKS})}"
-        )
-    return names
-
-
-def parse(argv: list[str] | None) -> tuple[Setup, bool, Path | None]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="the smoke run: tiny tasks, one seed, short budgets"
-    )
-    parser.add_argument("--seeds", type=int, help="seeds per task (default 3)")
-    parser.add_argument(
-        "--budget", type=float, help="seconds per table study, and FLAML's budget (default 25)"
-    )
-    parser.add_argument("--image-budget", type=float, help="seconds per image study (default 45)")
-    parser.add_argument("--tasks", type=_names, help=f"comma-separated, from {', '.join(TASKS)}")
-    parser.add_argument("--ablation-tasks", type=_names, help="tasks that also run the ablations")
-    parser.add_argument("--no-ablations", action="store_true")
-    parser.add_argument("--out", type=Path, help="results folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    setup = QUICK if args.quick else DEFAULT
-    changes: dict[str, Any] = {}
-    if args.seeds is not None:
-        changes["seeds"] = max(1, args.seeds)
-    if args.budget is not None:
-        changes["budget_s"] = args.budget
-    if args.image_budget is not None:
-        changes["image_budget_s"] = args.image_budget
-    if args.tasks:
-        changes["tasks"] = args.tasks
-    if args.ablation_tasks:
-        changes["ablation_tasks"] = args.ablation_tasks
-    if args.no_ablations:
-        changes["ablation_tasks"] = ()
-    return replace(setup, **changes), args.quick, args.out
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    import ray
-
-    setup, quick, out = parse(argv)
-    out = out or (Path(tempfile.mkdtemp(prefix="automl-quality-")) if quick else RESULTS_DIR)
+def main(
+    argv: list[str] | None = None,
+    prog: str = "quality",
+    names: tuple[str, ...] = ("quality", "honesty"),
+    default_peers: tuple[str, ...] | None = None,
+    doc: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run what the records file lacks (unless --render), then write the named sections."""
+    args = parser(
+        f"python -m benchmarks.{prog}",
+        doc or __doc__,
+        f"comma-separated, from {', '.join(PEERS)}, or none (default: "
+        f"{'all' if default_peers is None else 'none'})",
+    ).parse_args(argv)
+    setup = setup_from(args, default_peers)
+    out = args.out or (Path(tempfile.mkdtemp(prefix=f"automl-{prog}-")) if args.quick else RESULTS_DIR)
     command = " ".join(
-        ["python -m benchmarks.quality", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
+        [f"python -m benchmarks.{prog}", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
     )
-    tasks = {**TASKS, **QUICK_TASKS}
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(
-            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
-        )
+    records = Records(out / RECORDS_FILE, restart=args.restart and not args.render)
     start = time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory(prefix="automl-quality-") as work, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            run = Run(setup, Path(work))
-            for name in setup.tasks:
-                for seed in range(setup.seeds):
-                    run.task_seed(tasks[name], seed, ablations=name in setup.ablation_tasks)
-    finally:
-        if started_ray:
-            ray.shutdown()
-    summary = summarize(run.records)
-    result = {
-        "command": command,
-        "quick": quick,
-        "machine": machine(),
-        "run_seconds": time.perf_counter() - start,
-        "setup": asdict(setup),
-        "tasks": {n: asdict(tasks[n]) for n in setup.tasks},
-        "records": run.records,
-        "summary": summary,
-        "losses": losses(summary),
-        "ties": ties(summary),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "quality.json").write_text(json.dumps(_jsonable(result), indent=1))
-    text = markdown(result)
-    (out / "quality.md").write_text(text)
-    if out.resolve() == RESULTS_DIR.resolve():
-        write_results()
-    else:
-        write_results(out, out / "RESULTS.md")
-    print(text)
-    _progress(f"wrote {out / 'quality.json'} and {out / 'quality.md'}")
-    return result
+    if not args.render:
+        execute(setup, records, prog, args.keep_studies)
+    results = write_reports(setup, records, out, command, time.perf_counter() - start, args.quick, names)
+    for result in results.values():
+        print(result["markdown"])
+    wrote = ", ".join(str(out / f"{n}.md") for n in names)
+    print(f"[{prog}] wrote {wrote}; the records are in {out / RECORDS_FILE}", file=sys.stderr)
+    return results
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Each harness (`python -m benchmarks.quality`, `python -m benchmarks.speed`, ...) writes its raw
 figures as `results/<name>.json` and its section as `results/<name>.md`, then calls `write_results()`,
 so RESULTS.md always holds the latest run of every harness, each section saying its machine and commit.
-Hand-written notes (measurements made by hand, not by a harness) live in `results/notes_*.md`, never in
-RESULTS.md itself nor in a file a harness rewrites.
+Hand-written notes (measurements made by hand, not by a harness), and the sections of harnesses since
+replaced (kept as measured), live in `results/notes_*.md`, never in RESULTS.md itself nor in a file a
+harness rewrites.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ RESULTS_DIR = HERE / "results"
 # Sections in this order, then any others by name. notes_* are hand-written; no harness rewrites them.
 ORDER = (
     "quality",
+    "notes_quality_15_trial_studies",
     "speed",
     "lean",
     "image_speed",
     "batched",
     "notes_faults_and_abuse",
     "honesty",
+    "notes_honesty_protocols",
     "notes_selection_rule",
     "notes_selection_signal",
     "notes_cost_aware_search",
@@ -61,6 +64,18 @@ def machine() -> dict[str, str | int]:
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages: how busy the shared machine was around a figure."""
     return [round(v, 2) for v in os.getloadavg()]
+
+
+def load_line(records: list[dict[str, Any]], cpus: int) -> str:
+    """How busy the shared machine was over a run's records (their `load_average` at the end of each)."""
+    loads = sorted(float(r["load_average"]) for r in records if r.get("load_average") is not None)
+    if not loads:
+        return ""
+    middle = loads[len(loads) // 2]
+    return (
+        f"Load average (1 min) at the end of each run: {loads[0]:.1f} to {loads[-1]:.1f}, median {middle:.1f}, "
+        f"on {cpus} CPUs."
+    )
 
 
 def machine_line(facts: dict) -> str:
