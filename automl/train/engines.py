@@ -2,8 +2,10 @@
 outputs give: the out-of-fold predictions and the signal the search is steered by.
 
 `Batched` stacks every fold of a registered network family into one network (train/batched.py);
-`PerFold` drives one fit per fold (image fine-tuning, any family BatchedFit lacks). Both step the
-active folds one epoch at a time and hand back each fold's network for export (`fold_network`).
+`PerFold` drives one fit per fold (image fine-tuning, any family BatchedFit lacks); a table family
+with an engine of its own (automl/models/families.py: a convex fit, boosted trees) brings it. Each
+steps the active folds one epoch at a time and hands back each fold's network for export
+(`fold_network`).
 
 Out of fold. Each fold's early stopping picks its best epoch on its own validation rows, so
 predictions at that epoch flatter it. A fold's out-of-fold predictions are taken at the rounded mean
@@ -20,6 +22,7 @@ import numpy as np
 
 from automl.metrics import Metric, get_metric
 from automl.models import count_parameters
+from automl.models.families import FAMILIES
 from automl.train.batched import BatchedFit, FoldArrays, supports_batching
 from automl.train.loop import NetworkFit, TargetScale, validation_loss
 
@@ -141,7 +144,14 @@ def _replace(module: Any, old: Any, new: Any) -> None:
         _replace(child, old, new)
 
 
-def engine_for(folds: list[dict[str, Any]], data: Any, device: str) -> Batched | PerFold:
+def engine_for(folds: list[dict[str, Any]], data: Any, device: str) -> Any:
+    """What trains a trial's folds: the table family's own engine (a convex fit, boosted trees), else one
+    batched network of every fold, else a fit per fold."""
+    name = folds[0].get("table_family")
+    if name is not None:
+        engine = FAMILIES.entry(name).obj.engine(folds, data, device)
+        if engine is not None:
+            return engine
     return Batched(folds, data, device) if Batched.fits(folds) else PerFold(folds, data, device)
 
 
