@@ -49,11 +49,21 @@ class LinearFits:
         self.epochs_done = 0
 
     def _fit(self, fold: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        X, y = np.asarray(fold["X_fit"], dtype=np.float64), np.asarray(fold["y_fit"])
+        if fold["params"].get("standardize"):  # raw features (an image backbone's): scaled for the fit
+            mean, std = X.mean(axis=0), X.std(axis=0)
+            std = np.where(std > 1e-12, std, 1.0)
+            W, b = self._fit_scaled(fold, (X - mean) / std, y)
+            return W / std, b - (W / std) @ mean  # the same model on the unscaled features
+        return self._fit_scaled(fold, X, y)
+
+    def _fit_scaled(
+        self, fold: dict[str, Any], X: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.linear_model import LogisticRegression, Ridge
 
         from automl.train.loop import class_weights
 
-        X, y = np.asarray(fold["X_fit"], dtype=np.float64), np.asarray(fold["y_fit"])
         weights = class_weights(y, self.n_classes, fold["params"].get("class_weight", "none"))
         sample_weight = None if weights is None else weights.numpy()[y.astype(int)]
         if self.task == "regression":
