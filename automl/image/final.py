@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import torch
 
 from automl.image.artifact import ImageModel
