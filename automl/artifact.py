@@ -37,7 +37,7 @@ from automl.models import build_model
 from automl.train.loop import TargetScale, model_output
 
 FORMAT_VERSION = 1
-ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
+ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm", "members")
 MODEL_FILES = ("weights.safetensors", "model.json", "preprocessing.json")
 MAX_MODEL_FILE_BYTES = 2**30  # one file of a model directory; the largest image backbone's is ~50 MB
 MAX_INPUTS, MAX_WIDTH, MAX_CLASSES = 1_000_000, 65_536, 100_000  # far beyond any table model's, and bounded

@@ -13,7 +13,18 @@ from automl.models.families import TableFamily, register_family
 class MLP(TableFamily):
     name = "mlp"
     description = "a multilayer perceptron, the folds trained as one batched network with early stopping"
-    params = ("depth", "width", "activation", "batch_norm", "dropout", "l1", "l2", "lr", "batch_size")
+    params = (
+        "depth",
+        "width",
+        "activation",
+        "batch_norm",
+        "dropout",
+        "l1",
+        "l2",
+        "lr",
+        "batch_size",
+        "members",
+    )
 
     def is_simple(self, config: dict[str, Any]) -> bool:
         return int(config.get("depth", 0)) == 0

@@ -82,8 +82,14 @@ class Tabular(Modality):
         return [v for v in values if v == "none" or task in synthesizer_class(v).tasks]
 
     def expensive_choices(self) -> dict[str, list[Any]]:
-        """The synthesizers that train a network per fold (CTGAN, TVAE)."""
-        return {"synth_method": [e.name for e in SYNTHESIZERS.entries() if e.cost == "expensive"]}
+        """The synthesizers that train a network per fold (CTGAN, TVAE), and any model family registered as
+        expensive."""
+        from automl.models.families import FAMILIES
+
+        return {
+            "synth_method": [e.name for e in SYNTHESIZERS.entries() if e.cost == "expensive"],
+            "family": [e.name for e in FAMILIES.entries() if e.cost == "expensive"],
+        }
 
     def is_simple(self, config: dict[str, Any]) -> bool:
         """The linear model: the `linear` family, or a network without hidden layers."""

@@ -23,6 +23,16 @@ from automl.train.trainable import SearchData, run_trial
 FAMILY_CONFIGS = {
     "linear": {"family": "linear", "linear_c": 1.0, "scaler": "standard"},
     "mlp": {"family": "mlp", "depth": 1, "width": 16, "lr": 0.02, "batch_size": 16, "patience": 3},
+    "mlp_members": {
+        "family": "mlp",
+        "depth": 1,
+        "width": 16,
+        "lr": 0.02,
+        "batch_size": 16,
+        "patience": 3,
+        "members": 3,
+        "scaler": "robust_clip",
+    },  # fmt: skip
     "gbdt": {"family": "gbdt", "gbdt_lr": 0.2, "gbdt_leaves": 4, "gbdt_min_leaf": 2, "patience": 3},
 }
 
@@ -86,7 +96,7 @@ def test_every_family_trains_predicts_out_of_fold_and_exports_its_bag(name, task
         info["classes"] = None
     for f, (_, val) in enumerate(fresh.folds):
         member = modality("tabular").fold_model(fresh, f, config, run.networks[f], info, run.epochs)
-        assert member.info["table_family"] == name
+        assert member.info["table_family"] == config["family"]
         reloaded = model_from_files(member.files(), "member")  # through the files: no pickle
         np.testing.assert_allclose(
             reloaded.predict_output(fresh.features.iloc[val]), run.oof[0, val], atol=1e-5

@@ -69,6 +69,7 @@ def test_load_without_a_path_reads_the_default(default_space: SearchSpace) -> No
         "l2",
         "lr",
         "batch_size",
+        "members",
         *GBDT,
         "patience",
         "scaler",
@@ -94,10 +95,11 @@ EXPECTED_CHOICES = {
     "width": {16, 32, 64, 128, 256},
     "activation": {"relu", "gelu", "silu", "tanh"},
     "batch_norm": {False, True},
-    "scaler": {"standard", "minmax", "robust", "none"},
+    "scaler": {"standard", "minmax", "robust", "robust_clip", "none"},
     "batch_size": {16, 32, 64, 128},
     "class_weight": {"none", "balanced"},
     "synth_epochs": {50, 150},
+    "members": {1, 4},
 }
 EXPECTED_RANGES = {  # name: (low, high, type)
     "linear_c": (1e-3, 100.0, float),
