@@ -37,7 +37,7 @@ from automl.models import build_model
 from automl.train.loop import TargetScale, model_output
 
 FORMAT_VERSION = 1
-ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm")
+ARCH_KEYS = ("depth", "width", "activation", "dropout", "batch_norm", "members")
 MODEL_FILES = ("weights.safetensors", "model.json", "preprocessing.json")
 MAX_MODEL_FILE_BYTES = 2**30  # one file of a model directory; the largest image backbone's is ~50 MB
 MAX_INPUTS, MAX_WIDTH, MAX_CLASSES = 1_000_000, 65_536, 100_000  # far beyond any table model's, and bounded
@@ -48,7 +48,7 @@ class TabularModel:
     """A fitted preprocessor and network; `predict_output` gives probabilities or predictions."""
 
     preprocessor: Preprocessor
-    network: nn.Module
+    network: Any  # a torch network (family mlp), or a booster (family gbdt: models/gbdt.py BoosterNetwork)
     scale: TargetScale
     info: dict[str, Any]  # task, classes, target, schema, family, architecture, metric, config
 
@@ -63,6 +63,9 @@ class TabularModel:
     def predict_output(self, features: pd.DataFrame) -> np.ndarray:
         """`features` must be coerced to the schema (see data.tabular.coerce_features)."""
         X = self.preprocessor.transform(features)
+        if not isinstance(self.network, nn.Module):  # a booster: probabilities, or standardized values
+            output = self.network.output(X)
+            return output if self.task == "classification" else output * self.scale.std + self.scale.mean
         return model_output(self.network, X, self.task, self.scale)
 
     def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -78,13 +81,21 @@ class TabularModel:
 
     # ---- export ------------------------------------------------------------------------------
     def files(self) -> dict[str, bytes]:
-        """The model directory's files as bytes, ready for any store."""
-        state = {k: v.detach().cpu().contiguous() for k, v in self.network.state_dict().items()}
+        """The model directory's files as bytes, ready for any store (a booster's own text format goes in
+        model.json, beside no tensors)."""
+        booster = not isinstance(self.network, nn.Module)
+        state = (
+            {}
+            if booster
+            else {k: v.detach().cpu().contiguous() for k, v in self.network.state_dict().items()}
+        )
         model_json = dict(
             self.info,
             format_version=FORMAT_VERSION,
             target_scale={"mean": self.scale.mean, "std": self.scale.std},
         )
+        if booster:
+            model_json["booster"] = self.network.text()
         return {
             "weights.safetensors": save_safetensors(state),
             "model.json": json.dumps(model_json, indent=2).encode(),
@@ -105,6 +116,8 @@ class TabularModel:
                 f"{where} cannot be loaded (preprocessing.json: {exc!r}). Re-export it with `automl run`."
             ) from None
         n_inputs, n_outputs = _checked_sizes(info, pre, where)  # model.json sizes nothing unchecked
+        if info.get("family") == "gbdt":
+            return cls(pre, _booster(info, n_inputs, n_outputs, where), _target_scale(info, where), info)
         try:
             architecture = info["architecture"]
             check_against_weights(
@@ -131,6 +144,42 @@ class TabularModel:
     @classmethod
     def load(cls, directory: str | Path) -> TabularModel:
         return cls.from_files(read_model_dir(directory, MODEL_FILES), str(directory))
+
+
+def _target_scale(info: dict[str, Any], where: str) -> TargetScale:
+    try:
+        return TargetScale(**info.pop("target_scale"))
+    except (KeyError, TypeError) as exc:
+        raise ModelError(
+            f"{where} cannot be loaded (model.json: no valid target_scale, {exc}). Re-export it."
+        ) from None
+
+
+def _booster(info: dict[str, Any], n_inputs: int, n_outputs: int, where: str) -> Any:
+    """A gbdt model's booster, from LightGBM's own text format in model.json (never a pickle), checked
+    against the inputs the preprocessing makes and the classes."""
+    from automl.models.gbdt import MAX_BOOSTER_TEXT, BoosterNetwork
+
+    text = info.pop("booster", None)
+    if not isinstance(text, str) or not text or len(text) > MAX_BOOSTER_TEXT:
+        raise ModelError(
+            f"{where} cannot be loaded: model.json has no booster text. Re-export it with `automl run`."
+        )
+    try:
+        network = BoosterNetwork.from_text(
+            text, info["task"], n_outputs if info["task"] == "classification" else 0
+        )
+    except Exception as exc:  # LightGBM's parser reports a damaged text as an exception
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelError(
+            f"{where} cannot be loaded (its booster text is damaged: {reason}). Re-export it."
+        ) from None
+    if network.n_inputs != n_inputs:
+        raise ModelError(
+            f"{where} cannot be loaded: its booster reads {network.n_inputs} inputs, but preprocessing.json makes "
+            f"{n_inputs}. Re-export it with `automl run`."
+        )
+    return network
 
 
 def _checked_sizes(info: dict[str, Any], pre: Preprocessor, where: str) -> tuple[int, int]:

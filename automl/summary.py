@@ -14,6 +14,7 @@ MAIN_PARAMS = (
     "backbone",
     "transfer",
     "augment",
+    "family",
     "depth",
     "width",
     "head_depth",
@@ -166,9 +167,13 @@ def format_reevaluation(manifest: Manifest | dict[str, Any]) -> list[str]:
         refit = manifest.best.refit
         lines.append(
             f"  exported: the bag of {manifest.best.trial}'s {refit.get('members', '?')} fresh fold networks "
-            f"({refit.get('epochs', '?')} epochs each), their outputs averaged: the predictor the estimate measured"
+            f"({_epochs(refit.get('epochs'))} each), their outputs averaged: the predictor the estimate measured"
         )
     return lines
+
+
+def _epochs(epochs: Any) -> str:
+    return f"{epochs} epoch" if epochs == 1 else f"{epochs} epochs"
 
 
 def _effective(manifest: Manifest, config: dict[str, Any]) -> dict[str, Any]:

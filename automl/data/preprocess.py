@@ -31,11 +31,17 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, Sta
 from automl.data.sklearn_json import fitted_state, restore
 from automl.errors import invalid_parameter
 
-SCALERS = ("standard", "minmax", "robust", "none")
+SCALERS = ("standard", "minmax", "robust", "robust_clip", "none")
+CLIP = 3.0  # robust_clip: x / sqrt(1 + (x / CLIP)^2), about x within +-CLIP, never beyond
 MAX_CATEGORIES = 30
 MISSING = "__missing__"
 STATE_VERSION = 2  # 1 (no "version"): per-column statistics, before scikit-learn
-_SCALER_CLASSES = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+_SCALER_CLASSES = {
+    "standard": StandardScaler,
+    "minmax": MinMaxScaler,
+    "robust": RobustScaler,
+    "robust_clip": RobustScaler,  # then smoothly clipped (RealMLP's robust scaling, Holzmueller et al. 2024)
+}
 _TINY_SCALE = 1e-12  # a spread below this is no spread: the column is only centered
 
 
@@ -95,6 +101,8 @@ class Preprocessor:
             if self.scaling is not None:
                 n = len(self.numeric)
                 block[:, :n] = self.scaling.transform(block[:, :n])
+                if self.scaler == "robust_clip":  # outliers of a few dozen rows cannot dominate
+                    block[:, :n] /= np.sqrt(1.0 + (block[:, :n] / CLIP) ** 2)
             blocks.append(block)
         if self.encoder is not None:
             blocks.append(self.encoder.transform(self._labels(frame)))
@@ -206,7 +214,10 @@ def _top_categories(labels: np.ndarray) -> list[str]:
 
 def _fit_scaler(name: str, values: np.ndarray) -> StandardScaler | MinMaxScaler | RobustScaler:
     scaler = _SCALER_CLASSES[name]().fit(values)
-    if name == "robust":  # equal quartiles: scale by the standard deviation (RobustScaler would use 1)
+    if name in (
+        "robust",
+        "robust_clip",
+    ):  # equal quartiles: scale by the standard deviation (RobustScaler would use 1)
         q1, q3 = np.quantile(values, [0.25, 0.75], axis=0)
         flat = q3 - q1 <= 0
         if flat.any():

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from automl.image.artifact import ImageModel
 from automl.image.backbones import data_config
 from automl.image.fit import ImageFit
-from automl.image.network import build_network, extract_features, uses_feature_cache
+from automl.image.network import build_network, convex_probe, extract_features, uses_feature_cache
 from automl.image.trainable import (
     NO_SYNTHESIS,
     ImageSearchData,
@@ -61,7 +62,18 @@ def fit_final_image(
         )
         syn_images, syn_labels = syn_images[:n_syn], syn_labels[:n_syn]
     weights = data.weights_for(config["backbone"])
-    if uses_feature_cache(config):
+    if uses_feature_cache(config) and convex_probe(config):  # fitted to convergence on every image
+        from automl.models.linear import LinearFits
+
+        network = build_network(config, data.n_classes, image_size=data.image_size, weights=weights)
+        X = extract_features(network, np.concatenate([images, syn_images]))
+        labels = np.concatenate([y, syn_labels])
+        fold = {"params": head_config(config), "X_fit": X, "y_fit": labels, "X_train": X, "y_train": labels,
+                "X_val": X[:1], "y_val": labels[:1]}  # fmt: skip
+        fits = LinearFits([fold], data)
+        fits.step(np.ones(1, dtype=bool))
+        load_head(network.head, fits.fold_network(0)[0].state_dict())
+    elif uses_feature_cache(config):
         network = build_network(config, data.n_classes, image_size=data.image_size, weights=weights)
         X = extract_features(network, np.concatenate([images, syn_images]))
         fit = NetworkFit(
@@ -116,6 +128,16 @@ def image_model_info(
     )
 
 
+def load_head(head: Any, state: dict[str, Any]) -> None:
+    """A head's weights: an `image_head` module's own, or a convex probe's linear layer (the `linear` table
+    family exports `0.weight`/`0.bias`), which is the head's last linear layer at depth 0."""
+    if set(state) == {"0.weight", "0.bias"} and set(head.state_dict()) != set(state):
+        linear = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+        linear[-1].load_state_dict({"weight": state["0.weight"], "bias": state["0.bias"]})
+        return
+    head.load_state_dict(state)
+
+
 def image_probe_bag(
     data: ImageSearchData,
     config: dict[str, Any],
@@ -126,14 +148,12 @@ def image_probe_bag(
 ) -> ImageModel:
     """The fold heads of a linear probe on cached features, on one frozen pretrained backbone: the bag as
     one network (image/network.py `HeadBag`), its output the mean of the heads' probabilities."""
-    import torch
-
     weights = data.weights_for(config["backbone"])
     network = build_network(
         config, data.n_classes, image_size=data.image_size, weights=weights, n_heads=len(states)
     )
     for head, state in zip(network.head.heads, states, strict=True):
-        head.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        load_head(head, {k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     network = network.cpu().eval()
     info = dict(image_model_info(data, config, network, info, epochs), n_heads=len(states), bag=bag)
     return ImageModel(network, info)
@@ -149,13 +169,11 @@ def image_fold_model(
 ) -> ImageModel:
     """One fold's network of a fixed-epoch run (train/fixed.py): a member of the exported bag. A probe on
     cached features trained only its head: the head goes on the frozen pretrained backbone."""
-    import torch
-
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
     if uses_feature_cache(config):
         weights = data.weights_for(config["backbone"])
         network = build_network(config, data.n_classes, image_size=data.image_size, weights=weights)
-        network.head.load_state_dict(tensors)
+        load_head(network.head, tensors)
     else:
         network = build_network(config, data.n_classes, image_size=data.image_size, pretrained=False)
         network.load_state_dict(tensors)

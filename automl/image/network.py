@@ -56,15 +56,21 @@ class InputSize:
     cap: int | None = None
 
 
-def input_size(backbone: str, image_size: int | InputSize | None) -> int:
+SIZE_POLICIES = ("images", "backbone")  # the searched `input_size` of a pretrained backbone
+
+
+def input_size(backbone: str, image_size: int | InputSize | None, policy: str = "images") -> int:
     """The side the backbone's input is resized to inside the network.
 
     `image_size` is an `InputSize` (a study: derived from the images and capped), an int (a cap alone:
-    an exported model's recorded size) or None (the backbone's own size)."""
+    an exported model's recorded size) or None (the backbone's own size). `policy` (the searched
+    `input_size` of a pretrained backbone): "images" sizes it from the images' own side (about twice
+    it, at least PRETRAINED_MIN_INPUT); "backbone" takes the backbone's own pretrained resolution, where
+    its features are best (for frozen features the larger input costs one cached extraction)."""
     sizes = image_size if isinstance(image_size, InputSize) else InputSize(cap=image_size or None)
     spec = backbone_spec(backbone)
     largest = int(data_config(backbone)["input_size"])
-    if sizes.native is None or not spec.trainable:
+    if sizes.native is None or not spec.trainable or (spec.pretrained and policy == "backbone"):
         size = largest
     elif spec.pretrained:
         size = min(largest, max(PRETRAINED_MIN_INPUT, PRETRAINED_UPSCALE * int(sizes.native)))
@@ -95,7 +101,22 @@ def effective_config(config: dict[str, Any]) -> dict[str, Any]:
         out.pop("drop_path", None)
     if out["transfer"] == "linear_probe" or not spec.pretrained:
         out.pop("backbone_lr_mult", None)
+    if not spec.pretrained:
+        out.pop("input_size", None)
+    cached = out["transfer"] == "linear_probe" and out.get("augment", "none") == "none"  # uses_feature_cache
+    if not cached or int(out.get("head_depth", 0)) != 0:
+        out.pop("head_solver", None)
+    if out.get("head_solver", "sgd") != "lbfgs":
+        out.pop("probe_c", None)
+    else:  # a convex fit to convergence: no optimizer, no epochs, L2 by its C alone
+        for key in ("lr", "batch_size", "l1", "l2", "dropout", "label_smoothing", "patience"):
+            out.pop(key, None)
     return out
+
+
+def convex_probe(config: dict[str, Any]) -> bool:
+    """A linear classifier fitted to convergence (L-BFGS) on cached frozen features."""
+    return effective_config(config).get("head_solver") == "lbfgs"
 
 
 class Normalize(nn.Module):
@@ -168,7 +189,8 @@ def build_network(
         drop_path_rate=float(config.get("drop_path", 0.0)) if trains_backbone(config) else 0.0,
     )
     cfg = data_config(name)
-    normalize = Normalize(input_size(name, image_size), tuple(cfg["mean"]), tuple(cfg["std"]))
+    size = input_size(name, image_size, str(config.get("input_size", "images")))
+    normalize = Normalize(size, tuple(cfg["mean"]), tuple(cfg["std"]))
     heads = [
         build_model(HEAD_FAMILY, backbone.out_dim, n_classes, head_params(config)) for _ in range(n_heads)
     ]

@@ -23,6 +23,7 @@ from automl.image.augment import Augmenter, build_policy
 from automl.image.fit import ImageFit
 from automl.image.network import (
     build_network,
+    convex_probe,
     effective_config,
     extract_features,
     head_params,
@@ -106,14 +107,17 @@ class ImageSearchData:
             method, settings, self.images[train], self.y[train], self.n_classes, max_ratio, seed
         )
 
-    def frozen_features(self, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
+    def frozen_features(
+        self, backbone: str, drop_stages: int, size: str = "images"
+    ) -> tuple[np.ndarray, float]:
         """Features of every search image through a frozen backbone (pooled pretrained features, or the raw
-        pixels of a pixel backbone): (features, seconds)."""
+        pixels of a pixel backbone) at its `size` policy (image/network.py `input_size`): (features,
+        seconds)."""
         import torch
 
         start = time.perf_counter()
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        network = frozen_network(self, backbone, drop_stages).to(device)
+        network = frozen_network(self, backbone, drop_stages, size).to(device)
         return extract_features(network, self.images, device=device), time.perf_counter() - start
 
 
@@ -144,14 +148,19 @@ def clear_caches() -> None:
     _FROZEN_NETWORKS.clear()
 
 
-def frozen_network(data: ImageSearchData, backbone: str, drop_stages: int) -> Any:
+def frozen_network(data: ImageSearchData, backbone: str, drop_stages: int, size: str = "images") -> Any:
     """The frozen network of a linear probe (a pretrained backbone, or raw pixels), built (and its weights
     read) once per process."""
     import torch
 
-    key = (backbone, drop_stages, data.image_size, str(data.weights.get(backbone)), data.n_classes)
+    key = (backbone, drop_stages, size, data.image_size, str(data.weights.get(backbone)), data.n_classes)
     if key not in _FROZEN_NETWORKS:
-        config = {"backbone": backbone, "drop_stages": drop_stages, "transfer": "linear_probe"}
+        config = {
+            "backbone": backbone,
+            "drop_stages": drop_stages,
+            "transfer": "linear_probe",
+            "input_size": size,
+        }
         with torch.random.fork_rng(devices=[]):  # built or not, the caller's RNG is the same
             network = build_network(
                 config, data.n_classes, image_size=data.image_size, weights=data.weights_for(backbone)
@@ -161,16 +170,18 @@ def frozen_network(data: ImageSearchData, backbone: str, drop_stages: int) -> An
     return _FROZEN_NETWORKS[key]
 
 
-def _features(data: ImageSearchData, backbone: str, drop_stages: int) -> tuple[np.ndarray, float]:
+def _features(
+    data: ImageSearchData, backbone: str, drop_stages: int, size: str = "images"
+) -> tuple[np.ndarray, float]:
     """The shared frozen features, and the seconds this trial spent getting them (near 0 once cached)."""
     start = time.perf_counter()
-    shared = fetch_shared(data.shared_pool, "features", backbone, drop_stages)
+    shared = fetch_shared(data.shared_pool, "features", backbone, drop_stages, size)
     if shared is not None:
         return shared[0], time.perf_counter() - start
-    key = (data.extra.get("fingerprint"), id(data), backbone, drop_stages)
+    key = (data.extra.get("fingerprint"), id(data), backbone, drop_stages, size)
     if key not in _LOCAL_FEATURES:
         _LOCAL_FEATURES.clear()  # one study's features at a time
-        _LOCAL_FEATURES[key] = data.frozen_features(backbone, drop_stages)
+        _LOCAL_FEATURES[key] = data.frozen_features(backbone, drop_stages, size)
     return _LOCAL_FEATURES[key][0], time.perf_counter() - start
 
 
@@ -215,7 +226,10 @@ def synthetic_images(
 
 
 def head_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A linear probe's head as a NetworkFit config (the `image_head` model family)."""
+    """A linear probe's head as a NetworkFit config (the `image_head` model family); a convex probe's as
+    the `linear` table family's (its C, on standardized features)."""
+    if convex_probe(config):
+        return {"linear_c": float(config.get("probe_c", 1.0)), "standardize": True}
     keys = ("lr", "l1", "l2", "batch_size", "label_smoothing")
     return {**head_params(config), **{k: config[k] for k in keys if k in config}}
 
@@ -231,16 +245,21 @@ def image_fold_setup(
     if recon is not None:
         extra["synth_recon_loss"] = recon
     if uses_feature_cache(config):
-        drop = int(effective_config(config).get("drop_stages", 0))  # raw pixels: always 0
-        features, feature_seconds = _features(data, config["backbone"], drop)
+        effective = effective_config(config)
+        drop = int(effective.get("drop_stages", 0))  # raw pixels: always 0
+        size = str(effective.get("input_size", "images"))
+        features, feature_seconds = _features(data, config["backbone"], drop, size)
         X_train, X_val = features[train], features[val]
         X_fit, y_fit = X_train, y_train
-        frozen = frozen_network(data, config["backbone"], drop)
+        frozen = frozen_network(data, config["backbone"], drop, size)
         if len(syn_images):
             synthetic = extract_features(frozen.to(device), syn_images, device=device)
             X_fit, y_fit = np.vstack([X_train, synthetic]), np.concatenate([y_train, syn_labels])
-        # the head trains on the cached features: batched over folds like a table's network
+        # the head trains on the cached features: batched over folds like a table's network, or fitted to
+        # convergence (a convex probe: the table family `linear` on the standardized features)
         network = network_fold(head_config(config), "image_head", data.seed * 1000 + fold_index, X_fit, y_fit)
+        if convex_probe(config):
+            network.update(table_family="linear", max_epochs=1)
         extra["feature_seconds"] = feature_seconds
         head = build_model("image_head", X_fit.shape[1], data.n_classes, network["params"])
         n_params = count_parameters(head)  # trained on this data: the head alone

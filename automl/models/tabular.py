@@ -16,6 +16,10 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tan
     "mlp", description="a multilayer perceptron: depth 0 is a linear model, up to 8 hidden layers"
 )
 def mlp(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
+    members = int(params.get("members", 1))
+    if members > 1:  # a deep ensemble: that many networks, their outputs averaged
+        single = {k: v for k, v in params.items() if k != "members"}
+        return Members([mlp(n_inputs, n_outputs, single) for _ in range(members)])
     depth = int(params.get("depth", 0))
     width = int(params.get("width", 64))
     activation = params.get("activation", "relu")
@@ -35,6 +39,26 @@ def mlp(n_inputs: int, n_outputs: int, params: dict[str, Any]) -> nn.Module:
         size = width
     layers.append(nn.Linear(size, n_outputs))
     return nn.Sequential(*layers)
+
+
+class Members(nn.Module):
+    """Networks trained side by side on the same rows (each from its own initialization and order of
+    batches): for classes, the mean of their probabilities (returned as log-probabilities, so that a softmax
+    of the output is that mean); for a regression output, the mean of their outputs. An ensemble in one
+    module, as TabM (Gorishniy et al., ICLR 2025) makes one, but with independent members (the fold-batched
+    engine trains them as extra rows of its stack)."""
+
+    def __init__(self, networks: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(networks)
+
+    def forward(self, x):
+        import torch
+
+        outputs = torch.stack([member(x) for member in self.members])
+        if outputs.shape[-1] == 1:  # regression: one value per row
+            return outputs.mean(dim=0)
+        return outputs.float().softmax(dim=-1).mean(dim=0).clamp_min(1e-30).log()
 
 
 @register_model(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TECHNIQUE_PARAMS = ("synth_method", "backbone", "transfer", "augment")
+TECHNIQUE_PARAMS = ("family", "synth_method", "backbone", "transfer", "augment")
 NO_EFFECT = "(no effect)"
 
 

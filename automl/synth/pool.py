@@ -49,8 +49,8 @@ def _fit_fold(data: Any, fold_index: int, method: str, settings: dict, max_ratio
 
 
 @ray.remote(num_cpus=0)
-def _extract(data: Any, backbone: str, drop_stages: int):
-    return data.frozen_features(backbone, drop_stages)
+def _extract(data: Any, backbone: str, drop_stages: int, size: str):
+    return data.frozen_features(backbone, drop_stages, size)
 
 
 class TooSlow(RuntimeError):
@@ -80,7 +80,7 @@ def fetch_shared(pool: Any, kind: str, *key: Any) -> Any | None:
 
 def _setting(kind: str, key: tuple) -> tuple:
     """What one cap covers: a synthesizer's settings over all folds (`key`: fold, method, settings,
-    seed), or one backbone's features (`key`: backbone, kept stages)."""
+    seed), or one backbone's features (`key`: backbone, kept stages, input size policy)."""
     return ("get", key[1], tuple(sorted(dict(key[2]).items()))) if kind == "get" else ("features", *key)
 
 
@@ -135,13 +135,13 @@ class SharedPool:
             lambda: _fit_fold.remote(self._data_ref, fold_index, method, settings, self._max_ratio, seed),
         )
 
-    def features(self, backbone: str, drop_stages: int) -> list:
-        key = ("features", backbone, drop_stages)
+    def features(self, backbone: str, drop_stages: int, size: str = "images") -> list:
+        key = ("features", backbone, drop_stages, size)
         return self._handle(
-            _setting("features", (backbone, drop_stages)),
+            _setting("features", (backbone, drop_stages, size)),
             key,
             lambda: _extract.options(num_gpus=self._feature_gpus).remote(
-                self._data_ref, backbone, drop_stages
+                self._data_ref, backbone, drop_stages, size
             ),
         )
 
@@ -163,7 +163,7 @@ class SharedPool:
         return self._abandoned[setting]
 
     def feature_refs(self) -> list:
-        """[(backbone, kept stages), reference] of every feature extraction started: another pool over the
+        """[(backbone, kept stages, size policy), reference] of every feature extraction started: another pool over the
         same images on other folds (the re-evaluation's) takes them instead of extracting again."""
         return [[list(key[1:]), ref] for key, ref in self._refs.items() if key[0] == "features"]
 

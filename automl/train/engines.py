@@ -2,8 +2,10 @@
 outputs give: the out-of-fold predictions and the signal the search is steered by.
 
 `Batched` stacks every fold of a registered network family into one network (train/batched.py);
-`PerFold` drives one fit per fold (image fine-tuning, any family BatchedFit lacks). Both step the
-active folds one epoch at a time and hand back each fold's network for export (`fold_network`).
+`PerFold` drives one fit per fold (image fine-tuning, any family BatchedFit lacks); a table family
+with an engine of its own (automl/models/families.py: a convex fit, boosted trees) brings it. Each
+steps the active folds one epoch at a time and hands back each fold's network for export
+(`fold_network`).
 
 Out of fold. Each fold's early stopping picks its best epoch on its own validation rows, so
 predictions at that epoch flatter it. A fold's out-of-fold predictions are taken at the rounded mean
@@ -20,6 +22,7 @@ import numpy as np
 
 from automl.metrics import Metric, get_metric
 from automl.models import count_parameters
+from automl.models.families import FAMILIES
 from automl.train.batched import BatchedFit, FoldArrays, supports_batching
 from automl.train.loop import NetworkFit, TargetScale, validation_loss
 
@@ -74,6 +77,11 @@ class Batched:
         # zero columns pad them to one width, which changes no output of a fold's network.
         width = max(f["X_fit"].shape[1] for f in folds)
         self.widths = [f["X_fit"].shape[1] for f in folds]
+        # `members` > 1 (the mlp family's deep ensemble): each fold's networks are rows of the stack, their
+        # outputs averaged per fold; each member has its own initialization and order of batches.
+        self.k = k = max(1, int(folds[0]["params"].get("members", 1)))
+        params = {key: v for key, v in folds[0]["params"].items() if key != "members"}
+        self.task, self.n_folds = data.task, len(folds)
 
         def padded(X: np.ndarray) -> np.ndarray:
             return X if X.shape[1] == width else np.pad(X, ((0, 0), (0, width - X.shape[1])))
@@ -88,17 +96,18 @@ class Batched:
                 f["y_val"],
             )
             for f in folds
+            for _ in range(k)
         ]
         self.fit = BatchedFit(
-            folds[0]["params"],
+            params,
             arrays,
             task=data.task,
             n_classes=data.n_classes,
-            seeds=[f["seed"] for f in folds],
+            seeds=[f["seed"] + 7919 * m for f in folds for m in range(k)],  # member 0: the fold's own seed
             model_family=folds[0]["family"],
             device=device,
         )
-        self.n_params = folds[0].get("n_params") or self.fit.n_params
+        self.n_params = folds[0].get("n_params") or self.fit.n_params * k
 
     @staticmethod
     def fits(folds: list[dict[str, Any]]) -> bool:
@@ -107,11 +116,18 @@ class Batched:
         )
 
     def step(self, active: np.ndarray) -> Stepped:
-        self.fit.epoch(active)
+        k = self.k
+        self.fit.epoch(np.repeat(np.asarray(active, dtype=bool), k))
         out_train, out_val = self.fit.outputs()
-        losses = self.fit.val_losses(out_val)
+        if k > 1:  # each fold's members averaged: probabilities, or predictions in target units
+            out_train = [np.mean(out_train[f * k : (f + 1) * k], axis=0) for f in range(self.n_folds)]
+            out_val = [np.mean(out_val[f * k : (f + 1) * k], axis=0) for f in range(self.n_folds)]
+        losses = [
+            validation_loss(out_val[f], self.fit._y_val[f * k], self.task, self.fit.scales[f * k])
+            for f in range(self.n_folds)
+        ]
         return {
-            int(f): (out_train[f], out_val[f], float(losses[f]), int(self.fit.epochs_done[f]))
+            int(f): (out_train[f], out_val[f], float(losses[f]), int(self.fit.epochs_done[f * k]))
             for f in np.flatnonzero(active)
         }
 
@@ -119,7 +135,16 @@ class Batched:
         """Fold f's network as it is now (in eval mode, on the CPU), and its target scale. A fold whose
         encoding is narrower than the stacked width gets its own width back: the padded inputs' weights
         only ever met zeros."""
-        module = self.fit.fold_module(f).cpu().eval()
+        members = [
+            self._narrowed(self.fit.fold_module(f * self.k + m).cpu().eval(), f) for m in range(self.k)
+        ]
+        if self.k == 1:
+            return members[0], self.fit.scales[f]
+        from automl.models.tabular import Members
+
+        return Members(members).eval(), self.fit.scales[f * self.k]
+
+    def _narrowed(self, module: Any, f: int) -> Any:
         width = self.widths[f]
         first = next(m for m in module.modules() if hasattr(m, "in_features"))
         if first.in_features != width:
@@ -130,7 +155,7 @@ class Batched:
                 narrowed.weight.copy_(first.weight[:, :width])
                 narrowed.bias.copy_(first.bias)
             _replace(module, first, narrowed)
-        return module, self.fit.scales[f]
+        return module
 
 
 def _replace(module: Any, old: Any, new: Any) -> None:
@@ -141,7 +166,14 @@ def _replace(module: Any, old: Any, new: Any) -> None:
         _replace(child, old, new)
 
 
-def engine_for(folds: list[dict[str, Any]], data: Any, device: str) -> Batched | PerFold:
+def engine_for(folds: list[dict[str, Any]], data: Any, device: str) -> Any:
+    """What trains a trial's folds: the table family's own engine (a convex fit, boosted trees), else one
+    batched network of every fold, else a fit per fold."""
+    name = folds[0].get("table_family")
+    if name is not None:
+        engine = FAMILIES.entry(name).obj.engine(folds, data, device)
+        if engine is not None:
+            return engine
     return Batched(folds, data, device) if Batched.fits(folds) else PerFold(folds, data, device)
 
 

@@ -22,11 +22,13 @@ from automl.train.engines import engine_for, out_of_fold
 
 @dataclass
 class FoldNetwork:
-    """One fold's trained network, as plain arrays (it travels back from a Ray task)."""
+    """One fold's trained network, as plain data (it travels back from a Ray task): a torch network's
+    weights, or a model's own text format (`text`: a LightGBM booster)."""
 
     state: dict[str, np.ndarray]
     scale_mean: float = 0.0
     scale_std: float = 1.0
+    text: str | None = None
 
 
 @dataclass
@@ -67,8 +69,11 @@ def run_fixed(
     if keep_networks:
         for f in range(len(folds)):
             module, scale = engine.fold_network(f)
-            state = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-            networks.append(FoldNetwork(state, float(scale.mean), float(scale.std)))
+            if hasattr(module, "state_dict"):
+                state = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+                networks.append(FoldNetwork(state, float(scale.mean), float(scale.std)))
+            else:
+                networks.append(FoldNetwork({}, float(scale.mean), float(scale.std), text=module.text()))
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     return FixedRun(
         oof=oof,

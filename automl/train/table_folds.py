@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.preprocess import Preprocessor
+from automl.models.families import family_of
 from automl.synth.base import setting_names
 from automl.synth.pool import fetch_shared, fit_and_sample
 from automl.synth.registry import create_synthesizer, synthesizer_class
@@ -122,8 +123,10 @@ def encoded_fold(data: Any, fold_index: int, scaler: str) -> tuple[Preprocessor,
 
 
 def table_fold_setup(data: Any, fold_index: int, config: dict[str, Any], device: str) -> dict[str, Any]:
+    family = family_of(config)
     train_rows, val_rows = data.folds[fold_index]
-    pre, X_train, X_val = encoded_fold(data, fold_index, config.get("scaler", "standard"))
+    scaler = config.get("scaler", "standard") if family.scaled else "standard"  # no effect on trees
+    pre, X_train, X_val = encoded_fold(data, fold_index, scaler)
     y_train, y_val = data.y[train_rows], data.y[val_rows]
     seed = data.seed + fold_index
 
@@ -152,6 +155,8 @@ def table_fold_setup(data: Any, fold_index: int, config: dict[str, Any], device:
         **scored_fold(
             int(config.get("patience", 10)), X_train, y_train, X_val, y_val, len(X_syn), synth_seconds
         ),
+        "table_family": family.name,
+        "max_epochs": family.max_epochs,
     }
 
 

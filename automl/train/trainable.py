@@ -32,6 +32,7 @@ import torch
 
 from automl.data.preprocess import Preprocessor
 from automl.metrics import get_metric
+from automl.models.families import family_of, owned_params
 from automl.synth.base import setting_names
 from automl.synth.pool import fit_and_sample
 from automl.synth.registry import synthesizer_class
@@ -78,9 +79,19 @@ class SearchData:
     linear_description = "standardized, one-hot encoded features"
 
     def effective_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        """The sampled configuration without the settings that had no effect: the hidden layers'
+        """The sampled configuration without the settings that had no effect: the other families'
+        (models/families.py), the scaler for trees and the patience of a convex fit, the hidden layers'
         at depth 0, and a synthesizer's when there is none (or when it does not take them)."""
         out = dict(config)
+        if "family" in out:
+            family = family_of(out)
+            owners = owned_params()
+            for key in [k for k in out if owners.get(k, family.name) != family.name]:
+                out.pop(key)
+            if not family.scaled:
+                out.pop("scaler", None)
+            if not family.stops_early:
+                out.pop("patience", None)
         if int(out.get("depth", 0)) == 0:
             for key in ("width", "activation", "batch_norm", "dropout"):
                 out.pop(key, None)
@@ -157,6 +168,7 @@ def run_trial(
         for i in range(len(data.folds))
     ]
     engine = engine_for(folds, data, device)
+    max_epochs = min(data.max_epochs, int(folds[0].get("max_epochs") or data.max_epochs))  # a convex fit: 1
     setup_seconds = time.perf_counter() - start
     extra = {key: float(np.mean([f["extra"][key] for f in folds])) for key in folds[0].get("extra", {})}
     rungs = frozenset(data.extra.get("rungs", ()))
@@ -177,7 +189,7 @@ def run_trial(
         best_epochs = [fold["stop"].best_epoch for fold in folds]
         return oof_signal(val_outputs, y_val, best_epochs, metric, data.n_classes)
 
-    for epoch in range(1, data.max_epochs + 1):
+    for epoch in range(1, max_epochs + 1):
         current = []
         stepped = engine.step(np.array([not fold["stop"].stopped for fold in folds]))
         for index, fold in enumerate(folds):
@@ -196,7 +208,7 @@ def run_trial(
         best = np.array([fold["stop"].best_scores for fold in folds])  # (folds, [train, val])
         gaps = sign * (best[:, 0] - best[:, 1])
         capped = time.perf_counter() - trained_from >= cap_s  # the study's per-trial share of its budget
-        completed = all(fold["stop"].stopped for fold in folds) or epoch == data.max_epochs
+        completed = all(fold["stop"].stopped for fold in folds) or epoch == max_epochs
         steered = signal() if epoch in rungs else None
         if steered is not None:
             rung_objectives.append(steered[0])
@@ -234,7 +246,7 @@ def run_trial(
             "setup_seconds": setup_seconds,
             "done_early": all(fold["stop"].stopped for fold in folds),
             "time_capped": bool(capped and not all(fold["stop"].stopped for fold in folds)),
-            "max_epochs": data.max_epochs,
+            "max_epochs": max_epochs,
             RUNG_OBJECTIVES: list(rung_objectives),
             "done": finished,  # Tune stops a trial on its `done` report, without another round trip
             **extra,

@@ -24,6 +24,7 @@ from automl.image.vae import IMAGE_SYNTHESIZERS, create_image_synthesizer
 from automl.metrics import METRICS
 from automl.modalities import MODALITIES, Modality
 from automl.models import MODELS, build_model
+from automl.models.families import FAMILIES
 from automl.registry import TASKS, Registry
 from automl.search.selection import RULES, Evidence, TrialSummary
 from automl.synth.registry import SYNTHESIZERS
@@ -36,6 +37,7 @@ REGISTRIES: dict[str, Registry] = {
     "modality": MODALITIES,
     "backbone": BACKBONES,
     "model family": MODELS,
+    "table family": FAMILIES,
     "image synthesizer": IMAGE_SYNTHESIZERS,
 }
 ENTRIES = [(kind, name) for kind, registry in REGISTRIES.items() for name in registry.names()]

@@ -82,12 +82,20 @@ class Tabular(Modality):
         return [v for v in values if v == "none" or task in synthesizer_class(v).tasks]
 
     def expensive_choices(self) -> dict[str, list[Any]]:
-        """The synthesizers that train a network per fold (CTGAN, TVAE)."""
-        return {"synth_method": [e.name for e in SYNTHESIZERS.entries() if e.cost == "expensive"]}
+        """The synthesizers that train a network per fold (CTGAN, TVAE), and any model family registered as
+        expensive."""
+        from automl.models.families import FAMILIES
+
+        return {
+            "synth_method": [e.name for e in SYNTHESIZERS.entries() if e.cost == "expensive"],
+            "family": [e.name for e in FAMILIES.entries() if e.cost == "expensive"],
+        }
 
     def is_simple(self, config: dict[str, Any]) -> bool:
-        """The linear model: a network without hidden layers."""
-        return int(config.get("depth", 0)) == 0
+        """The linear model: the `linear` family, or a network without hidden layers."""
+        from automl.models.families import family_of
+
+        return family_of(config).is_simple(config)
 
     def prepare_fresh(self, fresh: Any, configs: list[dict[str, Any]], search: Any) -> None:
         """The fresh folds encoded once for every scaler the candidates use."""
@@ -100,10 +108,8 @@ class Tabular(Modality):
     ) -> Any:
         """The fold's network with the fold's own preprocessor (fitted on its training part only)."""
         from automl.train.final import fold_model  # torch
-        from automl.train.loop import TargetScale
 
-        scale = TargetScale(network.scale_mean, network.scale_std)
-        return fold_model(fresh, fold_index, config, network.state, scale, info, epochs)
+        return fold_model(fresh, fold_index, config, network, info, epochs)
 
     def refit(
         self, prep: Any, config: dict[str, Any], epochs: int, seed: int, info: dict[str, Any]

@@ -167,6 +167,19 @@ def test_robust_scaler_falls_back_to_the_std_when_the_iqr_is_zero() -> None:
     )
 
 
+def test_robust_clip_is_the_robust_scaling_smoothly_clipped() -> None:
+    """RealMLP's robust scaling: the robust scaler's values x, then x / sqrt(1 + (x / 3)^2): near x in the
+    middle, never beyond 3 for an outlier; it round-trips through to_dict like the others."""
+    values = [*VALUES, 1e6]  # an outlier that a plain robust scaler leaves enormous
+    robust = Preprocessor({"x": "numeric"}, "robust").fit(numeric(values)).transform(numeric(values))[:, 0]
+    pre = Preprocessor({"x": "numeric"}, "robust_clip").fit(numeric(values))
+    clipped = pre.transform(numeric(values))[:, 0]
+    np.testing.assert_allclose(clipped, robust / np.sqrt(1 + (robust / 3) ** 2), rtol=1e-5)
+    assert robust.max() > 1e4 and clipped.max() <= 3.0 and clipped.max() > 2.99
+    again = Preprocessor.from_dict(pre.to_dict())
+    np.testing.assert_array_equal(again.transform(numeric(values)), pre.transform(numeric(values)))
+
+
 def test_none_scaler_keeps_the_values() -> None:
     out = Preprocessor({"x": "numeric"}, "none").fit_transform(numeric(VALUES))[:, 0]
     np.testing.assert_array_equal(out, np.asarray(VALUES, dtype=np.float32))
@@ -191,7 +204,7 @@ def test_bad_scaler() -> None:
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "The 'scaler' parameter of Preprocessor must be one of standard, minmax, robust, none. "
+            "The 'scaler' parameter of Preprocessor must be one of standard, minmax, robust, robust_clip, none. "
             "Got 'zscore' instead."
         ),
     ):
@@ -199,7 +212,7 @@ def test_bad_scaler() -> None:
 
 
 def test_scalers_constant() -> None:
-    assert SCALERS == ("standard", "minmax", "robust", "none")
+    assert SCALERS == ("standard", "minmax", "robust", "robust_clip", "none")
 
 
 # --- missing values ------------------------------------------------------------------------

@@ -227,7 +227,10 @@ def test_the_default_space_searches_pixels_and_three_offline_pretrained_networks
     assert offline == ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
     points = space.start_points("classification", {"n_rows": 40, "n_features": 0, "n_classes": 4})
     assert [p["backbone"] for p in points] == [
-        "tf_efficientnet_lite0",
+        "tf_efficientnet_lite0",  # convex probes first: logistic regression on frozen features
+        "tf_efficientnet_lite1",
+        "pixels_16",
+        "tf_efficientnet_lite0",  # then SGD-trained heads
         "pixels_16",
         "tf_efficientnet_lite1",
         "pixels_32",
@@ -237,9 +240,11 @@ def test_the_default_space_searches_pixels_and_three_offline_pretrained_networks
         "small_cnn",
     ]
     assert all(p["transfer"] == "linear_probe" for p in points[:-1])  # the cheap ones first
+    assert [p["head_solver"] for p in points[:4]] == ["lbfgs", "lbfgs", "lbfgs", "sgd"]
+    assert [p["input_size"] for p in points[:2]] == ["backbone", "backbone"]
     for point in points:  # every start point means what it says
         assert effective_config(point)["transfer"] == point["transfer"]
-    pixels = points[1]
+    pixels = points[2]
     assert pixels["head_depth"] == 0 and uses_feature_cache(pixels)  # logistic regression on pixels
 
 

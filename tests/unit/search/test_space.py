@@ -58,6 +58,8 @@ def test_default_space_path_is_found() -> None:
 def test_load_without_a_path_reads_the_default(default_space: SearchSpace) -> None:
     assert default_space.source == str(default_space_path())
     assert list(default_space.parameters) == [
+        "family",
+        "linear_c",
         "depth",
         "width",
         "activation",
@@ -65,16 +67,18 @@ def test_load_without_a_path_reads_the_default(default_space: SearchSpace) -> No
         "dropout",
         "l1",
         "l2",
-        "patience",
-        "scaler",
         "lr",
         "batch_size",
+        "members",
+        *GBDT,
+        "patience",
+        "scaler",
         "class_weight",
         "synth_method",
         "synth_ratio",
         "synth_epochs",
     ]
-    assert len(default_space.start) == 2
+    assert len(default_space.start) == 3
     assert all(spec["type"] in TYPES for spec in default_space.parameters.values())
 
 
@@ -85,17 +89,27 @@ def test_the_default_file_loads_from_any_directory(default_space: SearchSpace) -
 
 # --- sampled configurations -----------------------------------------------------------------
 
+GBDT = ["gbdt_lr", "gbdt_leaves", "gbdt_min_leaf", "gbdt_l2", "gbdt_subsample", "gbdt_colsample"]
 EXPECTED_CHOICES = {
+    "family": {"linear", "mlp", "gbdt"},
     "width": {16, 32, 64, 128, 256},
     "activation": {"relu", "gelu", "silu", "tanh"},
     "batch_norm": {False, True},
-    "scaler": {"standard", "minmax", "robust", "none"},
+    "scaler": {"standard", "minmax", "robust", "robust_clip", "none"},
     "batch_size": {16, 32, 64, 128},
     "class_weight": {"none", "balanced"},
     "synth_epochs": {50, 150},
+    "members": {1, 4},
 }
 EXPECTED_RANGES = {  # name: (low, high, type)
-    "depth": (0, 4, int),
+    "linear_c": (1e-3, 100.0, float),
+    "depth": (1, 4, int),
+    "gbdt_lr": (0.01, 0.3, float),
+    "gbdt_leaves": (2, 32, int),
+    "gbdt_min_leaf": (1, 20, int),
+    "gbdt_l2": (1e-3, 10.0, float),
+    "gbdt_subsample": (0.5, 1.0, float),
+    "gbdt_colsample": (0.3, 1.0, float),
     "patience": (5, 30, int),
     "dropout": (0.0, 0.5, float),
     "l1": (1e-7, 1e-2, float),
@@ -161,7 +175,7 @@ def test_the_same_seed_reproduces_the_samples(default_space: SearchSpace) -> Non
 
 def test_int_domains_include_the_high_bound(default_space: SearchSpace) -> None:
     space = default_space.to_tune("classification", SIZES)
-    assert (space["depth"].lower, space["depth"].upper) == (0, 5)  # Tune's randint excludes upper
+    assert (space["depth"].lower, space["depth"].upper) == (1, 5)  # Tune's randint excludes upper
     assert (space["patience"].lower, space["patience"].upper) == (5, 31)
 
 
@@ -205,7 +219,7 @@ def test_max_n_rows_drops_larger_batch_sizes(
 def test_max_value(default_space: SearchSpace) -> None:
     assert default_space.max_value("synth_ratio", 9.0) == 2.0
     assert default_space.max_value("batch_size", 1.0) == 128.0
-    assert default_space.max_value("depth", 1.0) == 4.0
+    assert default_space.max_value("depth", 1.0) == 4.0  # low 1: a network without hidden layers is linear
     assert default_space.max_value("nothing", 7.5) == 7.5
 
 
@@ -230,32 +244,19 @@ def test_start_points_are_complete_and_inside_the_space(
 ) -> None:
     sizes = dict(SIZES, n_rows=n_rows)
     points = default_space.start_points(task, sizes)
-    assert len(points) == 2
+    assert len(points) == 3
     specs = default_space.resolved(task, sizes)
     for point in points:
         assert_inside(point, specs)
 
 
 def test_start_points_keep_given_values_and_fill_the_rest(default_space: SearchSpace) -> None:
-    linear, network = default_space.start_points("classification", SIZES)
-    assert linear == {
-        "depth": 0,
-        "width": 16,  # left out: the first choice
-        "activation": "relu",
-        "batch_norm": False,
-        "dropout": 0.0,
-        "l1": 1e-7,
-        "l2": 0.01,
-        "patience": 20,
-        "scaler": "standard",
-        "lr": 0.01,
-        "batch_size": 32,
-        "class_weight": "none",
-        "synth_method": "none",
-        "synth_ratio": 0.0,
-        "synth_epochs": 50,
-    }
+    linear, network, trees = default_space.start_points("classification", SIZES)
+    assert (linear["family"], linear["linear_c"], linear["scaler"]) == ("linear", 1.0, "standard")
+    assert linear["depth"] == 1 and linear["width"] == 16  # inactive there: the low bound, the first choice
+    assert linear["class_weight"] == "none" and linear["synth_ratio"] == 0.0 and linear["synth_epochs"] == 50
     assert (network["depth"], network["width"], network["dropout"], network["patience"]) == (2, 64, 0.2, 15)
+    assert (trees["family"], trees["gbdt_leaves"], trees["gbdt_min_leaf"], trees["patience"]) == ("gbdt", 8, 3, 10)
 
 
 def test_start_points_are_clamped_to_the_data(default_space: SearchSpace) -> None:
