@@ -103,20 +103,19 @@ def effective_config(config: dict[str, Any]) -> dict[str, Any]:
         out.pop("backbone_lr_mult", None)
     if not spec.pretrained:
         out.pop("input_size", None)
-    cached = out["transfer"] == "linear_probe" and out.get("augment", "none") == "none"  # uses_feature_cache
-    if not cached or int(out.get("head_depth", 0)) != 0:
+    # the head solver of a frozen pretrained backbone's cached features (the space's condition)
+    if not spec.pretrained or out["transfer"] != "linear_probe" or out.get("augment", "none") != "none":
         out.pop("head_solver", None)
     if out.get("head_solver", "sgd") != "lbfgs":
         out.pop("probe_c", None)
-    else:  # a convex fit to convergence: no optimizer, no epochs, L2 by its C alone
-        for key in ("lr", "batch_size", "l1", "l2", "dropout", "label_smoothing", "patience"):
-            out.pop(key, None)
     return out
 
 
 def convex_probe(config: dict[str, Any]) -> bool:
-    """A linear classifier fitted to convergence (L-BFGS) on cached frozen features."""
-    return effective_config(config).get("head_solver") == "lbfgs"
+    """A linear classifier fitted to convergence (L-BFGS) on cached frozen features: `head_solver` lbfgs
+    with a head of depth 0 (a deeper head is trained with AdamW)."""
+    effective = effective_config(config)
+    return effective.get("head_solver") == "lbfgs" and int(effective.get("head_depth", 0)) == 0
 
 
 class Normalize(nn.Module):

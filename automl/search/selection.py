@@ -150,6 +150,12 @@ def select(
     return RULES[rule](pool, evidence)
 
 
+def _log_loss() -> Metric:
+    from automl.metrics import get_metric
+
+    return get_metric("log_loss")
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
@@ -247,15 +253,22 @@ def ensemble(trials: list[TrialSummary], evidence: Evidence | None = None) -> Se
             single.candidates,
         )
     ids = [t.trial_id for t in ranked]
+    # Classification steps on the log loss: averaging probabilities always moves it, where accuracy on a
+    # few dozen rows is often already saturated and would stop at the first member.
+    steer = evidence.metric if evidence.n_classes == 0 else _log_loss()
     counts, score = greedy_ensemble(
-        evidence.predictions(ids), evidence.y, evidence.weights, evidence.metric, evidence.n_classes
+        evidence.predictions(ids), evidence.y, evidence.weights, steer, evidence.n_classes
     )
     members = {ids[i]: float(counts[i] / counts.sum()) for i in np.flatnonzero(counts)}
     heaviest = max(members, key=lambda t: (members[t], -ids.index(t)))
     listing = ", ".join(f"{t} x{int(counts[ids.index(t)])}" for t in sorted(members, key=ids.index))
     reason = (
         f"Greedy ensemble selection over the {len(ids)} best trials' out-of-fold predictions: {listing}; "
-        f"its out-of-fold {evidence.metric.name} is {_fmt(score)}, the best single trial's "
-        f"{_fmt(ranked[0].val_score)}."
+        f"its out-of-fold {steer.name} is {_fmt(score)}"
+        + (
+            f", the best single trial's {_fmt(ranked[0].val_log_loss)}."
+            if steer is not evidence.metric
+            else f", the best single trial's {_fmt(ranked[0].val_score)}."
+        )
     )
     return Selection(heaviest, "ensemble", reason, None, ids, members if len(members) > 1 else None)

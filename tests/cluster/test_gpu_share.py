@@ -33,7 +33,7 @@ def test_the_feature_share_fits_beside_the_trials(cluster_gpus, gpus_per_trial, 
 class GpuProbe:
     """Stands in for a study's search data: reports the GPUs Ray gave the extraction task."""
 
-    def frozen_features(self, backbone: str, drop_stages: int):
+    def frozen_features(self, backbone: str, drop_stages: int, size: str = "images"):
         import os
 
         import ray

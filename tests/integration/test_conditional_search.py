@@ -63,7 +63,9 @@ def test_a_tabular_study_samples_only_active_settings(penguins_csv, fast_space, 
             if k != "batch_size"  # (clamped to the rows)
         }
     check_inactive_values(configs, specs, start)
-    assert any(c["depth"] == 0 for c in configs) and any(c["depth"] > 0 for c in configs)
+    families = [c["family"] for c in configs]
+    assert {"linear", "mlp", "gbdt"} <= set(families)  # every family's start point, then the searcher's
+    assert all(c["depth"] >= 1 for c in configs if c["family"] == "mlp")
     board = study.leaderboard()
     for _, row in board.iterrows():  # the leaderboard blanks every setting the space says was inactive
         cells = {c.removeprefix("param_"): row[c] for c in board if c.startswith("param_")}

@@ -41,7 +41,10 @@ def test_same_seed_gives_the_same_leaderboard(penguins_csv, fast_space, tmp_path
 def test_a_crashing_trial_is_recorded_as_failed_and_the_study_goes_on(penguins_csv, fast_space, tmp_path):
     doc = yaml.safe_load(fast_space.read_text())
     doc["parameters"]["activation"]["values"] = ["relu", "no_such_activation"]
-    doc["start"] = [{"activation": "no_such_activation"}, {"activation": "relu"}]
+    doc["start"] = [
+        {"family": "mlp", "activation": "no_such_activation"},
+        {"family": "mlp", "activation": "relu"},
+    ]
     space = tmp_path / "crashing.yaml"
     space.write_text(yaml.safe_dump(doc))
     path, target = penguins_csv

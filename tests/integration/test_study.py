@@ -191,7 +191,7 @@ def test_a_study_whose_search_finished_nothing_still_ends_with_the_linear_model(
     assert candidates[0]["why"].startswith("the linear start point") and candidates[0]["simple"]
     if manifest["trials"].get("completed", 0) == 0:  # nothing finished (the usual case at one second)
         assert [c["trial"] for c in candidates] == ["s01"] and manifest["best"]["trial"] == "s01"
-        assert manifest["best"]["config"]["depth"] == 0
+        assert manifest["best"]["config"]["family"] == "linear"
     estimate = study.estimate
     assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"] and estimate["folds"] == "fresh"
     rows = coerce_features(read_frame(path), study.best_model.info["schema"])

@@ -219,9 +219,10 @@ TERMS = " + ".join(["n_rows"] * 3_000)  # the probe's 30,000 terms are over the 
         (
             lambda p: p.update(dropuot=p.pop("dropout")),
             "Unknown parameter 'dropuot' in {space}: no tabular trial reads it. Did you mean 'dropout'? Valid: "
-            "activation, batch_norm, batch_size, class_weight, depth, dropout, l1, l2, lr, patience, scaler, "
-            "synth_batch_size, synth_default_distribution, synth_epochs, synth_k_neighbors, synth_method, "
-            "synth_ratio, width.",
+            "activation, batch_norm, batch_size, class_weight, depth, dropout, family, gbdt_colsample, gbdt_l2, "
+            "gbdt_leaves, gbdt_lr, gbdt_min_leaf, gbdt_subsample, l1, l2, linear_c, lr, members, patience, "
+            "scaler, synth_batch_size, synth_default_distribution, synth_epochs, synth_k_neighbors, "
+            "synth_method, synth_ratio, width.",
         ),
         (
             lambda p: p["lr"].update(hihg=1),

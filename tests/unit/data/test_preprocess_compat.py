@@ -23,11 +23,14 @@ FIXTURE = json.loads((Path(__file__).parent / "preprocessing_v1.json").read_text
 SCHEMA: dict[str, str] = FIXTURE["schema"]
 
 
+OLD_SCALERS = [s for s in SCALERS if s in FIXTURE["scalers"]]  # those of the version before (no robust_clip)
+
+
 def rows(part: str) -> pd.DataFrame:
     return coerce_features(pd.DataFrame(FIXTURE[part]), SCHEMA)
 
 
-@pytest.mark.parametrize("scaler", SCALERS)
+@pytest.mark.parametrize("scaler", OLD_SCALERS)
 def test_a_version_1_state_loads_and_transforms_as_before(scaler: str) -> None:
     old = FIXTURE["scalers"][scaler]
     assert "version" not in old["preprocessing"]["state"]
@@ -42,7 +45,7 @@ def test_a_version_1_state_loads_and_transforms_as_before(scaler: str) -> None:
     np.testing.assert_array_equal(again.transform(rows("other_rows")), pre.transform(rows("other_rows")))
 
 
-@pytest.mark.parametrize("scaler", SCALERS)
+@pytest.mark.parametrize("scaler", OLD_SCALERS)
 def test_fitting_now_gives_the_matrix_of_before(scaler: str) -> None:
     old = FIXTURE["scalers"][scaler]
     pre = Preprocessor(SCHEMA, scaler).fit(rows("fit_rows"))
