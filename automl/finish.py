@@ -176,6 +176,7 @@ def finish(
         has_oof=set(search_oof.trials),
         rule=config.select,
         cost_ratio=prep.splits.n_folds * repeats / n_search,
+        group=kind.kind_of,
     )
     timings["candidates_s"] = time.perf_counter() - started
     info = {

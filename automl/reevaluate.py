@@ -125,10 +125,11 @@ def pick_candidates(
     has_oof: set[str],
     rule: str,
     cost_ratio: float = 1.0,
+    group=None,
 ) -> list[Candidate]:
     """The configurations to re-run, in the order they run: the linear start point, then the best of the
-    search by its signal, the best simple trial, and the rest of the search rule's band, distinct, at
-    most MAX_CANDIDATES. `board` is the study's leaderboard with the search's out-of-fold scores
+    search by its signal, the best simple trial, the best trial of each group (`group(config)`: a table's
+    model family), and the rest of the search rule's band, distinct, at most MAX_CANDIDATES. `board` is the study's leaderboard with the search's out-of-fold scores
     (`val_log_loss` for classification) and blank cells for settings without effect; only trials with
     out-of-fold predictions (`has_oof`) are candidates. `is_simple(config)` says which configurations
     are the simpler model; `cost_ratio` scales a search trial's seconds to its fresh run's."""
@@ -181,6 +182,13 @@ def pick_candidates(
     simple = next((t for t in ranked if is_simple(trial_config(rows[t.trial_id]))), None)
     if simple is not None:
         add(simple, "the best simple model of the search", signal.value(simple))
+    if group is not None:  # the best of each kind (a table's model family): a converged search keeps its rivals
+        best: dict[Any, TrialSummary] = {}
+        for t in ranked:
+            best.setdefault(group(trial_config(rows[t.trial_id])), t)
+        for kind, t in best.items():
+            if kind is not None:
+                add(t, f"the best {kind} of the search", signal.value(t))
     if ranked:
         band = select(pool, rule).candidates
         for t in ranked:

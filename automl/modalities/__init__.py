@@ -115,6 +115,11 @@ class Modality(abc.ABC):
         beyond the noise of a paired comparison (evaluation/paired.py); none by default."""
         return False
 
+    def kind_of(self, config: dict[str, Any]) -> str | None:
+        """The kind of model a configuration is (a table's family): the re-evaluation always re-runs the
+        best trial of each kind, so that a search that converged on one keeps its rivals. None: no kinds."""
+        return None
+
     # ---- the study ---------------------------------------------------------------------------
     def prepare_fresh(self, fresh: Any, configs: list[dict[str, Any]], search: Any) -> None:
         """Ready the search data on fresh folds (`fresh`, from `search.with_folds`) for the re-evaluation of

@@ -97,6 +97,11 @@ class Tabular(Modality):
 
         return family_of(config).is_simple(config)
 
+    def kind_of(self, config: dict[str, Any]) -> str | None:
+        from automl.models.families import family_of
+
+        return family_of(config).name
+
     def prepare_fresh(self, fresh: Any, configs: list[dict[str, Any]], search: Any) -> None:
         """The fresh folds encoded once for every scaler the candidates use."""
         from automl.train.table_folds import encode_folds
