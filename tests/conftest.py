@@ -16,9 +16,16 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
 def _start_local_ray():
     import ray
 
-    if not ray.is_initialized():
+    from automl.search.tuner import PRELOAD, system_config
+
+    if not ray.is_initialized():  # as a study's own local Ray: workers preloaded, spares kept
         ray.init(
-            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+            _system_config=system_config(2, PRELOAD),
         )
     return ray
 

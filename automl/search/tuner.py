@@ -300,10 +300,10 @@ def restore_tuner(config: StudyConfig, data: SearchData, storage: tuple[str, Any
 PRELOAD = ("automl.train.trainable",)
 
 
-MAX_WARM_SPARES = 8  # idle preloaded workers kept beyond one per CPU (see _system_config)
+MAX_WARM_SPARES = 8  # idle preloaded workers kept beyond one per CPU (see system_config)
 
 
-def _system_config(num_cpus: int | None, preload: tuple[str, ...]) -> dict[str, Any] | None:
+def system_config(num_cpus: int | None, preload: tuple[str, ...]) -> dict[str, Any] | None:
     """A local Ray's settings: its workers import `preload` as they start, and as many idle workers are
     kept as trial slots besides the trials' own. The re-evaluation after the search (automl/reevaluate.py)
     runs as tasks when the trial actors are gone: with Ray's default (one worker per CPU in all), the
@@ -344,7 +344,7 @@ def ensure_ray(
             include_dashboard=False,
             log_to_driver=False,
             logging_level="ERROR",
-            _system_config=_system_config(num_cpus, preload),
+            _system_config=system_config(num_cpus, preload),
         )
     if not keep:
         return ray.shutdown
