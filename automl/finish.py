@@ -10,7 +10,9 @@
 5. The export is the bag of the chosen candidate's fresh fold networks (`--export bag`, the default: the
    predictor the estimate measured), or a refit on every search row (`--export refit`); with a held-out
    test set (large data, or --test-size) the exported model is also scored once on it.
-6. The model, the leaderboard, the curves and the out-of-fold predictions go to the store.
+6. The model, the leaderboard, the curves, the out-of-fold predictions with the search rows' labels, and
+   the modality's own reports (a table's synthetic-data quality) go to the store: the dashboard reads
+   them and refits or re-reads nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from automl.reevaluate import (
 from automl.report import chance_level, scored, test_report
 from automl.search.results import collect_trials, summaries, trial_config
 from automl.search.selection import Selection, eligible, select
+from automl.store import LABELS
 
 MIN_REEVALUATION_S = 10.0  # the re-evaluation's time when the search left less (its first run: always)
 
@@ -298,6 +301,14 @@ def finish(
     timings["export_s"] = time.perf_counter() - started
 
     chosen = board.loc[board["trial"] == selection.trial_id].iloc[0]
+    chosen_config = (
+        trial_config(chosen) if not reev.results else reev.result(selection.trial_id).candidate.config
+    )
+    started = time.perf_counter()
+    store.write_table(study_id, LABELS, labels_frame(data.y))
+    for name, payload in kind.finish_reports(prep, chosen_config, config.seed).items():
+        store.write_json(study_id, name, payload)
+    timings["reports_s"] = time.perf_counter() - started
     counts = board.loc[board["status"] != "reevaluated", "status"].value_counts().to_dict()
     fresh = bool(reev.results) and bool(chosen.get("reevaluated"))
     manifest.update(
@@ -320,9 +331,7 @@ def finish(
         },
         best={
             "trial": selection.trial_id,
-            "config": trial_config(chosen)
-            if not reev.results
-            else reev.result(selection.trial_id).candidate.config,
+            "config": chosen_config,
             "val_score": float(chosen["fresh_val_score"] if fresh else chosen["val_score"]),
             "val_std": float(chosen["fresh_val_std"] if fresh else chosen["val_std"]),
             "gap": float(chosen["fresh_gap"] if fresh else chosen["gap"]),
@@ -342,6 +351,12 @@ def finish(
     )
     store.write_manifest(study_id, manifest)
     return model
+
+
+def labels_frame(y: np.ndarray) -> pd.DataFrame:
+    """The search rows' targets (class codes or values) by row: what the dashboard's out-of-fold figure
+    sets the stored predictions against, so that it never reads the user's data file again."""
+    return pd.DataFrame({"row": np.arange(len(y)), "y": np.asarray(y)})
 
 
 def _search_choice(config, board, search_oof: OutOfFold) -> tuple[OutOfFold, Selection, Estimate | None]:

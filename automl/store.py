@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # pandas is imported where tables are read or written: a reje
     import pandas as pd
 
 MANIFEST = "study.json"
+LABELS = "report/labels.parquet"  # the search rows' targets, beside their out-of-fold predictions
+SYNTH_QUALITY = "report/synth_quality.json"  # a table's synthetic-data quality (automl/synth/quality.py)
 TEMPORARY = ".tmp"  # inside each study's folder: files being written, before their rename
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _PROBE = ".automl-write-check"

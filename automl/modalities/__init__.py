@@ -22,7 +22,9 @@ not in the middle of a study. Each one declares:
   parameters its entries' settings add to its default space's; `expensive_choices()`: the
   values the searcher tries only after cheap ones (search/frugal.py);
 - `save_extras(store, study_id, prep)`: what it stores beside the manifest before the search (the
-  image augmentation previews; nothing for tables);
+  image augmentation previews; nothing for tables), and `finish_reports(prep, chosen, seed)`: the
+  report files it stores once the model is chosen, so that the dashboard reads them and fits nothing
+  (a table's synthetic-data quality; nothing for images);
 - `is_simple(config)`: whether a configuration is the simpler (linear) model others must beat beyond
   noise, and `prepare_fresh(fresh, configs, search)`: what the re-evaluation on fresh folds needs
   made before its data is shipped (automl/reevaluate.py), and `fold_model(...)`: one fold network of
@@ -144,6 +146,10 @@ class Modality(abc.ABC):
     def save_extras(self, store: Any, study_id: str, prep: Any) -> None:
         """Anything it stores for the dashboard before the search starts (nothing by default)."""
         return None
+
+    def finish_reports(self, prep: Any, chosen: dict[str, Any], seed: int) -> dict[str, Any]:
+        """{report path: JSON object} it stores for the dashboard once `chosen` is the model (none by default)."""
+        return {}
 
     @abc.abstractmethod
     def refit(

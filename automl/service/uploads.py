@@ -11,6 +11,8 @@ which `automl resume`'s check of the data file needs).
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import re
 import secrets
@@ -21,6 +23,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 from automl.data.messages import size_text
+from automl.data.tabular import PARQUET_EXTENSIONS, SUPPORTED_EXTENSIONS, sniff_format, sniff_separator
 from automl.errors import StoreError, UploadTooLarge
 from automl.store import Store
 
@@ -29,6 +32,8 @@ CHUNK = 1024 * 1024
 MAX_NAME = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TOKEN = re.compile(r"^[0-9a-f]{8,64}$")
+IMAGE_EXTENSIONS = (".zip",)  # a zipped image folder: root/<class>/<image>
+EXTENSIONS = (*SUPPORTED_EXTENSIONS, *IMAGE_EXTENSIONS)  # what a study can be submitted with
 
 
 def sanitize_filename(name: str) -> str:
@@ -40,6 +45,28 @@ def sanitize_filename(name: str) -> str:
     stem = _UNSAFE.sub("_", stem).strip("._-")[: MAX_NAME - 10] or "upload"
     ext = _UNSAFE.sub("", ext).lower()[:8]
     return f"{stem}.{ext}" if ext else stem
+
+
+def is_image_upload(filename: str) -> bool:
+    """Whether an uploaded file is a zipped image folder (by its name, as the CLI decides by its path)."""
+    return Path(sanitize_filename(filename)).suffix in IMAGE_EXTENSIONS
+
+
+def peek_columns(filename: str, data: bytes) -> list[str]:
+    """Column names of an uploaded CSV or Parquet, read in memory as `automl run` would read its header;
+    [] when they cannot be read (the submission's checks then say why)."""
+    suffix = Path(sanitize_filename(filename)).suffix
+    try:
+        if suffix in PARQUET_EXTENSIONS:
+            import pyarrow.parquet as pq
+
+            return [str(n) for n in pq.ParquetFile(io.BytesIO(data)).schema_arrow.names]
+        sniff_format(data, filename)  # JSON, Excel ... under a table's name: no columns to offer
+        text = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+        sep, _ = sniff_separator(text, suffix)  # the rule `automl run` reads the file with
+        return [c for c in next(csv.reader([text], delimiter=sep), []) if c]
+    except Exception:  # any unreadable file: the submission's checks report it precisely
+        return []
 
 
 @dataclass(frozen=True)

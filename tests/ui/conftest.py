@@ -126,7 +126,7 @@ def ui_store(ray_session, tmp_path_factory, fast_space) -> UIStore:
 def _write_legacy_copy(store: Store, root: Path, source: str, study_id: str) -> None:
     """A copy of a held-out-test study as it was stored before out-of-fold estimation."""
     shutil.copytree(root / source, root / study_id)
-    for name in ("oof.parquet", "fresh_oof.parquet", "baselines_oof.parquet"):
+    for name in ("oof.parquet", "fresh_oof.parquet", "baselines_oof.parquet", "labels.parquet"):
         (root / study_id / "report" / name).unlink(missing_ok=True)
     manifest = store.read_manifest(source)
     trial = manifest["best"]["trial"]

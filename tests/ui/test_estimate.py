@@ -4,6 +4,7 @@ ensembles, old manifests, the out-of-fold figure's data, and the form's --test-s
 from __future__ import annotations
 
 import copy
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import pytest
 
 from automl.cli import build_parser
 from automl.config import StudyConfig
+from automl.data.tabular import load_table
 from automl.manifest import Manifest
+from automl.store import Store
 from tests.ui.conftest import COMPLETED, ENSEMBLE, LEGACY
 from ui.lib import charts, estimate, launcher, model_card, oof_view
 
@@ -135,8 +138,12 @@ def test_the_chosen_models_out_of_fold_predictions(ui_store):
     assert oof_view.chosen_predictions(frame, {"no-such-trial": 1.0}) is None
     assert oof_view.read_oof(ui_store.store, LEGACY) is None
 
-    y, why = oof_view.true_labels(manifest)
-    assert why == "" and len(y) == n_search  # the held-out test rows are dropped, as in the study
+    y, why = oof_view.true_labels(ui_store.store, ENSEMBLE)  # stored by the study: the data file is not read
+    test_rows = set(manifest["splits"]["test_rows"])
+    dataset = load_table(ui_store.data, ui_store.target)
+    search_rows = [i for i in range(dataset.n_rows) if i not in test_rows]
+    assert why == "" and len(y) == n_search  # the held-out test rows are not among them
+    assert (y == dataset.y[search_rows]).all()
     predictions, y = oof_view.aligned(predictions, y)
     probabilities = predictions.to_numpy()
     reliability = oof_view.reliability_frame(probabilities, y)
@@ -147,19 +154,16 @@ def test_the_chosen_models_out_of_fold_predictions(ui_store):
     assert charts.reliability_chart(reliability).to_dict()["layer"]
 
 
-def test_the_figure_needs_the_unchanged_data_file(ui_store, tmp_path):
-    manifest = copy.deepcopy(_manifest(ui_store, COMPLETED))
-    manifest["data"]["source"] = str(tmp_path / "gone.csv")
-    assert oof_view.true_labels(manifest) == (
-        None,
-        f"the study's data ({tmp_path / 'gone.csv'}) is no longer on this machine",
-    )
-    changed = tmp_path / "changed.csv"
-    text = ui_store.data.read_text()
-    changed.write_text(text + text.splitlines()[1] + "\n")  # one row more: another sha256
-    manifest["data"]["source"] = str(changed)
-    y, why = oof_view.true_labels(manifest)
-    assert y is None and "changed since the study read it" in why
+def test_the_figure_reads_the_stored_labels_only(ui_store, tmp_path):
+    shutil.copytree(ui_store.root / ENSEMBLE, tmp_path / ENSEMBLE)
+    store = Store(tmp_path)
+    manifest = store.read_manifest(ENSEMBLE)
+    manifest["data"]["source"] = str(tmp_path / "gone.csv")  # the user's file moved: the figure does not care
+    store.write_manifest(ENSEMBLE, manifest)
+    y, why = oof_view.true_labels(store, ENSEMBLE)
+    assert why == "" and len(y) == manifest["splits"]["n_search"]
+    y, why = oof_view.true_labels(ui_store.store, LEGACY)  # stored before the labels were
+    assert y is None and "stored no labels" in why
 
 
 def test_predicted_against_true_for_regression():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,10 +15,11 @@ from automl.cli import build_parser
 from automl.config import ImageOptions, StudyConfig
 from automl.data.images import load_images
 from automl.errors import DataError
+from automl.service import uploads
 from automl.store import Store
 from tests.helpers import FAST_IMAGE_SPACE
 from tests.ui.conftest import APP, IMAGE_STUDY
-from ui.lib import image_views, importance, launcher, leaderboard, model_card, techniques, uploads
+from ui.lib import image_views, importance, launcher, leaderboard, model_card, techniques
 from ui.lib.auth import SESSION_KEY
 
 TIMEOUT = 60
@@ -141,16 +143,14 @@ def test_a_zip_of_class_folders_is_accepted_and_launched_without_target(image_st
     }
     store_root = tmp_path / "store"
     config = StudyConfig(data="", storage=str(store_root), images=ImageOptions(image_size=64))
-    upload = uploads.accept_upload(Store(store_root), "my photos.zip", _zip(files), config, token=TOKEN)
-    assert (
-        upload.modality == "image"
-        and upload.dataset.n_rows == 32
-        and upload.study_id.startswith("my_photos-")
-    )
+    entry = launcher.submit(Store(store_root), "my photos.zip", _zip(files), config)
+    assert entry.study_id.startswith("my_photos-") and entry.config.get("target") is None
+    path = entry.config["data"]
+    assert path.endswith("my_photos.zip") and Path(path).is_file()  # kept in the store for the queue
     options = launcher.study_options(config)
     assert "--target" not in options
-    args = build_parser().parse_args(["run", *launcher.run_arguments(config, str(upload.path))])
-    assert (args.data, args.target, args.image_size) == (str(upload.path), None, 64)
+    args = build_parser().parse_args(["run", *launcher.run_arguments(config, path)])
+    assert (args.data, args.target, args.image_size) == (path, None, 64)
 
 
 def test_image_leaderboard_techniques_importance_and_previews(image_store):

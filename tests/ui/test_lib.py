@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import zipfile
-from types import SimpleNamespace
+from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,7 +18,10 @@ from automl.cli import build_parser
 from automl.config import StudyConfig
 from automl.dashboard import add_dashboard_parser, is_loopback, launch, streamlit_command
 from automl.data.tabular import load_table
-from automl.errors import ConfigError, DataError, StoreError
+from automl.errors import ConfigError, DataError, StoreError, UploadTooLarge
+from automl.service import uploads
+from automl.service.queue import Queue
+from automl.service.submission import submit_study
 from automl.store import Store
 from tests.ui.conftest import COMPLETED, RUNNING
 from ui.lib import (
@@ -29,11 +33,11 @@ from ui.lib import (
     progress,
     synth_quality,
     techniques,
-    uploads,
 )
 from ui.lib.auth import password_matches
 
 TOKEN = "0123456789abcdef"
+MB = 1024 * 1024
 
 
 @pytest.mark.parametrize(
@@ -63,22 +67,19 @@ def test_peek_columns_reads_headers_in_memory():
 
 def test_uploads_land_inside_the_store_only(tmp_path):
     store = Store(tmp_path / "store")
-    token, path = uploads.save_upload(store, "../../outside.csv", b"x,y\n1,2\n", token=TOKEN)
-    assert path == (tmp_path / "store" / "_uploads" / TOKEN / "outside.csv").resolve()
-    assert path.read_bytes() == b"x,y\n1,2\n"
+    upload = uploads.receive(store, "../../outside.csv", io.BytesIO(b"x,y\n1,2\n"), MB, token=TOKEN)
+    assert upload.path == (tmp_path / "store" / "_uploads" / TOKEN / "outside.csv")
+    assert upload.path.read_bytes() == b"x,y\n1,2\n"
     assert store.list_studies() == [] and catalog.list_entries(store) == []  # not a study
     with pytest.raises(StoreError):
-        uploads.save_upload(store, "a.csv", b"x", token="../escape")
-    with pytest.raises(StoreError, match="local study store"):
-        uploads.save_upload(SimpleNamespace(local=False, uri="s3://bucket/studies"), "a.csv", b"x")
+        uploads.receive(store, "a.csv", io.BytesIO(b"x"), MB, token="../escape")
 
 
-def test_an_oversized_upload_is_refused_before_it_is_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 0.001)
+def test_an_oversized_upload_is_refused_and_leaves_nothing(tmp_path):
     store = Store(tmp_path / "store")
-    with pytest.raises(DataError, match="over the dashboard's limit"):
-        uploads.save_upload(store, "big.csv", b"x" * 2000)
-    assert not (tmp_path / "store").exists()
+    with pytest.raises(UploadTooLarge, match="over the limit"):
+        uploads.receive(store, "big.csv", io.BytesIO(b"x" * 2000), 1000, token=TOKEN)
+    assert not (tmp_path / "store" / "_uploads" / TOKEN).exists()
 
 
 @pytest.mark.parametrize(
@@ -90,41 +91,40 @@ def test_an_oversized_upload_is_refused_before_it_is_written(tmp_path, monkeypat
         ("table.xlsx", b"PK\x03\x04", "label"),
     ],
 )
-def test_a_bad_upload_gives_the_cli_message_and_leaves_nothing(tmp_path, name, payload, target):
+def test_a_bad_upload_gives_the_cli_message_and_leaves_nothing(tmp_path, name, payload, target, monkeypatch):
+    monkeypatch.setattr(uploads.secrets, "token_hex", lambda n=8: TOKEN)
     store = Store(tmp_path / "store")
     config = StudyConfig(data="", target=target, storage=str(tmp_path / "store"))
-    with pytest.raises(DataError) as caught:
-        uploads.accept_upload(store, name, payload, config, token=TOKEN)
+    with pytest.raises(DataError) as caught:  # the form's one way in: the service's submission
+        submit_study(store, config, name, io.BytesIO(payload), max_bytes=50 * MB, source="dashboard")
     saved = tmp_path / "store" / "_uploads" / TOKEN / uploads.sanitize_filename(name)
     assert not saved.parent.exists(), "the rejected upload was removed"
+    assert Queue(store).entries() == [], "nothing was queued"
     saved.parent.mkdir(parents=True)
     saved.write_bytes(payload)
     with pytest.raises(DataError) as expected:  # what `automl run` on that same file says
-        load_table(saved, target, max_bytes=50 * 1024 * 1024)
+        load_table(saved, target, max_bytes=50 * MB)
     assert str(caught.value) == str(expected.value)
 
 
-def test_a_good_upload_is_validated_and_its_command_parses_like_the_cli(ui_store, tmp_path):
+def test_a_good_upload_is_queued_and_its_command_parses_like_the_cli(ui_store, tmp_path):
     store = Store(tmp_path / "store")
     config = StudyConfig(
         data="", target=ui_store.target, metric="f1_macro", trials=2, budget_s=90, n_folds=3, max_epochs=5,
         storage=str(tmp_path / "store"),
     )  # fmt: skip
-    upload = uploads.accept_upload(store, "penguins.csv", ui_store.data.read_bytes(), config)
-    assert upload.dataset.n_rows == 80 and upload.study_id.startswith("penguins-")
-    args = build_parser().parse_args(["run", *launcher.run_arguments(config, str(upload.path))])
-    assert (args.data, args.target, args.metric, args.trials) == (
-        str(upload.path),
-        ui_store.target,
-        "f1_macro",
-        2,
-    )
-    assert (args.budget, args.folds, args.max_epochs, args.name) == ("90s", 3, 5, upload.study_id)
+    entry = launcher.submit(store, "penguins.csv", ui_store.data.read_bytes(), config)
+    path = entry.config["data"]
+    assert entry.study_id.startswith("penguins-") and Path(path).read_bytes() == ui_store.data.read_bytes()
+    named = replace(config, name=entry.study_id)
+    args = build_parser().parse_args(["run", *launcher.run_arguments(named, path)])
+    assert (args.data, args.target, args.metric, args.trials) == (path, ui_store.target, "f1_macro", 2)
+    assert (args.budget, args.folds, args.max_epochs, args.name) == ("90s", 3, 5, entry.study_id)
     assert args.storage == str(tmp_path / "store")
 
     bad_metric = StudyConfig(data="", target=ui_store.target, metric="rmse", storage=str(tmp_path / "store"))
     with pytest.raises(ConfigError, match="metric"):
-        uploads.accept_upload(store, "penguins.csv", ui_store.data.read_bytes(), bad_metric)
+        launcher.submit(store, "penguins.csv", ui_store.data.read_bytes(), bad_metric)
 
 
 def test_a_process_that_died_before_its_study_is_reported_with_its_log(tmp_path):
@@ -200,19 +200,30 @@ def test_model_card_and_zip(ui_store):
     assert names == {"model/weights.safetensors", "model/model.json", "model/MODEL_CARD.md"}  # a bag
 
 
-def test_synthetic_quality_is_explained_or_computed(ui_store, tmp_path):
+def test_synthetic_quality_is_read_from_the_store_or_explained(ui_store, tmp_path):
+    from automl.store import SYNTH_QUALITY
+    from automl.synth.quality import study_quality
+
     manifest = ui_store.store.read_manifest(COMPLETED)
+    if manifest["best"]["config"].get("synth_method", "none") == "none":
+        assert "uses no synthetic rows" in synth_quality.stored_report(ui_store.store, manifest)[1]
     synthesizing = json.loads(json.dumps(manifest))
     synthesizing["best"]["config"].update(synth_method="gaussian_copula", synth_ratio=0.5)
-    if manifest["best"]["config"].get("synth_method", "none") == "none":
-        assert "uses no synthetic rows" in synth_quality.reason_not_shown(manifest)
-    assert synth_quality.reason_not_shown(synthesizing) is None
-    score, properties, columns = synth_quality.quality_report(synthesizing)
-    assert 0.0 <= score <= 1.0 and set(properties["Property"]) == {"Column Shapes", "Column Pair Trends"}
-    assert ui_store.target in set(columns["Column"])
-    moved = json.loads(json.dumps(synthesizing))
-    moved["data"]["source"] = str(tmp_path / "gone.csv")
-    assert "no longer on this machine" in synth_quality.reason_not_shown(moved)
+    store = Store(tmp_path)
+    store.write_manifest(COMPLETED, synthesizing)
+    report, why = synth_quality.stored_report(store, synthesizing)
+    assert report is None and "stored no synthetic data report" in why  # a study from before it was stored
+    dataset = load_table(ui_store.data, ui_store.target)
+    stored = study_quality(
+        dataset.features.head(60), dataset.y[:60], synthesizing["best"]["config"],
+        task=dataset.task, classes=dataset.classes, target=ui_store.target, seed=0,
+    )  # fmt: skip
+    store.write_json(COMPLETED, SYNTH_QUALITY, stored)
+    report, why = synth_quality.stored_report(store, synthesizing)
+    assert why == "" and 0.0 <= report["score"] <= 1.0
+    properties, columns = synth_quality.tables(report)
+    assert set(properties["Property"]) == {"Column Shapes", "Column Pair Trends"}
+    assert set(columns["Column"]) <= set(dataset.features.columns) | {ui_store.target} and len(columns)
 
 
 def test_launch_refuses_an_exposed_host_without_password(tmp_path, monkeypatch):

@@ -159,3 +159,19 @@ def test_files_are_under_the_line_limit(package):
         if lines >= MAX_LINES:
             too_long[name] = lines
     assert not too_long, f"Files of {MAX_LINES} lines or more (split them along their concerns): {too_long}"
+
+
+DASHBOARD_MUST_NOT_IMPORT = ("automl.data", "automl.synth")  # the readers of user data, the synthesizers
+
+
+def test_the_dashboard_reads_the_store_not_the_data():
+    """ui/ shows what the studies stored: no module of it imports a data reader or a synthesizer (the
+    labels of the out-of-fold rows and the synthetic-data quality are the study's report files)."""
+    graph = import_graph()
+    found = [
+        f"{module} (line {graph.edges[module, target]['line']}) -> {target}"
+        for module, target in sorted(graph.edges)
+        if module.split(".")[0] == "ui"
+        and any(target == p or target.startswith(p + ".") for p in DASHBOARD_MUST_NOT_IMPORT)
+    ]
+    assert not found, "The dashboard imports data readers or synthesizers:\n" + "\n".join(found)

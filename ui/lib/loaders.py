@@ -57,10 +57,7 @@ def oof_predictions(location: str, study_id: str, updated_at: Any) -> pd.DataFra
     return oof_view.read_oof(store(location), study_id)
 
 
-@st.cache_data(show_spinner="Reading the labels from the study's data...", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def true_labels(location: str, study_id: str, updated_at: Any) -> tuple[np.ndarray | None, str]:
-    """The search rows' labels, read again from the data file (images decoded): once per study version."""
-    found = catalog.load_entry(store(location), study_id)
-    if found.manifest is None:
-        return None, found.message
-    return oof_view.true_labels(found.manifest)
+    """The search rows' labels the study stored beside its out-of-fold predictions."""
+    return oof_view.true_labels(store(location), study_id)

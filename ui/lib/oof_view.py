@@ -4,25 +4,19 @@ it, the search's (report/oof.parquet).
 
 Every trial stores one prediction per search row and fold repeat: class probabilities (`pred_<k>`)
 or a value (`prediction`). The chosen model is the weighted mean of its members' predictions (one
-member of weight 1 for single-model rules), averaged over the repeats. The true labels are not in
-the store: they are read from the study's data file when it is still on this machine, unchanged
-(the same fingerprint as the study's), and the held-out test rows are dropped as the study did.
+member of weight 1 for single-model rules), averaged over the repeats. The true labels of the search
+rows are the study's report/labels.parquet: the page never reads the user's data file again.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from automl.manifest import Manifest
-from automl.store import Store
+from automl.store import LABELS, Store
 
 OOF_FILE = "report/oof.parquet"
 FRESH_OOF_FILE = "report/fresh_oof.parquet"
-MAX_IMAGES = 3000  # decoding more images only to read their labels would not be quick
 RELIABILITY_BINS = 10
 
 
@@ -50,36 +44,12 @@ def chosen_predictions(oof: pd.DataFrame, members: dict[str, float]) -> pd.DataF
     return combined.dropna().sort_index()
 
 
-def true_labels(manifest: Manifest | dict[str, Any]) -> tuple[np.ndarray | None, str]:
-    """(the search rows' targets, '') or (None, why they cannot be read)."""
-    manifest = Manifest.of(manifest)
-    data = manifest.data
-    source = data.get("source")
-    if not source or not Path(source).exists():
-        return None, f"the study's data ({source or 'unknown'}) is no longer on this machine"
-    test_rows = set(manifest.splits.test_rows)
-    try:
-        if manifest.modality == "image":
-            if (data.get("n_images") or data.get("n_rows") or 0) > MAX_IMAGES:
-                return (
-                    None,
-                    f"the study has more than {MAX_IMAGES} images; reading their labels would not be quick",
-                )
-            from automl.data.images import load_images
-
-            options = manifest.config.get("images") or {}
-            dataset = load_images(source, size=16, skip_bad=bool(options.get("skip_bad", False)))
-        else:
-            from automl.data.tabular import load_table
-
-            dataset = load_table(source, data["target"], data.get("task"))
-    except Exception as exc:  # an unreadable file must not break the page
-        return None, f"the study's data cannot be read again ({type(exc).__name__}: {exc})"
-    if data.get("fingerprint") and dataset.fingerprint != data["fingerprint"]:
-        return None, f"the data at {source} changed since the study read it (its fingerprint differs)"
-    y = np.asarray(dataset.y)
-    keep = np.array([i not in test_rows for i in range(len(y))], dtype=bool)
-    return y[keep], ""
+def true_labels(store: Store, study_id: str) -> tuple[np.ndarray | None, str]:
+    """(the search rows' targets, '') as the study stored them, or (None, why there are none)."""
+    if not store.exists(study_id, LABELS):
+        return None, "the study stored no labels with its predictions (a study from before they were stored)"
+    labels = store.read_table(study_id, LABELS).sort_values("row")
+    return labels["y"].to_numpy(), ""
 
 
 def aligned(predictions: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray] | None:

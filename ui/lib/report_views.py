@@ -183,31 +183,23 @@ def _held_out(manifest: Manifest, report: TestReport) -> None:
 
 
 def synthetic_quality(manifest: Manifest) -> None:
-    """SDV's quality report, computed on request, or why it is not shown."""
-    reason = synth_quality.reason_not_shown(manifest)
-    if reason:
+    """SDV's quality report as the study stored it, or why it is not shown."""
+    try:
+        report, reason = synth_quality.stored_report(loaders.store(storage()), manifest)
+    except Exception as exc:  # an unreadable report must not break the page
+        report, reason = None, f"The stored report cannot be read: {exc}"
+    if report is None:
         st.info(f"Synthetic data quality is not shown. {reason}")
         return
-    method = manifest.best.config.get("synth_method") if manifest.best else None
     st.markdown(
-        f"The chosen configuration adds synthetic rows ({method}). This report fits SDV's GaussianCopula on the "
-        "non-test rows of the study's data file and compares a sample of the same size with the real rows "
-        "(column shapes and pair trends, 0 to 1, higher is closer)."
+        f"The chosen configuration adds synthetic rows ({report.get('method')}). At the end of the study SDV's "
+        f"GaussianCopula was fitted on the {report.get('n_rows')} search rows (never the held-out test rows) and a "
+        "sample of the same size compared with them (column shapes and pair trends, 0 to 1, higher is closer)."
     )
-    key = f"synth_quality_{manifest.study_id}"
-    if st.button("Compute the quality report (a few seconds)", key=f"{key}_button"):
-        with st.spinner("Fitting GaussianCopula and scoring the sample..."):
-            try:
-                st.session_state[key] = synth_quality.quality_report(manifest)
-            except Exception as exc:  # SDV failing on odd data must not break the page
-                st.session_state[key] = None
-                st.warning(f"The quality report could not be computed: {type(exc).__name__}: {exc}")
-    result = st.session_state.get(key)
-    if result:
-        score, properties, columns = result
-        st.metric("overall quality", f"{score:.1%}")
-        st.dataframe(properties, hide_index=True, key="synth_properties")
-        st.dataframe(columns.drop(columns=["Table"], errors="ignore"), hide_index=True, key="synth_columns")
+    properties, columns = synth_quality.tables(report)
+    st.metric("overall quality", f"{float(report['score']):.1%}")
+    st.dataframe(properties, hide_index=True, key="synth_properties")
+    st.dataframe(columns, hide_index=True, key="synth_columns")
 
 
 def model_section(store: Store, manifest: Manifest) -> None:

@@ -14,12 +14,12 @@ import os
 import streamlit as st
 
 from automl.config import ImageOptions, Resources, StudyConfig, parse_duration
-from automl.data.tabular import SUPPORTED_EXTENSIONS
 from automl.errors import AutoMLError
 from automl.metrics import METRICS, metrics_for
 from automl.names import check_study_id
 from automl.search.selection import DEFAULT_RULE, available_rules
-from ui.lib import launcher, loaders, uploads
+from automl.service import uploads
+from ui.lib import launcher, loaders
 from ui.lib.settings import MAX_UPLOAD_MB, RAY_ADDRESS_ENV, storage
 
 BY_SIZE = "by size"
@@ -50,7 +50,7 @@ st.caption(
 )
 upload = st.file_uploader(
     "Table, or zip of images",
-    type=[ext.lstrip(".") for ext in (*SUPPORTED_EXTENSIONS, *uploads.IMAGE_EXTENSIONS)],
+    type=[ext.lstrip(".") for ext in uploads.EXTENSIONS],
     key="upload",
     max_upload_size=MAX_UPLOAD_MB,
 )

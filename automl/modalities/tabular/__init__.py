@@ -134,6 +134,23 @@ class Tabular(Modality):
             info=info,
         )
 
+    def finish_reports(self, prep: Any, chosen: dict[str, Any], seed: int) -> dict[str, Any]:
+        """The synthetic-data quality of the search rows, when the chosen configuration adds synthetic rows."""
+        from automl.store import SYNTH_QUALITY
+        from automl.synth.quality import study_quality  # SDV, when it is needed
+
+        dataset = prep.dataset
+        report = study_quality(
+            prep.data.features,
+            prep.data.y,
+            chosen,
+            task=dataset.task,
+            classes=dataset.classes,
+            target=dataset.target_name,
+            seed=seed,
+        )
+        return {SYNTH_QUALITY: report}
+
     def test_inputs(self, prep: Any) -> tuple[Any, Any]:
         test = prep.splits.test
         return prep.features.iloc[test].reset_index(drop=True), prep.dataset.y[test]
