@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -165,13 +164,13 @@ def test_predict_on_infinite_values_names_row_and_column(tmp_path: Path, model_d
 def test_run_on_infinite_values_is_refused_before_the_search(tmp_path: Path, store: Path) -> None:
     data = tmp_path / "t.csv"
     data.write_text("a,b,y\n" + "".join(f"{i},{'inf' if i == 2 else i},{i % 2}\n" for i in range(8)))
-    seconds, err = _rejection(["run", str(data), "--target", "y", "--storage", str(store)])
+    err = _rejection(["run", str(data), "--target", "y", "--storage", str(store)])
     assert err == (
         "error: Column 'b' holds inf in data row 3: the model computes in 32-bit numbers, which reach only about "
         "3.4e+38, so it cannot use an infinite value. Blank it out (blank cells count as missing) or replace it "
         "with a finite number in that range.\n"
     )
-    assert seconds < 2.0 and nothing_stored(store)
+    assert nothing_stored(store)
 
 
 # --- search spaces -------------------------------------------------------------------------------------
@@ -278,39 +277,36 @@ print(code, round(time.perf_counter() - start, 3), [m for m in ("torch", "timm",
 """
 
 
-def _rejection(argv: list[str]) -> tuple[float, str]:
-    """The median time of `automl ARGV`'s checks over 3 runs (each in a fresh process), and its message."""
-    times = []
-    for _ in range(3):
-        proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, **TIMEOUT)
-        code, seconds, heavy = proc.stdout.split(" ", 2)
-        assert (code, heavy.strip()) == ("2", "[]"), proc.stderr
-        times.append(float(seconds))
-    return statistics.median(times), proc.stderr
+def _rejection(argv: list[str]) -> str:
+    """`automl ARGV`'s message, checked to come from a fresh process that exits 2 without loading torch,
+    timm, Ray or SDV (what made these rejections take 6-10 s; their time is measured in RESULTS.md, not
+    asserted here: a shared machine's clock is no test)."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, **TIMEOUT)
+    code, _seconds, heavy = proc.stdout.split(" ", 2)
+    assert (code, heavy.strip()) == ("2", "[]"), proc.stderr
+    return proc.stderr
 
 
-def test_an_image_folder_is_rejected_in_under_two_seconds(tmp_path: Path, store: Path) -> None:
+def test_an_image_folder_is_rejected_before_torch_loads(tmp_path: Path, store: Path) -> None:
     for label in ("cat", "dog"):
         (tmp_path / "photos" / label).mkdir(parents=True)
     (tmp_path / "photos" / "cat" / "0.png").write_bytes(b"\x89PNG")
-    seconds, err = _rejection(["run", str(tmp_path / "photos"), "--storage", str(store)])
+    err = _rejection(["run", str(tmp_path / "photos"), "--storage", str(store)])
     assert "has too few images of class" in err or "has no image files" in err, err
-    assert seconds < 2.0
 
 
-def test_a_metric_of_the_other_task_is_rejected_in_under_two_seconds(table: Path, store: Path) -> None:
+def test_a_metric_of_the_other_task_is_rejected_before_torch_loads(table: Path, store: Path) -> None:
     argv = ["run", str(table), "--target", "species", "--metric", "rmse", "--storage", str(store)]
-    seconds, err = _rejection(argv)
+    err = _rejection(argv)
     assert err == (
         "error: The 'metric' parameter must be one of accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss "
         "for classification. Got 'rmse' instead.\n"
     )
-    assert seconds < 2.0 and nothing_stored(store)
+    assert nothing_stored(store)
 
 
-def test_a_broken_zip_is_rejected_in_under_two_seconds(tmp_path: Path, store: Path) -> None:
+def test_a_broken_zip_is_rejected_before_torch_loads(tmp_path: Path, store: Path) -> None:
     archive = tmp_path / "photos.zip"
     archive.write_bytes(b"PK\x03\x04 not really a zip")
-    seconds, err = _rejection(["run", str(archive), "--storage", str(store)])
+    err = _rejection(["run", str(archive), "--storage", str(store)])
     assert re.match(rf"error: Archive {re.escape(str(archive))} is not a valid zip file", err), err
-    assert seconds < 2.0
