@@ -157,6 +157,23 @@ def wilson_interval(p: float, n: int, level: float = 0.95) -> tuple[float, float
     return float(centre - half), float(centre + half)
 
 
+CLASS_BALANCED = ("balanced_accuracy", "f1_macro", "roc_auc")  # each class weighs the same, whatever its rows
+
+
+def effective_rows(metric_name: str, y: np.ndarray) -> float:
+    """The number of rows a plain proportion would need to be as uncertain as `metric_name` over `y`.
+
+    Accuracy counts every row. A class-balanced score is a mean over the K classes, each measured on its
+    own n_k rows, so its binomial variance is p(1-p)/K^2 * sum(1/n_k): the rows of a proportion with that
+    variance are K^2 / sum(1/n_k). That is n for balanced classes, and little more than K^2 times the
+    rarest class's rows when one is rare (12 malignant of 120 rows: 43, not 120)."""
+    y = np.asarray(y)
+    if metric_name not in CLASS_BALANCED or y.size == 0:
+        return float(y.size)
+    counts = np.unique(y, return_counts=True)[1].astype(float)
+    return float(len(counts) ** 2 / np.sum(1.0 / counts))
+
+
 def bootstrap_interval(
     metric: Metric,
     y_true: np.ndarray,

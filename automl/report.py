@@ -11,16 +11,24 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from automl.metrics import PROPORTIONS, Metric, bootstrap_interval, metrics_for, wilson_interval
+from automl.metrics import (
+    PROPORTIONS,
+    Metric,
+    bootstrap_interval,
+    effective_rows,
+    metrics_for,
+    wilson_interval,
+)
 
 
 def scored(metric: Metric, y: np.ndarray, output: np.ndarray, n_classes: int, seed: int) -> dict[str, float]:
     """The score on the test rows with its 95% bootstrap interval; for scores in [0, 1] never narrower
-    than the Wilson interval over those rows (all of 20 rows right is not a certain 1.0)."""
+    than the Wilson interval over those rows (all of 20 rows right is not a certain 1.0), counted as the
+    metric weighs them (`metrics.effective_rows`: a class-balanced score leans on its rarest class)."""
     value = metric(y, output, n_classes)
     low, high = bootstrap_interval(metric, y, output, n_classes, seed=seed)
     if metric.name in PROPORTIONS and np.isfinite(value):
-        w_low, w_high = wilson_interval(value, len(y))
+        w_low, w_high = wilson_interval(value, effective_rows(metric.name, y))
         low, high = max(0.0, min(low, w_low)), min(1.0, max(high, w_high))
     return {"value": value, "ci_low": low, "ci_high": high, "level": 0.95}
 

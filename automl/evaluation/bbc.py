@@ -25,7 +25,7 @@ import numpy as np
 
 from automl.evaluation.oof import OutOfFold
 from automl.evaluation.paired import Comparison, compare, row_losses
-from automl.metrics import PROPORTIONS, wilson_interval
+from automl.metrics import PROPORTIONS, effective_rows, wilson_interval
 from automl.search.selection import (
     LOG_LOSS_SIGNAL,
     METRIC_SIGNAL,
@@ -146,7 +146,8 @@ def _interval(
     oof: OutOfFold, model_preds: np.ndarray, value: float, apparent: float, W: np.ndarray, level: float
 ) -> tuple[float, float, list[str]]:
     """The spread of the model's score over full-size resamples, centred on `value`; for scores in
-    [0, 1] at least the Wilson interval over n rows."""
+    [0, 1] at least the Wilson interval over the metric's effective rows (`metrics.effective_rows`: a
+    bootstrap of a rare class that was always right out of fold cannot see how wrong it may be)."""
     n, metric = oof.n_rows, oof.metric
     in_bag = oof.pooled_scores(W, model_preds)[0]
     alpha = (1 - level) / 2
@@ -155,9 +156,15 @@ def _interval(
     ci_low, ci_high = value + low_dev, value + high_dev
     notes = []
     if metric.name in PROPORTIONS:
-        w_low, w_high = wilson_interval(value, n, level)
+        rows = effective_rows(metric.name, oof.y)
+        w_low, w_high = wilson_interval(value, rows, level)
         if w_low < ci_low or w_high > ci_high:
-            notes.append(f"interval widened to the Wilson interval of a proportion over {n} rows")
+            over = (
+                f"{n} rows"
+                if rows == n
+                else f"{rows:.0f} rows (the weight of {n} rows in a class-balanced score)"
+            )
+            notes.append(f"interval widened to the Wilson interval of a proportion over {over}")
         ci_low, ci_high = max(0.0, min(ci_low, w_low)), min(1.0, max(ci_high, w_high))
         if apparent >= 1.0 - 1e-12:
             notes.append(

@@ -13,7 +13,7 @@ from automl.evaluation.bbc import (
     resample_weights,
 )
 from automl.evaluation.oof import OutOfFold
-from automl.metrics import get_metric, wilson_interval
+from automl.metrics import effective_rows, get_metric, wilson_interval
 from automl.search.selection import TrialSummary
 
 
@@ -91,6 +91,23 @@ def test_a_perfect_score_on_few_rows_is_never_certain() -> None:
     assert estimate.ci_low == pytest.approx(wilson_interval(1.0, 20)[0])
     assert estimate.ci_low < 0.87
     assert any("does not" in note and "perfect" in note for note in estimate.notes)
+
+
+def test_a_rare_class_always_right_widens_a_class_balanced_interval() -> None:
+    y = np.array([1] * 12 + [0] * 108)  # 10% minority, as bc120_minority
+    perfect = np.eye(2)[y][None] * 0.9 + 0.05
+    oof, base = _study(perfect, y, metric="balanced_accuracy")
+    chosen = choose(oof, base, "best_validation")
+    estimate = bias_corrected_estimate(oof, base, "best_validation", chosen, seed=0)
+    rows = effective_rows("balanced_accuracy", y)
+    assert rows == pytest.approx(4 / (1 / 12 + 1 / 108))  # about 43: the 12 rare rows weigh half the score
+    assert estimate.ci_low == pytest.approx(wilson_interval(1.0, rows)[0])
+    assert estimate.ci_low < wilson_interval(1.0, 120)[0] - 0.05  # not as sure as 120 balanced rows
+    assert any("class-balanced" in note for note in estimate.notes)
+    assert (
+        effective_rows("accuracy", y) == 120
+        and effective_rows("balanced_accuracy", np.array([0, 1] * 30)) == 60
+    )
 
 
 def test_wilson_interval() -> None:
