@@ -17,21 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from automl.evaluation.oof import OutOfFold
+from automl.evaluation.row_losses import compare, per_row_losses
+
+__all__ = ["SIMPLER_Z", "Comparison", "compare", "row_losses"]
 
 SIMPLER_Z = 1.0  # the advantage must exceed this many paired standard errors to beat the simpler model
 
 
 def row_losses(oof: OutOfFold) -> tuple[np.ndarray, str]:
     """(T, n) per-row out-of-fold loss of every trial, averaged over the repeats, and its name."""
-    preds = oof.predictions.astype(np.float64)
-    if oof.has_probabilities:
-        y = oof.y.astype(int)
-        picked = np.take_along_axis(preds, y[None, None, :, None], axis=3)[..., 0]
-        return -np.log(np.clip(picked, 1e-15, 1.0)).mean(axis=1), "log loss"
-    errors = preds - oof.y[None, None, :]
-    if oof.metric.name == "mae":
-        return np.abs(errors).mean(axis=1), "absolute error"
-    return (errors**2).mean(axis=1), "squared error"
+    return per_row_losses(
+        oof.predictions, oof.y, oof.n_classes if oof.has_probabilities else 0, oof.metric.name
+    )
 
 
 @dataclass
@@ -77,18 +74,3 @@ class Comparison:
             "z": self.z,
             "keeps_simpler": self.keeps_simpler,
         }
-
-
-def compare(
-    losses: np.ndarray, chosen: int, simpler: int, weights: np.ndarray | None = None
-) -> tuple[float, float]:
-    """(mean, standard error) of the paired per-row differences simpler - chosen under row `weights`
-    (bootstrap counts; None: every row once)."""
-    d = losses[simpler] - losses[chosen]
-    w = np.ones_like(d) if weights is None else np.asarray(weights, dtype=np.float64)
-    total = float(w.sum())
-    if total <= 1:
-        return float("nan"), float("inf")
-    mean = float(np.dot(w, d) / total)
-    var = float(np.dot(w, (d - mean) ** 2) / (total - 1))
-    return mean, float(np.sqrt(var / total))

@@ -18,6 +18,11 @@ banded on the user's metric (RMSE, MAE, R2), as are trials summarized without ou
 predictions. `one_se_min_gap_metric` is the same rule banded on the user's metric always (the
 signal before issue 12), kept for comparison.
 
+The band's width. Where the trials' out-of-fold predictions are at hand (an `Evidence`: the fresh
+re-evaluation and every resample of the estimate), `one_se_min_gap` keeps the trials whose per-row loss
+exceeds the best's by at most one paired standard error on the same rows; without them, one standard
+error of the best's fold scores.
+
 The `ensemble` rule reads the trials' out-of-fold predictions (an `Evidence`) and returns several
 members with weights; a single-model rule's selection is one member with weight 1.
 """
@@ -33,6 +38,7 @@ import numpy as np
 
 from automl.errors import ConfigError
 from automl.evaluation.ensemble import MAX_CANDIDATES, greedy_ensemble
+from automl.evaluation.row_losses import excess_over, per_row_losses
 from automl.registry import Registry
 
 if TYPE_CHECKING:
@@ -199,12 +205,36 @@ def band_signal(trials: list[TrialSummary]) -> Signal:
     return LOG_LOSS_SIGNAL if trials and all(t.has_log_loss for t in trials) else METRIC_SIGNAL
 
 
-def _one_se_min_gap(trials: list[TrialSummary], signal: Signal, rule: str) -> Selection:
+def _paired_band(trials: list[TrialSummary], best: TrialSummary, evidence: Evidence) -> list[TrialSummary]:
+    """The trials whose per-row out-of-fold loss exceeds the best's by at most one paired standard error
+    on the same rows (evidence.weights: every row once, or a bootstrap resample's counts)."""
+    ids = [t.trial_id for t in trials]
+    losses, _ = per_row_losses(
+        evidence.predictions(ids), evidence.y, evidence.n_classes, evidence.metric.name
+    )
+    excess, std_error = excess_over(losses, ids.index(best.trial_id), evidence.weights)
+    return [t for t, e, se in zip(trials, excess, std_error, strict=True) if t is best or e <= se + 1e-12]
+
+
+def _one_se_min_gap(
+    trials: list[TrialSummary], signal: Signal, rule: str, evidence: Evidence | None = None
+) -> Selection:
     """Within one standard error of the best on `signal`, the smallest gap (within a quarter of the
-    best's standard error in the user's metric, the gap's units); ties to the simpler model."""
+    best's standard error in the user's metric, the gap's units); ties to the simpler model.
+
+    With the trials' out-of-fold predictions (`evidence`), the standard error is that of the paired
+    per-row differences from the best on the same rows: the trials the rows cannot tell from the best.
+    The spread of the best's own fold scores would also let in every trial that is worse on most rows
+    by less than the folds' noise, and among hundreds of trials the smallest gap in such a band is an
+    underfitted model's."""
     best = max(trials, key=lambda t: (signal.value(t), -t.n_params))
     floor = signal.value(best) - signal.std_error(best)
-    band = [t for t in trials if signal.value(t) >= floor - 1e-12]
+    if evidence is not None and len(trials) > 1:
+        band = _paired_band(trials, best, evidence)
+        within = "within one paired standard error of it on the same rows"
+    else:
+        band = [t for t in trials if signal.value(t) >= floor - 1e-12]
+        within = "within one standard error of it"
     smallest_gap = min(overfit(t) for t in band)
     tolerance = 0.25 * best.std_error
     tied = [t for t in band if overfit(t) <= smallest_gap + tolerance + 1e-12]
@@ -212,24 +242,25 @@ def _one_se_min_gap(trials: list[TrialSummary], signal: Signal, rule: str) -> Se
     beside = "" if signal is METRIC_SIGNAL else f"; mean validation score {_fmt(best.val_score)}"
     reason = (
         f"Best {signal.name} {_fmt(signal.shown(best))} (trial {best.trial_id}, standard error "
-        f"{_fmt(signal.std_error(best))}{beside}); {len(band)} trial(s) score within one standard error of it. "
+        f"{_fmt(signal.std_error(best))}{beside}); {len(band)} trial(s) score {within}. "
         f"Among them trial {chosen.trial_id} has the smallest train-validation gap ({_fmt(chosen.gap)}, "
         "counted from 0)"
     )
     if len(tied) > 1:
         reason += f", tied within {_fmt(tolerance)} with {len(tied) - 1} other(s) and the simplest ({chosen.n_params} parameters)"
     ids = [t.trial_id for t in band]
-    if signal is METRIC_SIGNAL:
-        return Selection(chosen.trial_id, rule, reason + ".", floor, ids)
     lowest = min(t.objective for t in band)
-    return Selection(chosen.trial_id, rule, reason + ".", lowest, ids, band_log_loss=-floor)
+    if signal is METRIC_SIGNAL:
+        return Selection(chosen.trial_id, rule, reason + ".", lowest if evidence is not None else floor, ids)
+    ceiling = max(t.val_log_loss for t in band) if evidence is not None else -floor
+    return Selection(chosen.trial_id, rule, reason + ".", lowest, ids, band_log_loss=ceiling)
 
 
 @register_rule("one_se_min_gap")
 def one_se_min_gap(trials: list[TrialSummary], evidence: Evidence | None = None) -> Selection:
     """Within one standard error of the best out-of-fold log loss (classification; else the user's
     metric), the smallest gap; ties to the simpler model."""
-    return _one_se_min_gap(trials, band_signal(trials), "one_se_min_gap")
+    return _one_se_min_gap(trials, band_signal(trials), "one_se_min_gap", evidence)
 
 
 @register_rule("one_se_min_gap_metric")
