@@ -87,13 +87,15 @@ def resample_weights(n_rows: int, n_resamples: int, seed: int) -> np.ndarray:
     return np.bincount((draws + offsets).ravel(), minlength=n_resamples * n_rows).reshape(n_resamples, n_rows)
 
 
-def _evidence(oof: OutOfFold, weights: np.ndarray) -> Evidence:
+def _evidence(oof: OutOfFold, weights: np.ndarray, losses: np.ndarray | None = None) -> Evidence:
+    """What the rule reads under row `weights`; `losses`: every trial's per-row losses, computed once."""
     return Evidence(
         predictions=lambda ids: oof.predictions[[oof.index(t) for t in ids]],
         y=oof.y,
         weights=weights,
         metric=oof.metric,
         n_classes=oof.n_classes,
+        losses=None if losses is None else (lambda ids: losses[[oof.index(t) for t in ids]]),
     )
 
 
@@ -226,7 +228,7 @@ def bias_corrected_estimate(
     all rows; `simple`: the simpler models the pick is compared with, as `choose` does)."""
     base = contenders(rescored(oof, base), chosen, simple)
     oof = oof.subset([t.trial_id for t in base])
-    losses = row_losses(oof) if simple else None
+    losses = row_losses(oof)
     metric, n = oof.metric, oof.n_rows
     ensemble_rule = rule == "ensemble"
     B = n_resamples or (N_BOOTSTRAP_ENSEMBLE if ensemble_rule else N_BOOTSTRAP)
@@ -238,8 +240,8 @@ def bias_corrected_estimate(
     picked_scores, picked_names = np.full(B, np.nan), []
     for b in range(B):
         summaries = oof.summaries(base, mean, std, column=b, loss=loss)
-        selection = select(summaries, rule, _evidence(oof, W[b]))
-        selection = prefer_simpler(selection, summaries, simple, oof, losses, W[b])
+        selection = select(summaries, rule, _evidence(oof, W[b], losses[0]))
+        selection = prefer_simpler(selection, summaries, simple, oof, losses if simple else None, W[b])
         if selection.is_ensemble:
             picked_scores[b] = oof.pooled_scores(out_of_bag[b : b + 1], _model_predictions(oof, selection))[
                 0, 0

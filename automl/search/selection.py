@@ -112,6 +112,9 @@ class Evidence:
     weights: np.ndarray  # (n,): ones, or a bootstrap resample's counts
     metric: Metric
     n_classes: int
+    # trial ids -> (C, n) per-row out-of-fold losses (evaluation/row_losses.py), where computed once for
+    # many calls (the estimate's resamples); None: computed from `predictions` when a rule needs them
+    losses: Callable[[list[str]], np.ndarray] | None = None
 
 
 Rule = Callable[[list[TrialSummary], "Evidence | None"], Selection]
@@ -209,9 +212,11 @@ def _paired_band(trials: list[TrialSummary], best: TrialSummary, evidence: Evide
     """The trials whose per-row out-of-fold loss exceeds the best's by at most one paired standard error
     on the same rows (evidence.weights: every row once, or a bootstrap resample's counts)."""
     ids = [t.trial_id for t in trials]
-    losses, _ = per_row_losses(
-        evidence.predictions(ids), evidence.y, evidence.n_classes, evidence.metric.name
-    )
+    if evidence.losses is not None:
+        losses = evidence.losses(ids)
+    else:
+        predictions = evidence.predictions(ids)
+        losses, _ = per_row_losses(predictions, evidence.y, evidence.n_classes, evidence.metric.name)
     excess, std_error = excess_over(losses, ids.index(best.trial_id), evidence.weights)
     return [t for t, e, se in zip(trials, excess, std_error, strict=True) if t is best or e <= se + 1e-12]
 
