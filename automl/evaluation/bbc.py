@@ -25,6 +25,7 @@ import numpy as np
 
 from automl.evaluation.oof import OutOfFold
 from automl.evaluation.paired import Comparison, compare, row_losses
+from automl.evaluation.row_losses import per_row_errors
 from automl.metrics import PROPORTIONS, effective_rows, wilson_interval
 from automl.search.selection import (
     LOG_LOSS_SIGNAL,
@@ -87,8 +88,11 @@ def resample_weights(n_rows: int, n_resamples: int, seed: int) -> np.ndarray:
     return np.bincount((draws + offsets).ravel(), minlength=n_resamples * n_rows).reshape(n_resamples, n_rows)
 
 
-def _evidence(oof: OutOfFold, weights: np.ndarray, losses: np.ndarray | None = None) -> Evidence:
-    """What the rule reads under row `weights`; `losses`: every trial's per-row losses, computed once."""
+def _evidence(
+    oof: OutOfFold, weights: np.ndarray, losses: np.ndarray | None = None, errors: np.ndarray | None = None
+) -> Evidence:
+    """What the rule reads under row `weights`; `losses`, `errors`: every trial's per-row losses and
+    shares of the metric lost, computed once for every resample."""
     return Evidence(
         predictions=lambda ids: oof.predictions[[oof.index(t) for t in ids]],
         y=oof.y,
@@ -96,6 +100,7 @@ def _evidence(oof: OutOfFold, weights: np.ndarray, losses: np.ndarray | None = N
         metric=oof.metric,
         n_classes=oof.n_classes,
         losses=None if losses is None else (lambda ids: losses[[oof.index(t) for t in ids]]),
+        errors=None if errors is None else (lambda ids: errors[[oof.index(t) for t in ids]]),
     )
 
 
@@ -229,6 +234,9 @@ def bias_corrected_estimate(
     base = contenders(rescored(oof, base), chosen, simple)
     oof = oof.subset([t.trial_id for t in base])
     losses = row_losses(oof)
+    errors = per_row_errors(
+        oof.predictions, oof.y, oof.n_classes if oof.has_probabilities else 0, oof.metric.name
+    )
     metric, n = oof.metric, oof.n_rows
     ensemble_rule = rule == "ensemble"
     B = n_resamples or (N_BOOTSTRAP_ENSEMBLE if ensemble_rule else N_BOOTSTRAP)
@@ -240,7 +248,7 @@ def bias_corrected_estimate(
     picked_scores, picked_names = np.full(B, np.nan), []
     for b in range(B):
         summaries = oof.summaries(base, mean, std, column=b, loss=loss)
-        selection = select(summaries, rule, _evidence(oof, W[b], losses[0]))
+        selection = select(summaries, rule, _evidence(oof, W[b], losses[0], errors))
         selection = prefer_simpler(selection, summaries, simple, oof, losses if simple else None, W[b])
         if selection.is_ensemble:
             picked_scores[b] = oof.pooled_scores(out_of_bag[b : b + 1], _model_predictions(oof, selection))[

@@ -26,6 +26,23 @@ def per_row_losses(
     return (errors**2).mean(axis=1), "squared error"
 
 
+def per_row_errors(preds: np.ndarray, y: np.ndarray, n_classes: int, metric_name: str) -> np.ndarray | None:
+    """(T, n) each row's share of the user's classification metric lost (averaged over the repeats), for
+    the metrics that are a sum over rows: accuracy (1 for a wrong row), balanced accuracy (a wrong row of
+    class c counts n / (K n_c), so that the mean over rows is 1 - balanced accuracy); None for the others
+    (macro F1, ROC AUC) and for regression."""
+    if not n_classes or metric_name not in ("accuracy", "balanced_accuracy"):
+        return None
+    y = np.asarray(y).astype(int)
+    wrong = (np.asarray(preds).argmax(axis=-1) != y[None, None, :]).mean(axis=1)
+    if metric_name == "accuracy":
+        return wrong
+    present, counts = np.unique(y, return_counts=True)
+    per_class = np.zeros(max(n_classes, int(present.max()) + 1))
+    per_class[present] = len(y) / (len(present) * counts)
+    return wrong * per_class[y][None, :]
+
+
 def compare(
     losses: np.ndarray, chosen: int, simpler: int, weights: np.ndarray | None = None
 ) -> tuple[float, float]:

@@ -38,7 +38,7 @@ import numpy as np
 
 from automl.errors import ConfigError
 from automl.evaluation.ensemble import MAX_CANDIDATES, greedy_ensemble
-from automl.evaluation.row_losses import excess_over, per_row_losses
+from automl.evaluation.row_losses import excess_over, per_row_errors, per_row_losses
 from automl.registry import Registry
 
 if TYPE_CHECKING:
@@ -115,6 +115,8 @@ class Evidence:
     # trial ids -> (C, n) per-row out-of-fold losses (evaluation/row_losses.py), where computed once for
     # many calls (the estimate's resamples); None: computed from `predictions` when a rule needs them
     losses: Callable[[list[str]], np.ndarray] | None = None
+    # the same for each row's share of the user's metric lost (`per_row_errors`), where it has one
+    errors: Callable[[list[str]], np.ndarray] | None = None
 
 
 Rule = Callable[[list[TrialSummary], "Evidence | None"], Selection]
@@ -209,16 +211,28 @@ def band_signal(trials: list[TrialSummary]) -> Signal:
 
 
 def _paired_band(trials: list[TrialSummary], best: TrialSummary, evidence: Evidence) -> list[TrialSummary]:
-    """The trials whose per-row out-of-fold loss exceeds the best's by at most one paired standard error
-    on the same rows (evidence.weights: every row once, or a bootstrap resample's counts)."""
+    """The trials the rows cannot tell from the best: per-row out-of-fold loss above the best's by at most
+    one paired standard error on the same rows (evidence.weights: every row once, or a bootstrap
+    resample's counts), and, for accuracy and balanced accuracy, the user's metric too (a model as sure
+    as the best but pulled to the majority class loses balanced accuracy the log loss does not see)."""
     ids = [t.trial_id for t in trials]
+    predictions = None
     if evidence.losses is not None:
         losses = evidence.losses(ids)
     else:
         predictions = evidence.predictions(ids)
         losses, _ = per_row_losses(predictions, evidence.y, evidence.n_classes, evidence.metric.name)
-    excess, std_error = excess_over(losses, ids.index(best.trial_id), evidence.weights)
-    return [t for t, e, se in zip(trials, excess, std_error, strict=True) if t is best or e <= se + 1e-12]
+    signals = [losses]
+    if evidence.errors is not None:
+        signals.append(evidence.errors(ids))
+    elif evidence.n_classes and evidence.metric.name in ("accuracy", "balanced_accuracy"):
+        predictions = evidence.predictions(ids) if predictions is None else predictions
+        signals.append(per_row_errors(predictions, evidence.y, evidence.n_classes, evidence.metric.name))
+    inside = np.ones(len(trials), dtype=bool)
+    for values in signals:
+        excess, std_error = excess_over(values, ids.index(best.trial_id), evidence.weights)
+        inside &= excess <= std_error + 1e-12
+    return [t for t, keep in zip(trials, inside, strict=True) if t is best or keep]
 
 
 def _one_se_min_gap(

@@ -80,9 +80,53 @@ def test_excess_over_the_best_is_the_paired_comparison() -> None:
     excess, se = excess_over(losses, 0)
     assert excess[0] == 0.0 and se[0] == 0.0
     for other in (1, 2):
-        assert (excess[other], se[other]) == pytest.approx(compare(losses, 0, other))  # its loss above the best
+        assert (excess[other], se[other]) == pytest.approx(
+            compare(losses, 0, other)
+        )  # its loss above the best
     values = np.array([[1.0, 2.0], [1.5, 2.5]])[:, None, :]
     squared, name = per_row_losses(values, np.array([1.0, 2.0]), 0, "rmse")
     assert name == "squared error" and squared.tolist() == [[0.0, 0.0], [0.25, 0.25]]
     absolute, name = per_row_losses(values, np.array([1.0, 2.0]), 0, "mae")
     assert name == "absolute error" and absolute.tolist() == [[0.0, 0.0], [0.5, 0.5]]
+
+
+def test_a_model_as_sure_as_the_best_but_worse_on_the_users_metric_leaves_the_band() -> None:
+    rng = np.random.default_rng(2)
+    y = (rng.uniform(size=120) < 0.3).astype(int)
+    same = np.tile(rng.uniform(0.3, 0.7, 120), (2, 1))  # the rows' log loss: the two cannot be told apart
+    wrong = np.zeros((2, 120))
+    wrong[1, y == 1] = 1.0  # the second always says the majority class: balanced accuracy 0.5
+    evidence = Evidence(
+        predictions=lambda ids: np.zeros((len(ids), 1, 120, 2)),
+        y=y,
+        weights=np.ones(120),
+        metric=get_metric("balanced_accuracy"),
+        n_classes=2,
+        losses=lambda ids: same[[["a", "b"].index(t) for t in ids]],
+        errors=lambda ids: wrong[[["a", "b"].index(t) for t in ids]],
+    )
+    trials = [
+        TrialSummary("a", 0.7, 0.7, 0.05, 5, 0.05, 100, "completed", {}, 0.49, 0.1),
+        TrialSummary("b", 0.5, 0.5, 0.05, 5, 0.00, 10, "completed", {}, 0.5, 0.1),
+    ]
+    assert select(trials).trial_id == "b"  # one band on the log loss alone: the smaller gap
+    chosen = select(trials, evidence=evidence)
+    assert chosen.candidates == ["a"] and chosen.trial_id == "a"
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy"])
+def test_per_row_errors_average_to_the_metric_lost(metric: str) -> None:
+    from automl.evaluation.row_losses import per_row_errors
+
+    rng = np.random.default_rng(3)
+    y = rng.choice(3, 90, p=[0.6, 0.3, 0.1])
+    proba = rng.dirichlet(np.ones(3), size=(2, 2, 90))  # 2 models x 2 repeats
+    errors = per_row_errors(proba, y, 3, metric)
+    score = get_metric(metric)
+    for t in range(2):
+        lost = np.mean([1 - score(y, proba[t, r], 3) for r in range(2)])
+        assert errors[t].mean() == pytest.approx(lost)
+    assert (
+        per_row_errors(proba, y, 3, "f1_macro") is None
+        and per_row_errors(proba[..., 0], y, 0, "rmse") is None
+    )
