@@ -17,6 +17,7 @@ import pandas as pd
 from automl.synth.registry import create_synthesizer
 
 MAX_ROWS = 5000  # above this the report stops being cheap
+MAX_COLUMNS = 40  # its pair trends grow with the square of the columns: 780 pairs at 40
 
 
 def adds_synthetic_rows(config: dict[str, Any]) -> bool:
@@ -91,6 +92,11 @@ def study_quality(
         return {
             "shown": False,
             "reason": f"The data has more than {MAX_ROWS} rows; the report would not be quick.",
+        }
+    if features.shape[1] > MAX_COLUMNS:
+        return {
+            "shown": False,
+            "reason": f"The data has more than {MAX_COLUMNS} columns; the report would not be quick.",
         }
     started = time.perf_counter()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from automl.synth.quality import MAX_ROWS, adds_synthetic_rows, study_quality
+from automl.synth.quality import MAX_COLUMNS, MAX_ROWS, adds_synthetic_rows, study_quality
 
 
 def _table(n: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
@@ -43,6 +43,12 @@ def test_large_or_unscorable_tables_are_explained_not_raised():
     big = study_quality(features, y, {"synth_method": "smote", "synth_ratio": 1.0}, task="classification",
                         classes=["n", "p"], target="y", seed=0)  # fmt: skip
     assert not big["shown"] and f"more than {MAX_ROWS} rows" in big["reason"]
+    wide = pd.DataFrame(np.zeros((10, MAX_COLUMNS + 1)))
+    chosen = {"synth_method": "smote", "synth_ratio": 1.0}
+    too_wide = study_quality(
+        wide, np.zeros(10), chosen, task="classification", classes=["n", "p"], target="y", seed=0
+    )
+    assert not too_wide["shown"] and f"more than {MAX_COLUMNS} columns" in too_wide["reason"]
     empty = pd.DataFrame({"a": []})
     odd = study_quality(empty, np.array([]), {"synth_method": "smote", "synth_ratio": 1.0}, task="classification",
                         classes=["n", "p"], target="y", seed=0)  # fmt: skip
