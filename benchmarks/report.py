@@ -23,6 +23,7 @@ RESULTS_DIR = HERE / "results"
 # Sections in this order, then any others by name. notes_* are hand-written; no harness rewrites them.
 ORDER = (
     "quality",
+    "notes_quality_after_issue_20",
     "notes_quality_15_trial_studies",
     "speed",
     "lean",
