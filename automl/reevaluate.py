@@ -182,7 +182,9 @@ def pick_candidates(
     simple = next((t for t in ranked if is_simple(trial_config(rows[t.trial_id]))), None)
     if simple is not None:
         add(simple, "the best simple model of the search", signal.value(simple))
-    if group is not None:  # the best of each kind (a table's model family): a converged search keeps its rivals
+    if (
+        group is not None
+    ):  # the best of each kind (a table's model family): a converged search keeps its rivals
         best: dict[Any, TrialSummary] = {}
         for t in ranked:
             best.setdefault(group(trial_config(rows[t.trial_id])), t)

@@ -161,7 +161,9 @@ def _execute(config, prep, store, study_id, manifest, log, *, restore: bool, dea
     """Search, then re-evaluate, select, test and export; on any error the manifest says "failed"."""
     try:
         with _search_session(config, prep) as session:
-            grid, search_seconds = _search(config, prep, store, study_id, log, restore=restore, deadline=deadline)
+            grid, search_seconds = _search(
+                config, prep, store, study_id, log, restore=restore, deadline=deadline
+            )
             model = finish(
                 config,
                 prep,

@@ -157,14 +157,32 @@ def test_a_start_point_the_search_never_finished_still_runs() -> None:
 
 
 def test_the_best_of_each_family_is_a_candidate_after_a_search_that_converged() -> None:
-    rows = [dict(trial=f"t{i:02d}", val_score=0.9, val_log_loss=0.30 + i / 1000, val_log_loss_std=0.05,
-                 param_family="linear", param_linear_c=float(i)) for i in range(1, 16)]
-    rows.append(dict(trial="t16", val_score=0.8, val_log_loss=0.5, val_log_loss_std=0.05, param_family="gbdt",
-                     param_gbdt_lr=0.1))
+    rows = [
+        dict(
+            trial=f"t{i:02d}",
+            val_score=0.9,
+            val_log_loss=0.30 + i / 1000,
+            val_log_loss_std=0.05,
+            param_family="linear",
+            param_linear_c=float(i),
+        )
+        for i in range(1, 16)
+    ]
+    rows.append(
+        dict(
+            trial="t16",
+            val_score=0.8,
+            val_log_loss=0.5,
+            val_log_loss_std=0.05,
+            param_family="gbdt",
+            param_gbdt_lr=0.1,
+        )
+    )
     board = _board(rows)
     kind = modality("tabular")
-    picked = pick_candidates(board, None, kind.is_simple, has_oof=set(board["trial"]), rule="best_validation",
-                             group=kind.kind_of)
+    picked = pick_candidates(
+        board, None, kind.is_simple, has_oof=set(board["trial"]), rule="best_validation", group=kind.kind_of
+    )
     assert "t16" in [c.trial for c in picked]  # the converged search's only trees
     assert next(c for c in picked if c.trial == "t16").why == "the best gbdt of the search"
 

@@ -256,7 +256,12 @@ def test_start_points_keep_given_values_and_fill_the_rest(default_space: SearchS
     assert linear["depth"] == 1 and linear["width"] == 16  # inactive there: the low bound, the first choice
     assert linear["class_weight"] == "none" and linear["synth_ratio"] == 0.0 and linear["synth_epochs"] == 50
     assert (network["depth"], network["width"], network["dropout"], network["patience"]) == (2, 64, 0.2, 15)
-    assert (trees["family"], trees["gbdt_leaves"], trees["gbdt_min_leaf"], trees["patience"]) == ("gbdt", 8, 3, 10)
+    assert (trees["family"], trees["gbdt_leaves"], trees["gbdt_min_leaf"], trees["patience"]) == (
+        "gbdt",
+        8,
+        3,
+        10,
+    )
 
 
 def test_start_points_are_clamped_to_the_data(default_space: SearchSpace) -> None:
