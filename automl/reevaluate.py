@@ -129,8 +129,8 @@ def pick_candidates(
 ) -> list[Candidate]:
     """The configurations to re-run, in the order they run: the linear start point, then the best of the
     search by its signal, the best simple trial, the best trial of each group (`group(config)`: a table's
-    model family), and the rest of the search rule's band, distinct, at most MAX_CANDIDATES. `board` is the study's leaderboard with the search's out-of-fold scores
-    (`val_log_loss` for classification) and blank cells for settings without effect; only trials with
+    model family), and the rest of the search rule's band, distinct, at most MAX_CANDIDATES. `board` is
+    the study's leaderboard with the search's out-of-fold scores (`val_log_loss` for classification) and blank cells for settings without effect; only trials with
     out-of-fold predictions (`has_oof`) are candidates. `is_simple(config)` says which configurations
     are the simpler model; `cost_ratio` scales a search trial's seconds to its fresh run's."""
     pool = [t for t in eligible(summaries(board)) if t.trial_id in has_oof]
@@ -182,9 +182,8 @@ def pick_candidates(
     simple = next((t for t in ranked if is_simple(trial_config(rows[t.trial_id]))), None)
     if simple is not None:
         add(simple, "the best simple model of the search", signal.value(simple))
-    if (
-        group is not None
-    ):  # the best of each kind (a table's model family): a converged search keeps its rivals
+    # the best of each kind (a table's model family): a search that converged on one keeps its rivals
+    if group is not None:
         best: dict[Any, TrialSummary] = {}
         for t in ranked:
             best.setdefault(group(trial_config(rows[t.trial_id])), t)
